@@ -1,0 +1,39 @@
+/*
+ * rmqctl.h - shared state of the rmqctl tool and the command entry points.
+ *
+ * Global options come before the command word (-c FILE, --rundir DIR,
+ * -n NAMESRV); --json may appear anywhere.  Every command prints a table
+ * for people or JSON for scripts, and on failure prints one line
+ * "rmqctl: <reason>" on stderr and exits non-zero.
+ */
+#ifndef RMQ_CLI_RMQCTL_H
+#define RMQ_CLI_RMQCTL_H
+
+#include "common/config.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct rmqctl {
+    const char *config_path;  /* -c */
+    const char *rundir_opt;   /* --rundir */
+    const char *namesrv_opt;  /* -n */
+    bool        json;         /* --json */
+    rmq_config  cfg;          /* from -c, or the embedded default */
+    int         argc;         /* the command's own arguments */
+    char      **argv;
+} rmqctl;
+
+/* Print "rmqctl: <reason>" to stderr; returns the exit status (1). */
+int rmqctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a JSON value to stdout (compact, newline) and free it; returns 0. */
+int rmqctl_print_json(json_t *v);
+/* The run directory: --rundir, else the config's supervisor.runDir. */
+const char *rmqctl_run_dir(const rmqctl *c);
+
+/* Commands: each returns the process exit status. */
+int rmqctl_cmd_actors(rmqctl *c);
+int rmqctl_cmd_status(rmqctl *c);
+int rmqctl_cmd_actor(rmqctl *c);
+
+#endif
