@@ -95,10 +95,101 @@ const rmq_mdesc rmq_mdesc_ctl_status =
     DESC(RMQ_MSG_CTL_STATUS, "ctl_status", rmq_msg_ctl_status, ctl_status_f);
 RMQ_MSG_DEFINE(ctl_status, rmq_msg_ctl_status)
 
+static const rmq_mfield put_desc_f[] = {
+    F(rmq_put_desc, ring_off, RMQ_MF_U64),
+    F(rmq_put_desc, len, RMQ_MF_U32),
+    F(rmq_put_desc, topic_idx, RMQ_MF_U32),
+    F(rmq_put_desc, queue_id, RMQ_MF_I32),
+    F(rmq_put_desc, flags, RMQ_MF_U32),
+};
+static const rmq_mdesc put_desc_d = DESC(0, "put_desc", rmq_put_desc,
+                                         put_desc_f);
+
+static const rmq_mfield put_batch_f[] = {
+    F(rmq_msg_put_batch, owner, RMQ_MF_U32),
+    F(rmq_msg_put_batch, writer_pid, RMQ_MF_I32),
+    F(rmq_msg_put_batch, seq, RMQ_MF_U64),
+    F(rmq_msg_put_batch, ring_size, RMQ_MF_U64),
+    FARR(rmq_msg_put_batch, d, n, put_desc_d),
+};
+const rmq_mdesc rmq_mdesc_put_batch =
+    DESC(RMQ_MSG_PUT_BATCH, "put_batch", rmq_msg_put_batch, put_batch_f);
+RMQ_MSG_DEFINE(put_batch, rmq_msg_put_batch)
+
+static const rmq_mfield put_res_f[] = {
+    F(rmq_put_res, status, RMQ_MF_I32),
+    F(rmq_put_res, phys_offset, RMQ_MF_I64),
+    F(rmq_put_res, queue_offset, RMQ_MF_I64),
+};
+static const rmq_mdesc put_res_d = DESC(0, "put_res", rmq_put_res, put_res_f);
+
+static const rmq_mfield put_result_f[] = {
+    F(rmq_msg_put_result, seq, RMQ_MF_U64),
+    F(rmq_msg_put_result, writer_pid, RMQ_MF_I32),
+    FARR(rmq_msg_put_result, r, n, put_res_d),
+};
+const rmq_mdesc rmq_mdesc_put_result =
+    DESC(RMQ_MSG_PUT_RESULT, "put_result", rmq_msg_put_result, put_result_f);
+RMQ_MSG_DEFINE(put_result, rmq_msg_put_result)
+
+static const rmq_mfield topic_update_f[] = {
+    F(rmq_msg_topic_update, owner, RMQ_MF_U32),
+    F(rmq_msg_topic_update, seq, RMQ_MF_U64),
+    F(rmq_msg_topic_update, name, RMQ_MF_STR),
+    F(rmq_msg_topic_update, read_queues, RMQ_MF_I32),
+    F(rmq_msg_topic_update, write_queues, RMQ_MF_I32),
+    F(rmq_msg_topic_update, perm, RMQ_MF_I32),
+    F(rmq_msg_topic_update, sysflag, RMQ_MF_I32),
+    F(rmq_msg_topic_update, flags, RMQ_MF_U32),
+    F(rmq_msg_topic_update, remove, RMQ_MF_BOOL),
+};
+const rmq_mdesc rmq_mdesc_topic_update = DESC(
+    RMQ_MSG_TOPIC_UPDATE, "topic_update", rmq_msg_topic_update, topic_update_f);
+RMQ_MSG_DEFINE(topic_update, rmq_msg_topic_update)
+
+static const rmq_mfield topic_result_f[] = {
+    F(rmq_msg_topic_result, seq, RMQ_MF_U64),
+    F(rmq_msg_topic_result, status, RMQ_MF_I32),
+    F(rmq_msg_topic_result, topic_idx, RMQ_MF_I32),
+};
+const rmq_mdesc rmq_mdesc_topic_result = DESC(
+    RMQ_MSG_TOPIC_RESULT, "topic_result", rmq_msg_topic_result, topic_result_f);
+RMQ_MSG_DEFINE(topic_result, rmq_msg_topic_result)
+
+static const rmq_mfield position_f[] = {
+    F(rmq_msg_position, kind, RMQ_MF_U32),
+    F(rmq_msg_position, offset, RMQ_MF_I64),
+};
+const rmq_mdesc rmq_mdesc_position =
+    DESC(RMQ_MSG_POSITION, "position", rmq_msg_position, position_f);
+RMQ_MSG_DEFINE(position, rmq_msg_position)
+
+static const rmq_mfield flush_req_f[] = {
+    F(rmq_msg_flush_req, offset, RMQ_MF_I64),
+};
+const rmq_mdesc rmq_mdesc_flush_req =
+    DESC(RMQ_MSG_FLUSH_REQ, "flush_req", rmq_msg_flush_req, flush_req_f);
+RMQ_MSG_DEFINE(flush_req, rmq_msg_flush_req)
+
+static const rmq_mfield queue_grew_e_f[] = {
+    F(rmq_queue_grew, topic_idx, RMQ_MF_U32),
+    F(rmq_queue_grew, queue_id, RMQ_MF_I32),
+    F(rmq_queue_grew, max_offset, RMQ_MF_I64),
+};
+static const rmq_mdesc queue_grew_e_d =
+    DESC(0, "queue_grew_entry", rmq_queue_grew, queue_grew_e_f);
+
+static const rmq_mfield queue_grew_f[] = {
+    FARR(rmq_msg_queue_grew, q, n, queue_grew_e_d),
+};
+const rmq_mdesc rmq_mdesc_queue_grew =
+    DESC(RMQ_MSG_QUEUE_GREW, "queue_grew", rmq_msg_queue_grew, queue_grew_f);
+RMQ_MSG_DEFINE(queue_grew, rmq_msg_queue_grew)
+
 const rmq_mdesc *const rmq_msg_catalog[] = {
-    &rmq_mdesc_ctl_request,
-    &rmq_mdesc_ctl_result,
-    &rmq_mdesc_ctl_actors,
-    &rmq_mdesc_ctl_status,
+    &rmq_mdesc_ctl_request, &rmq_mdesc_ctl_result, &rmq_mdesc_ctl_actors,
+    &rmq_mdesc_ctl_status,  &rmq_mdesc_put_batch,  &rmq_mdesc_put_result,
+    &rmq_mdesc_topic_update, &rmq_mdesc_topic_result, &rmq_mdesc_position,
+    &rmq_mdesc_flush_req,   &rmq_mdesc_queue_grew,
 };
 const unsigned rmq_msg_catalog_len = RMQ_ARRAY_LEN(rmq_msg_catalog);

@@ -5,7 +5,14 @@
  * field list (older decoders ignore them).
  *
  * Sockets (DESIGN.md section 3): ipc://<runDir>/<owner>.<purpose>.
- *   supervisor.ctl   rep   rmqctl requests (CTL_REQUEST -> CTL_*)
+ *   ctl              rep   supervisor: rmqctl requests (CTL_REQUEST -> CTL_*)
+ *   clwriter.in      pull  PUT_BATCH, TOPIC_UPDATE from any actor
+ *   <actor>.in       pull  each requesting actor's replies and events:
+ *                          PUT_RESULT, TOPIC_RESULT, ...
+ *   clwriter.pub     pub   POSITION (kind WRITTEN)
+ *   flusher.in       pull  FLUSH_REQ from clwriter (SYNC_FLUSH)
+ *   flusher.pub      pub   POSITION (kind FLUSHED)
+ *   dispatcher.pub   pub   QUEUE_GREW
  */
 #ifndef RMQ_PROTO_CATALOG_H
 #define RMQ_PROTO_CATALOG_H
@@ -21,6 +28,13 @@ enum rmq_msg_id {
     RMQ_MSG_CTL_RESULT = 2,
     RMQ_MSG_CTL_ACTORS = 3,
     RMQ_MSG_CTL_STATUS = 4,
+    RMQ_MSG_PUT_BATCH = 10,
+    RMQ_MSG_PUT_RESULT = 11,
+    RMQ_MSG_TOPIC_UPDATE = 12,
+    RMQ_MSG_TOPIC_RESULT = 13,
+    RMQ_MSG_POSITION = 14,
+    RMQ_MSG_FLUSH_REQ = 15,
+    RMQ_MSG_QUEUE_GREW = 16,
 };
 
 /* rmqctl -> supervisor */
@@ -78,6 +92,104 @@ typedef struct rmq_msg_ctl_status {
     char     run_dir[256];
 } rmq_msg_ctl_status;
 
+/*
+ * Put path.  An actor encodes whole commit-log records into its put ring
+ * (shm/ring.h) and sends clwriter one PUT_BATCH naming them; clwriter
+ * answers with one PUT_RESULT, results in descriptor order.  writer_pid is
+ * the clwriter the sender believes is running: a batch addressed to
+ * another (dead) clwriter is refused, so a restarted clwriter never reads
+ * ring space its sender already gave up on.
+ */
+#define RMQ_PUT_BATCH_MAX 1024
+
+#define RMQ_PUT_F_WAIT_FLUSH 0x1 /* SYNC_FLUSH: answer once on disk */
+
+enum rmq_put_status {
+    RMQ_PUT_OK = 0,
+    RMQ_PUT_FLUSH_TIMEOUT = 1,   /* stored, not flushed within syncFlushTimeout */
+    RMQ_PUT_BAD_RECORD = 2,      /* descriptor or record malformed */
+    RMQ_PUT_NO_TOPIC = 3,        /* topic index not live, or queue out of range */
+    RMQ_PUT_STORE_ERROR = 4,     /* disk full, cannot create a file, ... */
+    RMQ_PUT_WRONG_WRITER = 5,    /* addressed to another clwriter */
+    RMQ_PUT_RING_ERROR = 6,      /* cannot map the sender's ring */
+};
+
+typedef struct rmq_put_desc {
+    uint64_t ring_off;
+    uint32_t len;
+    uint32_t topic_idx; /* index in the control segment's topic table */
+    int32_t  queue_id;
+    uint32_t flags;     /* RMQ_PUT_F_* */
+} rmq_put_desc;
+
+typedef struct rmq_msg_put_batch {
+    uint32_t     owner;      /* actor id of the sender (its ring, its .in) */
+    int32_t      writer_pid; /* the clwriter this batch is for */
+    uint64_t     seq;
+    uint64_t     ring_size;
+    uint32_t     n;
+    rmq_put_desc d[RMQ_PUT_BATCH_MAX];
+} rmq_msg_put_batch;
+
+typedef struct rmq_put_res {
+    int32_t status; /* enum rmq_put_status */
+    int64_t phys_offset;
+    int64_t queue_offset;
+} rmq_put_res;
+
+typedef struct rmq_msg_put_result {
+    uint64_t    seq;
+    int32_t     writer_pid;
+    uint32_t    n;
+    rmq_put_res r[RMQ_PUT_BATCH_MAX];
+} rmq_msg_put_result;
+
+/* Create, update or delete a topic (clwriter owns the topic table). */
+typedef struct rmq_msg_topic_update {
+    uint32_t owner;
+    uint64_t seq;
+    char     name[RMQ_TOPIC_NAME_MAX];
+    int32_t  read_queues;
+    int32_t  write_queues;
+    int32_t  perm;
+    int32_t  sysflag;
+    uint32_t flags; /* RMQ_TOPIC_F_* */
+    bool     remove;
+} rmq_msg_topic_update;
+
+typedef struct rmq_msg_topic_result {
+    uint64_t seq;
+    int32_t  status; /* 0 or an rmq_err */
+    int32_t  topic_idx;
+} rmq_msg_topic_result;
+
+enum rmq_position_kind {
+    RMQ_POS_WRITTEN = 1,    /* clwriter: records below are complete */
+    RMQ_POS_FLUSHED = 2,    /* flusher: records below are on disk */
+};
+
+typedef struct rmq_msg_position {
+    uint32_t kind;
+    int64_t  offset;
+} rmq_msg_position;
+
+typedef struct rmq_msg_flush_req {
+    int64_t offset; /* flush at least up to here */
+} rmq_msg_flush_req;
+
+#define RMQ_GREW_MAX 1024
+
+typedef struct rmq_queue_grew {
+    uint32_t topic_idx;
+    int32_t  queue_id;
+    int64_t  max_offset;
+} rmq_queue_grew;
+
+typedef struct rmq_msg_queue_grew {
+    uint32_t       n;
+    rmq_queue_grew q[RMQ_GREW_MAX];
+} rmq_msg_queue_grew;
+
 #define RMQ_MSG_DECLARE(fn, type)                                             \
     extern const rmq_mdesc rmq_mdesc_##fn;                                    \
     int rmq_msg_##fn##_encode(const type *m, rmq_buf *out);                   \
@@ -87,6 +199,13 @@ RMQ_MSG_DECLARE(ctl_request, rmq_msg_ctl_request)
 RMQ_MSG_DECLARE(ctl_result, rmq_msg_ctl_result)
 RMQ_MSG_DECLARE(ctl_actors, rmq_msg_ctl_actors)
 RMQ_MSG_DECLARE(ctl_status, rmq_msg_ctl_status)
+RMQ_MSG_DECLARE(put_batch, rmq_msg_put_batch)
+RMQ_MSG_DECLARE(put_result, rmq_msg_put_result)
+RMQ_MSG_DECLARE(topic_update, rmq_msg_topic_update)
+RMQ_MSG_DECLARE(topic_result, rmq_msg_topic_result)
+RMQ_MSG_DECLARE(position, rmq_msg_position)
+RMQ_MSG_DECLARE(flush_req, rmq_msg_flush_req)
+RMQ_MSG_DECLARE(queue_grew, rmq_msg_queue_grew)
 
 /* Every top-level message layout, for tests and tools. */
 extern const rmq_mdesc *const rmq_msg_catalog[];
