@@ -25,6 +25,14 @@ rmq_loop_init(rmq_loop *loop)
 }
 
 void
+rmq_loop_noop(rmq_loop *loop, rmq_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)io;
+    (void)events;
+}
+
+void
 rmq_loop_fini(rmq_loop *loop)
 {
     if (loop->epfd >= 0) {

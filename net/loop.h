@@ -36,6 +36,8 @@ struct rmq_loop {
 };
 
 int  rmq_loop_init(rmq_loop *loop);
+/* A callback that does nothing: for fds that only need to wake the loop. */
+void rmq_loop_noop(rmq_loop *loop, rmq_io *io, uint32_t events);
 void rmq_loop_fini(rmq_loop *loop);
 
 /* Watch io->fd for events, calling fn(loop, io, revents) when ready. */

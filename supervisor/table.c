@@ -16,11 +16,13 @@
 
 static const char *const no_counters[] = {NULL};
 static const char *const test_counters[] = {"loops", "reloads", NULL};
+static const char *const ns_counters[] = {"requests", "registers", "routes",
+                                          "errors", "conns", NULL};
 
 /* name, entry, restart type, shm access, stop timeout (ms), role, counters */
 const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
     [RMQ_ACTOR_NAMESRV] = {"namesrv", NULL, RMQ_RESTART_PERMANENT,
-                           RMQ_SHM_RO, 5000, RMQ_ROLE_NAMESRV, no_counters},
+                           RMQ_SHM_RO, 5000, RMQ_ROLE_NAMESRV, ns_counters},
     [RMQ_ACTOR_CLWRITER] = {"clwriter", NULL, RMQ_RESTART_PERMANENT,
                             RMQ_SHM_RW, 10000, RMQ_ROLE_BROKER, no_counters},
     [RMQ_ACTOR_FLUSHER] = {"flusher", NULL, RMQ_RESTART_PERMANENT, RMQ_SHM_RW,
