@@ -186,10 +186,84 @@ const rmq_mdesc rmq_mdesc_queue_grew =
     DESC(RMQ_MSG_QUEUE_GREW, "queue_grew", rmq_msg_queue_grew, queue_grew_f);
 RMQ_MSG_DEFINE(queue_grew, rmq_msg_queue_grew)
 
+#define FU64S(type, field, count)                                             \
+    {#field, RMQ_MF_U64S, offsetof(type, field), sizeof(uint64_t),            \
+     RMQ_ARRAY_LEN(((type *)0)->field), offsetof(type, count), NULL}
+
+static const rmq_mfield fwd_ext_f[] = {
+    F(rmq_fwd_ext, key, RMQ_MF_STR),
+    FBIN(rmq_fwd_ext, value, RMQ_MSG_MAX_BYTES),
+};
+static const rmq_mdesc fwd_ext_d = DESC(0, "fwd_ext", rmq_fwd_ext, fwd_ext_f);
+
+static const rmq_mfield fwd_request_f[] = {
+    F(rmq_msg_fwd_request, req_id, RMQ_MF_U64),
+    F(rmq_msg_fwd_request, conn_id, RMQ_MF_U64),
+    F(rmq_msg_fwd_request, client_addr, RMQ_MF_STR),
+    F(rmq_msg_fwd_request, code, RMQ_MF_I32),
+    F(rmq_msg_fwd_request, version, RMQ_MF_I32),
+    F(rmq_msg_fwd_request, language, RMQ_MF_I32),
+    F(rmq_msg_fwd_request, flag, RMQ_MF_U32),
+    FARR(rmq_msg_fwd_request, ext, next, fwd_ext_d),
+    FBIN(rmq_msg_fwd_request, body, RMQ_MSG_MAX_BYTES),
+};
+const rmq_mdesc rmq_mdesc_fwd_request = DESC(
+    RMQ_MSG_FWD_REQUEST, "fwd_request", rmq_msg_fwd_request, fwd_request_f);
+RMQ_MSG_DEFINE(fwd_request, rmq_msg_fwd_request)
+
+static const rmq_mfield fwd_response_f[] = {
+    F(rmq_msg_fwd_response, req_id, RMQ_MF_U64),
+    F(rmq_msg_fwd_response, conn_id, RMQ_MF_U64),
+    F(rmq_msg_fwd_response, code, RMQ_MF_I32),
+    F(rmq_msg_fwd_response, remark, RMQ_MF_STR),
+    FARR(rmq_msg_fwd_response, ext, next, fwd_ext_d),
+    FBIN(rmq_msg_fwd_response, body, RMQ_MSG_MAX_BYTES),
+};
+const rmq_mdesc rmq_mdesc_fwd_response = DESC(
+    RMQ_MSG_FWD_RESPONSE, "fwd_response", rmq_msg_fwd_response, fwd_response_f);
+RMQ_MSG_DEFINE(fwd_response, rmq_msg_fwd_response)
+
+static const rmq_mfield client_notify_f[] = {
+    F(rmq_msg_client_notify, code, RMQ_MF_I32),
+    FU64S(rmq_msg_client_notify, conns, nconns),
+    FARR(rmq_msg_client_notify, ext, next, fwd_ext_d),
+};
+const rmq_mdesc rmq_mdesc_client_notify =
+    DESC(RMQ_MSG_CLIENT_NOTIFY, "client_notify", rmq_msg_client_notify,
+         client_notify_f);
+RMQ_MSG_DEFINE(client_notify, rmq_msg_client_notify)
+
+static const rmq_mfield conn_closed_f[] = {
+    FU64S(rmq_msg_conn_closed, conns, n),
+};
+const rmq_mdesc rmq_mdesc_conn_closed = DESC(
+    RMQ_MSG_CONN_CLOSED, "conn_closed", rmq_msg_conn_closed, conn_closed_f);
+RMQ_MSG_DEFINE(conn_closed, rmq_msg_conn_closed)
+
+static const rmq_mfield lp_hold_f[] = {
+    F(rmq_msg_lp_hold, hold_id, RMQ_MF_U64),
+    F(rmq_msg_lp_hold, topic_idx, RMQ_MF_U32),
+    F(rmq_msg_lp_hold, queue_id, RMQ_MF_I32),
+    F(rmq_msg_lp_hold, offset, RMQ_MF_I64),
+    F(rmq_msg_lp_hold, deadline_ms, RMQ_MF_I64),
+};
+const rmq_mdesc rmq_mdesc_lp_hold =
+    DESC(RMQ_MSG_LP_HOLD, "lp_hold", rmq_msg_lp_hold, lp_hold_f);
+RMQ_MSG_DEFINE(lp_hold, rmq_msg_lp_hold)
+
+static const rmq_mfield lp_wake_f[] = {
+    FU64S(rmq_msg_lp_wake, ids, n),
+};
+const rmq_mdesc rmq_mdesc_lp_wake =
+    DESC(RMQ_MSG_LP_WAKE, "lp_wake", rmq_msg_lp_wake, lp_wake_f);
+RMQ_MSG_DEFINE(lp_wake, rmq_msg_lp_wake)
+
 const rmq_mdesc *const rmq_msg_catalog[] = {
     &rmq_mdesc_ctl_request, &rmq_mdesc_ctl_result, &rmq_mdesc_ctl_actors,
     &rmq_mdesc_ctl_status,  &rmq_mdesc_put_batch,  &rmq_mdesc_put_result,
     &rmq_mdesc_topic_update, &rmq_mdesc_topic_result, &rmq_mdesc_position,
-    &rmq_mdesc_flush_req,   &rmq_mdesc_queue_grew,
+    &rmq_mdesc_flush_req,   &rmq_mdesc_queue_grew,  &rmq_mdesc_fwd_request,
+    &rmq_mdesc_fwd_response, &rmq_mdesc_client_notify, &rmq_mdesc_conn_closed,
+    &rmq_mdesc_lp_hold,     &rmq_mdesc_lp_wake,
 };
 const unsigned rmq_msg_catalog_len = RMQ_ARRAY_LEN(rmq_msg_catalog);

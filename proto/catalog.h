@@ -13,6 +13,11 @@
  *   flusher.in       pull  FLUSH_REQ from clwriter (SYNC_FLUSH)
  *   flusher.pub      pub   POSITION (kind FLUSHED)
  *   dispatcher.pub   pub   QUEUE_GREW
+ *   rebalancer.in    pull  FWD_REQUEST, CONN_CLOSED from the acceptor;
+ *                          TOPIC_RESULT from clwriter
+ *   acceptor.in      pull  PUT_RESULT, TOPIC_RESULT, FWD_RESPONSE,
+ *                          CLIENT_NOTIFY, LP_WAKE
+ *   longpoll.in      pull  LP_HOLD from the acceptor
  */
 #ifndef RMQ_PROTO_CATALOG_H
 #define RMQ_PROTO_CATALOG_H
@@ -35,6 +40,12 @@ enum rmq_msg_id {
     RMQ_MSG_POSITION = 14,
     RMQ_MSG_FLUSH_REQ = 15,
     RMQ_MSG_QUEUE_GREW = 16,
+    RMQ_MSG_FWD_REQUEST = 20,
+    RMQ_MSG_FWD_RESPONSE = 21,
+    RMQ_MSG_CLIENT_NOTIFY = 22,
+    RMQ_MSG_CONN_CLOSED = 23,
+    RMQ_MSG_LP_HOLD = 24,
+    RMQ_MSG_LP_WAKE = 25,
 };
 
 /* rmqctl -> supervisor */
@@ -190,6 +201,76 @@ typedef struct rmq_msg_queue_grew {
     rmq_queue_grew q[RMQ_GREW_MAX];
 } rmq_msg_queue_grew;
 
+/*
+ * Forwarded remoting requests.  The acceptor owns client connections; the
+ * codes another actor serves (the rebalancer: heartbeats, consumer lists,
+ * offsets, locks, subscription groups) travel as FWD_REQUEST with the
+ * request's header fields and body, and come back as FWD_RESPONSE, which
+ * the acceptor writes to the connection named by conn_id (if still open).
+ * Bytes fields point into the received NNG message.
+ */
+#define RMQ_FWD_EXT_MAX 32
+
+typedef struct rmq_fwd_ext {
+    char      key[64];
+    rmq_bytes value;
+} rmq_fwd_ext;
+
+typedef struct rmq_msg_fwd_request {
+    uint64_t    req_id;
+    uint64_t    conn_id;
+    char        client_addr[64]; /* "ip:port" of the client */
+    int32_t     code;
+    int32_t     version;
+    int32_t     language;
+    uint32_t    flag; /* RMQ_RFLAG_ONEWAY: no response wanted */
+    uint32_t    next;
+    rmq_fwd_ext ext[RMQ_FWD_EXT_MAX];
+    rmq_bytes   body;
+} rmq_msg_fwd_request;
+
+typedef struct rmq_msg_fwd_response {
+    uint64_t    req_id;
+    uint64_t    conn_id;
+    int32_t     code;
+    char        remark[256];
+    uint32_t    next;
+    rmq_fwd_ext ext[RMQ_FWD_EXT_MAX];
+    rmq_bytes   body;
+} rmq_msg_fwd_response;
+
+/* Send a server-initiated one-way request (e.g. code 40) to connections. */
+#define RMQ_NOTIFY_CONNS_MAX 1024
+
+typedef struct rmq_msg_client_notify {
+    int32_t     code;
+    uint32_t    nconns;
+    uint64_t    conns[RMQ_NOTIFY_CONNS_MAX];
+    uint32_t    next;
+    rmq_fwd_ext ext[RMQ_FWD_EXT_MAX];
+} rmq_msg_client_notify;
+
+typedef struct rmq_msg_conn_closed {
+    uint32_t n;
+    uint64_t conns[RMQ_NOTIFY_CONNS_MAX];
+} rmq_msg_conn_closed;
+
+/* Long polling: hold a pull until its queue grows past offset or deadline. */
+typedef struct rmq_msg_lp_hold {
+    uint64_t hold_id;
+    uint32_t topic_idx;
+    int32_t  queue_id;
+    int64_t  offset;      /* wake when max offset > this */
+    int64_t  deadline_ms; /* CLOCK_MONOTONIC */
+} rmq_msg_lp_hold;
+
+#define RMQ_LP_WAKE_MAX 4096
+
+typedef struct rmq_msg_lp_wake {
+    uint32_t n;
+    uint64_t ids[RMQ_LP_WAKE_MAX];
+} rmq_msg_lp_wake;
+
 #define RMQ_MSG_DECLARE(fn, type)                                             \
     extern const rmq_mdesc rmq_mdesc_##fn;                                    \
     int rmq_msg_##fn##_encode(const type *m, rmq_buf *out);                   \
@@ -206,6 +287,12 @@ RMQ_MSG_DECLARE(topic_result, rmq_msg_topic_result)
 RMQ_MSG_DECLARE(position, rmq_msg_position)
 RMQ_MSG_DECLARE(flush_req, rmq_msg_flush_req)
 RMQ_MSG_DECLARE(queue_grew, rmq_msg_queue_grew)
+RMQ_MSG_DECLARE(fwd_request, rmq_msg_fwd_request)
+RMQ_MSG_DECLARE(fwd_response, rmq_msg_fwd_response)
+RMQ_MSG_DECLARE(client_notify, rmq_msg_client_notify)
+RMQ_MSG_DECLARE(conn_closed, rmq_msg_conn_closed)
+RMQ_MSG_DECLARE(lp_hold, rmq_msg_lp_hold)
+RMQ_MSG_DECLARE(lp_wake, rmq_msg_lp_wake)
 
 /* Every top-level message layout, for tests and tools. */
 extern const rmq_mdesc *const rmq_msg_catalog[];
