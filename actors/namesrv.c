@@ -298,7 +298,7 @@ ns_register(struct ns *ns, rmq_conn *c, const rmq_rcmd *cmd)
         return;
     }
     if (rmq_rcmd_ext_i64(cmd, "bodyCrc32", &crc32_ext) == 0 && crc32_ext != 0 &&
-        (uint32_t)crc32_ext != (uint32_t)crc32(0, cmd->body, cmd->body_len)) {
+        (uint32_t)crc32_ext != rmq_body_crc(cmd->body, cmd->body_len)) {
         ns_reply_code(c, cmd, RMQ_RESP_SYSTEM_ERROR, "crc32 not match");
         return;
     }

@@ -16,6 +16,8 @@
 
 static const char *const no_counters[] = {NULL};
 static const char *const test_counters[] = {"loops", "reloads", NULL};
+static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
+                                          "held", NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
                                           "errors", "conns", NULL};
 
@@ -33,8 +35,9 @@ const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
                              RMQ_SHM_RW, 5000, RMQ_ROLE_BROKER, no_counters},
     [RMQ_ACTOR_REBALANCER] = {"rebalancer", NULL, RMQ_RESTART_PERMANENT,
                               RMQ_SHM_RO, 5000, RMQ_ROLE_BROKER, no_counters},
-    [RMQ_ACTOR_LONGPOLL] = {"longpoll", NULL, RMQ_RESTART_PERMANENT,
-                            RMQ_SHM_RO, 5000, RMQ_ROLE_BROKER, no_counters},
+    [RMQ_ACTOR_LONGPOLL] = {"longpoll", rmq_longpoll_main,
+                            RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 5000,
+                            RMQ_ROLE_BROKER, lp_counters},
     [RMQ_ACTOR_TESTACTOR] = {"testactor", TESTACTOR_MAIN,
                              RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 2000,
                              RMQ_ROLE_TEST, test_counters},
