@@ -40,8 +40,16 @@ typedef struct rmq_props {
 int rmq_props_parse(const char *text, size_t len, rmq_props *out);
 /* The value of key, or NULL (and *len untouched). */
 const char *rmq_props_get(const rmq_props *p, const char *key, uint32_t *len);
-/* Set (replace or add) key; key and value must outlive p. */
+/*
+ * Set (replace or add) key; key and value must outlive p.  Returns 0,
+ * RMQ_ERR_TOOBIG when a new key would exceed RMQ_PROPS_MAX, or
+ * RMQ_ERR_INVAL for what a parser would drop or split differently (empty
+ * key or value, U+0001/U+0002 in the key, U+0002 in the value).
+ */
 int  rmq_props_set(rmq_props *p, const char *key, const char *value);
+/* As rmq_props_set with explicit lengths (values from another list). */
+int  rmq_props_setn(rmq_props *p, const char *key, uint32_t klen,
+                    const char *value, uint32_t vlen);
 void rmq_props_del(rmq_props *p, const char *key);
 /* Append the serialised form to out (no trailing separator). */
 void rmq_props_write(const rmq_props *p, rmq_buf *out);

@@ -69,7 +69,8 @@ void rmq_rcmd_free(rmq_rcmd *c);
  * Look at the start of a receive buffer.  Returns 0 and sets *frame_len
  * (bytes of the whole frame including the 4-byte length) when a complete
  * frame is there; RMQ_ERR_AGAIN when more bytes are needed;
- * RMQ_ERR_TOOBIG when the announced length exceeds max_frame;
+ * RMQ_ERR_TOOBIG when the announced frame (4 + frameLen bytes, as Netty
+ * counts it) exceeds max_frame, known as soon as 4 bytes are in;
  * RMQ_ERR_PROTO when the length word is impossible (< 4, or header length
  * larger than the frame).  Cheap: reads at most 8 bytes.
  */
@@ -85,6 +86,12 @@ int rmq_frame_peek(const uint8_t *buf, size_t len, size_t max_frame,
  * RMQ_ERR_PROTO (with nothing left allocated beyond the arena).
  */
 int rmq_rcmd_decode(const uint8_t *frame, size_t frame_len, rmq_rcmd *cmd);
+/*
+ * As rmq_rcmd_decode, but JSON headers always go through jansson instead of
+ * the fast scanner.  For tests and fuzzers that check the two agree.
+ */
+int rmq_rcmd_decode_jansson(const uint8_t *frame, size_t frame_len,
+                            rmq_rcmd *cmd);
 
 /* ext field lookup; NULL when absent. */
 const char *rmq_rcmd_ext(const rmq_rcmd *c, const char *key);
