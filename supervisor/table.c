@@ -23,7 +23,7 @@ static const char *const ns_counters[] = {"requests", "registers", "routes",
 
 /* name, entry, restart type, shm access, stop timeout (ms), role, counters */
 const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
-    [RMQ_ACTOR_NAMESRV] = {"namesrv", NULL, RMQ_RESTART_PERMANENT,
+    [RMQ_ACTOR_NAMESRV] = {"namesrv", rmq_namesrv_main, RMQ_RESTART_PERMANENT,
                            RMQ_SHM_RO, 5000, RMQ_ROLE_NAMESRV, ns_counters},
     [RMQ_ACTOR_CLWRITER] = {"clwriter", NULL, RMQ_RESTART_PERMANENT,
                             RMQ_SHM_RW, 10000, RMQ_ROLE_BROKER, no_counters},
