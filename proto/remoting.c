@@ -527,11 +527,12 @@ js_int(jscan *s, int64_t *v, const uint8_t **tok, size_t *tok_len)
         q++;
     }
     while (q < s->end && *q >= '0' && *q <= '9') {
-        x = x * 10 + (*q - '0');
-        q++;
+        /* count first: a 19th digit could overflow the multiplication */
         if (++nd > 18) {
             return RCMD_SLOW;
         }
+        x = x * 10 + (*q - '0');
+        q++;
     }
     if (nd == 0 || (nd > 1 && q[-(ptrdiff_t)nd] == '0') || (neg && x == 0)) {
         return RCMD_SLOW;

@@ -249,6 +249,23 @@ START_TEST(test_decode_json_integer_beyond_int64_is_proto)
 }
 END_TEST
 
+/* regression (fuzz): a 19-digit value overflowed the fast path's counter */
+START_TEST(test_decode_json_nineteen_digit_integers_are_left_to_jansson)
+{
+    ck_assert_int_eq(
+        decode_json("{\"code\":1,\"extFields\":{\"a\":9999999999999999999}}"),
+        RMQ_ERR_PROTO);
+    ck_assert_int_eq(decode_json("{\"code\":1,\"extFields\":{\"a\":"
+                                 "-9223372036854775808,\"b\":"
+                                 "1000000000000000000}}"),
+                     0);
+    assert_ext(&cmd, "a", "-9223372036854775808");
+    assert_ext(&cmd, "b", "1000000000000000000");
+    ck_assert_int_eq(decode_json("{\"code\":99999999999999999999}"),
+                     RMQ_ERR_PROTO);
+}
+END_TEST
+
 START_TEST(test_decode_json_booleans_become_text)
 {
     ck_assert_int_eq(
@@ -1024,6 +1041,8 @@ remoting_suite(void)
     tcase_add_test(tc, test_decode_alions_send_header);
     tcase_add_test(tc, test_decode_json_numbers_become_strings);
     tcase_add_test(tc, test_decode_json_integer_beyond_int64_is_proto);
+    tcase_add_test(tc,
+                   test_decode_json_nineteen_digit_integers_are_left_to_jansson);
     tcase_add_test(tc, test_decode_json_booleans_become_text);
     tcase_add_test(tc, test_decode_json_null_ext_value_is_absent);
     tcase_add_test(tc, test_decode_json_duplicate_ext_key_keeps_last);
