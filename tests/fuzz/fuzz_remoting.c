@@ -109,8 +109,9 @@ fz_decode_frame(const uint8_t *frame, size_t len)
         return;
     }
     fz_same_header(&fz_cmd, &fz_slow);
-    fz_check(fz_cmd.body_len == 0 ? fz_cmd.body == NULL
-                                  : fz_cmd.body == frame + len - fz_cmd.body_len);
+    fz_check(fz_cmd.body_len == 0
+                 ? fz_cmd.body == NULL
+                 : fz_cmd.body == frame + len - fz_cmd.body_len);
     fz_reencode(&fz_cmd);
 }
 
@@ -121,7 +122,7 @@ fz_stream(const uint8_t *data, size_t size)
 
     while (off < size) {
         size_t flen = 0;
-        int    rc = rmq_frame_peek(data + off, size - off, RMQ_FRAME_MAX, &flen);
+        int rc = rmq_frame_peek(data + off, size - off, RMQ_FRAME_MAX, &flen);
 
         if (rc != 0) {
             fz_check(rc == RMQ_ERR_AGAIN || rc == RMQ_ERR_TOOBIG ||
