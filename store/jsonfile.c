@@ -127,6 +127,16 @@ jf_sync_dir(const char *path)
     }
 }
 
+/* The config directory may not exist yet on a fresh store. */
+static void
+jf_make_dir(const char *path)
+{
+    char dir[PATH_MAX];
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    (void)mkdir(dirname(dir), 0755);
+}
+
 int
 rmq_jsonfile_write(const char *path, const char *text, size_t len)
 {
@@ -136,6 +146,7 @@ rmq_jsonfile_write(const char *path, const char *text, size_t len)
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) - 8) {
         return RMQ_ERR_INVAL;
     }
+    jf_make_dir(path);
     err = jf_write_synced(tmp, text, len);
     if (err == 0) {
         err = jf_backup(path);

@@ -30,7 +30,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Write len bytes of text as path by the procedure above.  Blocks. */
+/*
+ * Write len bytes of text as path by the procedure above, creating the
+ * file's directory (one level) if needed.  Blocks.
+ */
 int rmq_jsonfile_write(const char *path, const char *text, size_t len);
 /* Serialise root (quoted keys, indented, sorted keys) and write it. */
 int rmq_jsonfile_save(const char *path, const json_t *root);
