@@ -138,7 +138,9 @@ mfq_list(const rmq_mfq *q, int64_t **out, size_t *nout)
         free(v);
         return rc;
     }
-    qsort(v, n, sizeof(*v), mfq_cmp_i64);
+    if (n > 1) {
+        qsort(v, n, sizeof(*v), mfq_cmp_i64);
+    }
     *out = v;
     *nout = n;
     return 0;
