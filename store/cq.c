@@ -96,17 +96,23 @@ cq_grow(rmq_cq *cq, int64_t index)
     return rc;
 }
 
-/* An entry never written: all of offset and size still zero. */
+/*
+ * Was the entry before index (whose bytes are at p) never written, its
+ * offset and size still zero?  Usually it is in the same file, right
+ * before p: no lookup.
+ */
 static bool
-cq_is_unwritten(rmq_cq *cq, int64_t index)
+cq_prev_is_unwritten(rmq_cq *cq, int64_t index, const uint8_t *p)
 {
-    uint8_t *p;
+    uint8_t *prev;
 
-    if (rmq_mfq_ptr(&cq->q, index * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE,
-                    &p) != 0) {
+    if ((index * RMQ_CQ_ENTRY_SIZE) % cq->q.file_size != 0) {
+        prev = (uint8_t *)p - RMQ_CQ_ENTRY_SIZE;
+    } else if (rmq_mfq_ptr(&cq->q, (index - 1) * RMQ_CQ_ENTRY_SIZE,
+                           RMQ_CQ_ENTRY_SIZE, &prev) != 0) {
         return false;
     }
-    return rmq_be64(p) == 0 && rmq_be32(p + 8) == 0;
+    return rmq_be64(prev) == 0 && rmq_be32(prev + 8) == 0;
 }
 
 /* Placeholders from index - 1 back to the last written entry. */
@@ -151,7 +157,7 @@ rmq_cq_put(rmq_cq *cq, int64_t index, const rmq_cq_entry *e)
     if (rc != 0) {
         return rc;
     }
-    if (index > cq_first_index(cq) && cq_is_unwritten(cq, index - 1)) {
+    if (index > cq_first_index(cq) && cq_prev_is_unwritten(cq, index, p)) {
         cq_fill_gap(cq, index);
     }
     cq_write(p, e->offset, e->size, e->tags_code);
