@@ -8,6 +8,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "store/mfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Create path with exactly these bytes, fsync'd.  Returns an errno. */
@@ -113,40 +113,27 @@ jf_backup(const char *path)
     return err;
 }
 
+/* The directory holding path (which may not exist yet on a fresh store). */
 static void
-jf_sync_dir(const char *path)
+jf_dir_of(const char *path, char *dir, size_t cap)
 {
-    char dir[PATH_MAX];
-    int  fd;
+    char tmp[PATH_MAX];
 
-    snprintf(dir, sizeof(dir), "%s", path);
-    fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-/* The config directory may not exist yet on a fresh store. */
-static void
-jf_make_dir(const char *path)
-{
-    char dir[PATH_MAX];
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    (void)mkdir(dirname(dir), 0755);
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    snprintf(dir, cap, "%s", dirname(tmp));
 }
 
 int
 rmq_jsonfile_write(const char *path, const char *text, size_t len)
 {
-    char tmp[PATH_MAX];
+    char tmp[PATH_MAX], dir[PATH_MAX];
     int  err;
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) - 8) {
         return RMQ_ERR_INVAL;
     }
-    jf_make_dir(path);
+    jf_dir_of(path, dir, sizeof(dir));
+    (void)rmq_mfq_mkdirs(dir);
     err = jf_write_synced(tmp, text, len);
     if (err == 0) {
         err = jf_backup(path);
@@ -159,7 +146,7 @@ rmq_jsonfile_write(const char *path, const char *text, size_t len)
                     path);
         return err == ENOSPC ? RMQ_ERR_FULL : RMQ_ERR_SYS;
     }
-    jf_sync_dir(path);
+    rmq_mfq_sync_dir(dir);
     return 0;
 }
 

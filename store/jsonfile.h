@@ -32,7 +32,7 @@
 
 /*
  * Write len bytes of text as path by the procedure above, creating the
- * file's directory (one level) if needed.  Blocks.
+ * file's directory if needed.  Blocks.
  */
 int rmq_jsonfile_write(const char *path, const char *text, size_t len);
 /* Serialise root (quoted keys, indented, sorted keys) and write it. */

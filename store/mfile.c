@@ -51,9 +51,8 @@ mfq_cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* mkdir -p; only for writable queues. */
-static int
-mfq_mkdirs(const char *dir)
+int
+rmq_mfq_mkdirs(const char *dir)
 {
     char   tmp[PATH_MAX];
     size_t n = strlen(dir);
@@ -276,7 +275,7 @@ rmq_mfq_open(rmq_mfq *q, const char *dir, int64_t file_size, bool writable)
     q->file_size = file_size;
     q->writable = writable;
     if (writable) {
-        rc = mfq_mkdirs(dir);
+        rc = rmq_mfq_mkdirs(dir);
         if (rc != 0) {
             goto fail;
         }
@@ -430,16 +429,15 @@ mfq_size_file(int fd, int64_t size)
     return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
 }
 
-/* fsync the directory so a new or removed name survives a crash. */
-static void
-mfq_sync_dir(const rmq_mfq *q)
+void
+rmq_mfq_sync_dir(const char *dir)
 {
-    int fd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd >= 0) {
         if (fsync(fd) != 0) {
             rmq_log_sys(RMQ_LOG_WARN, "mfq.sync", errno,
-                        "could not fsync directory \"%s\"", q->dir);
+                        "could not fsync directory \"%s\"", dir);
         }
         close(fd);
     }
@@ -467,7 +465,7 @@ mfq_create_file(const rmq_mfq *q, int64_t start)
         unlink(tmp);
         goto fail;
     }
-    mfq_sync_dir(q);
+    rmq_mfq_sync_dir(q->dir);
     return 0;
 
 fail:
@@ -624,7 +622,7 @@ rmq_mfq_truncate(rmq_mfq *q, int64_t off)
 
         rc = mfq_zero_tail(q, start, off - start);
     }
-    mfq_sync_dir(q);
+    rmq_mfq_sync_dir(q->dir);
     return rc;
 }
 

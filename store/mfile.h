@@ -109,6 +109,11 @@ rmq_mfq_file_start(const rmq_mfq *q, int64_t off)
     return off - off % q->file_size;
 }
 
+/* mkdir -p (mode 0755).  Returns 0 or RMQ_ERR_SYS (logged). */
+int  rmq_mfq_mkdirs(const char *dir);
+/* fsync a directory, so names created or removed in it survive a crash. */
+void rmq_mfq_sync_dir(const char *dir);
+
 /* "<dir>/<20 digits>" for the file starting at start. */
 void rmq_mfq_path(const rmq_mfq *q, int64_t start, char *out, size_t cap);
 

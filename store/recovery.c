@@ -13,6 +13,7 @@
 #include "store/checkpoint.h"
 #include "store/commitlog.h"
 #include "store/cq.h"
+#include "store/mfile.h"
 #include "store/record.h"
 
 #include <dirent.h>
@@ -24,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- lock and abort files ------------------------------------------- */
@@ -51,7 +51,7 @@ rmq_store_lock(const char *root, int *fd_out)
     char path[PATH_MAX];
     int  fd, err;
 
-    (void)mkdir(root, 0755);
+    (void)rmq_mfq_mkdirs(root);
     snprintf(path, sizeof(path), "%s/%s", root, RMQ_LOCK_FILE);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -94,17 +94,6 @@ rcv_abort_path(const char *root, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", root, RMQ_ABORT_FILE);
 }
 
-static void
-rcv_sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 bool
 rmq_store_abort_exists(const char *root)
 {
@@ -128,7 +117,7 @@ rmq_store_abort_create(const char *root)
         return RMQ_ERR_SYS;
     }
     close(fd);
-    rcv_sync_dir(root);
+    rmq_mfq_sync_dir(root);
     return 0;
 }
 
@@ -143,7 +132,7 @@ rmq_store_abort_remove(const char *root)
                     "could not remove \"%s\"", path);
         return RMQ_ERR_SYS;
     }
-    rcv_sync_dir(root);
+    rmq_mfq_sync_dir(root);
     return 0;
 }
 

@@ -317,7 +317,9 @@ START_TEST(test_recovery_corrupt_record_in_middle_is_reported)
 
     build(400, 400, -1);
     file = w.off[k] - w.off[k] % CLF;
-    ck_assert_int_lt(file + CLF, w.end); /* not in the last file */
+    ck_assert_int_lt(file + CLF, w.end);  /* not in the last file */
+    ck_assert_int_gt(w.off[k], file);       /* nor first in its file */
+    ck_assert_int_lt(w.off[k + 1], file + CLF); /* nor last */
     /* one bit of record k's body rots on disk */
     {
         int fd = open(cl_file(file), O_RDWR);
