@@ -76,8 +76,7 @@ rmq_ckpt_write(const char *path, const rmq_ckpt *cp)
         return 0;
     }
 fail:
-    rmq_log_sys(RMQ_LOG_ERR, "ckpt.write", err, "could not write \"%s\"",
-                path);
+    rmq_log_sys(RMQ_LOG_ERR, "ckpt.write", err, "could not write \"%s\"", path);
     return RMQ_ERR_SYS;
 }
 

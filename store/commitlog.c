@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define CL_PAGE          4096
+#define CL_PAGE 4096
 #define CL_PREFAULT_STEP (INT64_C(1) << 20) /* per maintain call */
 
 int
@@ -114,8 +114,8 @@ cl_roll(rmq_cl *cl)
 }
 
 int
-rmq_cl_append(rmq_cl *cl, const void *rec, uint32_t len,
-              int64_t queue_offset, int64_t store_ts, int64_t *phys)
+rmq_cl_append(rmq_cl *cl, const void *rec, uint32_t len, int64_t queue_offset,
+              int64_t store_ts, int64_t *phys)
 {
     rmq_rec_view v;
     uint8_t     *dst;
@@ -287,8 +287,8 @@ rmq_cl_iter_next(rmq_cl_iter *it, rmq_rec_view *out, int64_t *off)
             return rc;
         }
         if (out->kind == RMQ_REC_BLANK) {
-            it->pos = rmq_mfq_file_start(&it->cl->q, it->pos) +
-                      it->cl->q.file_size;
+            it->pos =
+                rmq_mfq_file_start(&it->cl->q, it->pos) + it->cl->q.file_size;
             continue;
         }
         *off = it->pos;

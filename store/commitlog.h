@@ -31,8 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RMQ_CL_DIR              "commitlog"
-#define RMQ_CL_FILE_SIZE        (INT64_C(1) << 30)
+#define RMQ_CL_DIR "commitlog"
+#define RMQ_CL_FILE_SIZE (INT64_C(1) << 30)
 #define RMQ_CL_PREFAULT_DEFAULT (INT64_C(4) << 20)
 
 typedef struct rmq_cl_opts {
@@ -48,8 +48,8 @@ typedef struct rmq_cl_opts {
 } rmq_cl_opts;
 
 typedef struct rmq_cl {
-    rmq_mfq  q;
-    int64_t  prefault_bytes;
+    rmq_mfq q;
+    int64_t prefault_bytes;
     /* writer only */
     int64_t  write_pos;   /* next byte to write; -1 before rmq_cl_start */
     uint8_t *cur;         /* mapping of the file holding write_pos */
@@ -91,8 +91,7 @@ int rmq_cl_append(rmq_cl *cl, const void *rec, uint32_t len,
  * They must not cross the end of the current file; at the end of a file
  * writing continues at the start of the next one.
  */
-int rmq_cl_append_raw(rmq_cl *cl, int64_t off, const void *data,
-                      size_t len);
+int rmq_cl_append_raw(rmq_cl *cl, int64_t off, const void *data, size_t len);
 
 /*
  * Writer, between batches: create the next file once the write position

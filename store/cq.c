@@ -36,9 +36,8 @@ cq_topic_is_safe(const char *t, size_t len)
 }
 
 int
-rmq_cq_open(rmq_cq *cq, const char *root, const char *topic,
-            size_t topic_len, int32_t queue_id, int64_t file_size,
-            bool writable)
+rmq_cq_open(rmq_cq *cq, const char *root, const char *topic, size_t topic_len,
+            int32_t queue_id, int64_t file_size, bool writable)
 {
     char dir[PATH_MAX];
     int  rc;
@@ -52,8 +51,8 @@ rmq_cq_open(rmq_cq *cq, const char *root, const char *topic,
     if (rc != 0) {
         return rc;
     }
-    snprintf(dir, sizeof(dir), "%s/%s/%s/%d", root, RMQ_CQ_DIR,
-             cq->key.topic, (int)queue_id);
+    snprintf(dir, sizeof(dir), "%s/%s/%s/%d", root, RMQ_CQ_DIR, cq->key.topic,
+             (int)queue_id);
     return rmq_mfq_open(&cq->q, dir, file_size, writable);
 }
 
@@ -119,13 +118,13 @@ cq_prev_is_unwritten(rmq_cq *cq, int64_t index, const uint8_t *p)
 static void
 cq_fill_gap(rmq_cq *cq, int64_t index)
 {
-    int64_t first = cq_first_index(cq);
-    int64_t i = index - 1;
+    int64_t  first = cq_first_index(cq);
+    int64_t  i = index - 1;
     uint8_t *p;
 
     while (i >= first &&
-           rmq_mfq_ptr(&cq->q, i * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE,
-                       &p) == 0 &&
+           rmq_mfq_ptr(&cq->q, i * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE, &p) ==
+               0 &&
            rmq_be64(p) == 0 && rmq_be32(p + 8) == 0) {
         cq_write(p, 0, RMQ_CQ_PLACEHOLDER, 0);
         i--;
@@ -145,8 +144,7 @@ rmq_cq_put(rmq_cq *cq, int64_t index, const rmq_cq_entry *e)
     if (index < 0 || !cq->q.writable) {
         return RMQ_ERR_INVAL;
     }
-    rc = rmq_mfq_ptr(&cq->q, index * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE,
-                     &p);
+    rc = rmq_mfq_ptr(&cq->q, index * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE, &p);
     if (rc == RMQ_ERR_NOTFOUND) {
         rc = cq_grow(cq, index);
         if (rc == 0) {
@@ -173,8 +171,7 @@ rmq_cq_get(rmq_cq *cq, int64_t index, rmq_cq_entry *out)
     if (index < 0) {
         return RMQ_ERR_NOTFOUND;
     }
-    rc = rmq_mfq_ptr(&cq->q, index * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE,
-                     &p);
+    rc = rmq_mfq_ptr(&cq->q, index * RMQ_CQ_ENTRY_SIZE, RMQ_CQ_ENTRY_SIZE, &p);
     if (rc != 0) {
         return rc;
     }

@@ -24,11 +24,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RMQ_CQ_DIR             "consumequeue"
-#define RMQ_CQ_ENTRY_SIZE      20
-#define RMQ_CQ_FILE_SIZE       6000000 /* 300,000 entries */
-#define RMQ_CQ_PLACEHOLDER     0x7FFFFFFF /* size of a pre-blank entry */
-#define RMQ_CQ_CACHE_DEFAULT   1024
+#define RMQ_CQ_DIR "consumequeue"
+#define RMQ_CQ_ENTRY_SIZE 20
+#define RMQ_CQ_FILE_SIZE 6000000      /* 300,000 entries */
+#define RMQ_CQ_PLACEHOLDER 0x7FFFFFFF /* size of a pre-blank entry */
+#define RMQ_CQ_CACHE_DEFAULT 1024
 
 typedef struct rmq_cq_entry {
     int64_t offset;    /* commit-log physical offset */
@@ -59,8 +59,7 @@ rmq_cq_entry_is_valid(const rmq_cq_entry *e)
 static inline bool
 rmq_cq_entry_is_placeholder(const rmq_cq_entry *e)
 {
-    return e->offset == 0 && e->size == RMQ_CQ_PLACEHOLDER &&
-           e->tags_code == 0;
+    return e->offset == 0 && e->size == RMQ_CQ_PLACEHOLDER && e->tags_code == 0;
 }
 
 typedef struct rmq_cq {
@@ -105,8 +104,8 @@ int rmq_cq_get(rmq_cq *cq, int64_t index, rmq_cq_entry *out);
  * Pointer to up to max raw entries from index on, all in one file: *n
  * is how many (>= 1).  No copy; decode with rmq_cq_entry_decode.
  */
-int rmq_cq_entries(rmq_cq *cq, int64_t index, uint32_t max,
-                   const uint8_t **p, uint32_t *n);
+int rmq_cq_entries(rmq_cq *cq, int64_t index, uint32_t max, const uint8_t **p,
+                   uint32_t *n);
 
 /*
  * The end of the valid entries: the newest file whose first entry is
@@ -135,8 +134,7 @@ int rmq_cq_truncate_phys(rmq_cq *cq, int64_t cl_end, int64_t *next);
  * commit-log min offset (binary search: entries are in offset order).
  * *out = next when there is none.
  */
-int rmq_cq_min_index(rmq_cq *cq, int64_t cl_min, int64_t next,
-                     int64_t *out);
+int rmq_cq_min_index(rmq_cq *cq, int64_t cl_min, int64_t next, int64_t *out);
 
 /* Make entries [from, to) durable (flusher).  Blocks. */
 int rmq_cq_sync(rmq_cq *cq, int64_t from, int64_t to);
@@ -151,7 +149,7 @@ typedef struct rmq_cq_cache {
     char    *root;
     int64_t  file_size;
     bool     writable;
-    uint64_t opens;     /* cache misses */
+    uint64_t opens; /* cache misses */
     uint64_t evictions;
 } rmq_cq_cache;
 
@@ -169,10 +167,10 @@ void rmq_cq_cache_fini(rmq_cq_cache *c);
  * recently used one when max_open are open) if needed.  The pointer is
  * valid until the next get or drop on this cache.
  */
-int  rmq_cq_cache_get(rmq_cq_cache *c, const char *topic, size_t topic_len,
-                      int32_t queue_id, rmq_cq **out);
+int rmq_cq_cache_get(rmq_cq_cache *c, const char *topic, size_t topic_len,
+                     int32_t queue_id, rmq_cq **out);
 /* Close topic/queue_id if it is open (say, its topic was deleted). */
-void rmq_cq_cache_drop(rmq_cq_cache *c, const char *topic,
-                       size_t topic_len, int32_t queue_id);
+void rmq_cq_cache_drop(rmq_cq_cache *c, const char *topic, size_t topic_len,
+                       int32_t queue_id);
 
 #endif

@@ -196,8 +196,8 @@ jf_after_open(const char *s, size_t len, size_t i, rmq_buf *b)
 {
     size_t n;
 
-    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
-                       s[i] == '\n')) {
+    while (i < len &&
+           (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
         rmq_buf_u8(b, (uint8_t)s[i++]);
     }
     n = jf_bare_key_len(s, len, i);
@@ -255,8 +255,8 @@ jf_parse_file(const char *path, json_t **out)
     if (err != 0 || len == 0) {
         free(text);
         if (err != 0 && err != ENOENT) {
-            rmq_log_sys(RMQ_LOG_WARN, "json.load", err,
-                        "could not read \"%s\"", path);
+            rmq_log_sys(RMQ_LOG_WARN, "json.load", err, "could not read \"%s\"",
+                        path);
             return RMQ_ERR_SYS;
         }
         return RMQ_ERR_NOTFOUND;

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MFQ_PAGE     4096
+#define MFQ_PAGE 4096
 #define MFQ_TMP_SUFX ".new"
 
 void
@@ -163,8 +163,8 @@ mfq_check(const rmq_mfq *q, const int64_t *v, size_t n)
             return RMQ_ERR_CORRUPT;
         }
         if (stat(path, &st) != 0) {
-            rmq_log_sys(RMQ_LOG_ERR, "mfq.scan", errno,
-                        "could not stat \"%s\"", path);
+            rmq_log_sys(RMQ_LOG_ERR, "mfq.scan", errno, "could not stat \"%s\"",
+                        path);
             return RMQ_ERR_SYS;
         }
         if ((int64_t)st.st_size != q->file_size) {
@@ -330,8 +330,7 @@ mfq_map(rmq_mfq *q, uint32_t i)
         if (err == ENOENT) {
             return RMQ_ERR_NOTFOUND; /* deleted by cleanup meanwhile */
         }
-        rmq_log_sys(RMQ_LOG_ERR, "mfq.map", err, "could not open \"%s\"",
-                    path);
+        rmq_log_sys(RMQ_LOG_ERR, "mfq.map", err, "could not open \"%s\"", path);
         return RMQ_ERR_SYS;
     }
     if (fstat(fd, &st) != 0 || (int64_t)st.st_size != q->file_size) {
@@ -345,8 +344,7 @@ mfq_map(rmq_mfq *q, uint32_t i)
     err = errno;
     close(fd);
     if (base == MAP_FAILED) {
-        rmq_log_sys(RMQ_LOG_ERR, "mfq.map", err, "could not map \"%s\"",
-                    path);
+        rmq_log_sys(RMQ_LOG_ERR, "mfq.map", err, "could not map \"%s\"", path);
         return RMQ_ERR_SYS;
     }
     q->files[i].base = base;
@@ -503,10 +501,10 @@ rmq_mfq_sync(rmq_mfq *q, int64_t from, int64_t to)
     int64_t off = RMQ_MAX(from, rmq_mfq_min_offset(q));
 
     while (off < to) {
-        uint8_t *p;
-        int64_t  avail, len;
+        uint8_t  *p;
+        int64_t   avail, len;
         uintptr_t a;
-        int      rc = rmq_mfq_span(q, off, &p, &avail);
+        int       rc = rmq_mfq_span(q, off, &p, &avail);
 
         if (rc != 0) {
             return rc == RMQ_ERR_NOTFOUND ? 0 : rc;
@@ -561,10 +559,10 @@ mfq_zero_tail(const rmq_mfq *q, int64_t start, int64_t from)
         err = errno;
         goto out;
     }
-    if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)from, (off_t)len) != 0 &&
-        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)from, (off_t)len) != 0) {
+    if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                  (off_t)len) != 0 &&
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                  (off_t)len) != 0) {
         err = mfq_zero_write(fd, from, q->file_size);
     }
     if (err == 0 && fdatasync(fd) != 0) {

@@ -52,8 +52,7 @@ typedef struct rmq_mfq {
  * the file.  An absent directory is created when writable, else the
  * queue is simply empty.  Maps nothing yet.
  */
-int  rmq_mfq_open(rmq_mfq *q, const char *dir, int64_t file_size,
-                  bool writable);
+int rmq_mfq_open(rmq_mfq *q, const char *dir, int64_t file_size, bool writable);
 void rmq_mfq_close(rmq_mfq *q);
 
 /*
@@ -110,7 +109,7 @@ rmq_mfq_file_start(const rmq_mfq *q, int64_t off)
 }
 
 /* mkdir -p (mode 0755).  Returns 0 or RMQ_ERR_SYS (logged). */
-int  rmq_mfq_mkdirs(const char *dir);
+int rmq_mfq_mkdirs(const char *dir);
 /* fsync a directory, so names created or removed in it survive a crash. */
 void rmq_mfq_sync_dir(const char *dir);
 

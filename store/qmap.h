@@ -28,13 +28,12 @@ typedef struct rmq_qmap {
     uint32_t   count;
 } rmq_qmap;
 
-int  rmq_qmap_init(rmq_qmap *m, uint32_t expect);
+int rmq_qmap_init(rmq_qmap *m, uint32_t expect);
 /* Frees the table only; the items belong to the caller. */
 void rmq_qmap_fini(rmq_qmap *m);
 
 /* Fill a key; RMQ_ERR_INVAL for an empty topic or one over 127 bytes. */
-int rmq_qkey_set(rmq_qkey *k, const char *topic, size_t len,
-                 int32_t queue_id);
+int rmq_qkey_set(rmq_qkey *k, const char *topic, size_t len, int32_t queue_id);
 
 rmq_qkey *rmq_qmap_find(const rmq_qmap *m, const char *topic, size_t len,
                         int32_t queue_id);

@@ -20,8 +20,8 @@ rec_fixed_before_body(uint32_t sysflag)
 static uint32_t
 rec_sysflag_for(const rmq_rec_msg *m)
 {
-    uint32_t f = m->sysflag & ~(uint32_t)(RMQ_SYSFLAG_BORN_V6 |
-                                          RMQ_SYSFLAG_STORE_V6);
+    uint32_t f =
+        m->sysflag & ~(uint32_t)(RMQ_SYSFLAG_BORN_V6 | RMQ_SYSFLAG_STORE_V6);
 
     if (m->born_ip_len == 16) {
         f |= RMQ_SYSFLAG_BORN_V6;
@@ -50,8 +50,8 @@ rmq_rec_size(const rmq_rec_msg *m, uint32_t *size)
         m->props_len > RMQ_REC_PROPS_MAX) {
         return RMQ_ERR_TOOBIG;
     }
-    total = (uint64_t)rec_fixed_before_body(rec_sysflag_for(m)) +
-            m->body_len + 1 + m->topic_len + 2 + m->props_len;
+    total = (uint64_t)rec_fixed_before_body(rec_sysflag_for(m)) + m->body_len +
+            1 + m->topic_len + 2 + m->props_len;
     if (total > INT32_MAX) {
         return RMQ_ERR_TOOBIG;
     }
@@ -224,8 +224,7 @@ rec_all_zero(const uint8_t *b, size_t n)
 }
 
 int
-rmq_rec_decode(const void *p, size_t avail, bool check_crc,
-               rmq_rec_view *out)
+rmq_rec_decode(const void *p, size_t avail, bool check_crc, rmq_rec_view *out)
 {
     const uint8_t *b = p;
     uint32_t       total;
@@ -256,8 +255,8 @@ rmq_rec_decode(const void *p, size_t avail, bool check_crc,
 }
 
 bool
-rmq_rec_prop(const char *props, size_t len, const char *key,
-             const char **val, uint32_t *val_len)
+rmq_rec_prop(const char *props, size_t len, const char *key, const char **val,
+             uint32_t *val_len)
 {
     size_t klen = strlen(key);
     size_t pos = 0;
@@ -305,8 +304,7 @@ rec_is_schedule_topic(const rmq_rec_view *v)
 }
 
 int64_t
-rmq_rec_tags_code(const rmq_rec_view *v, const int64_t *delay_ms,
-                  int levels)
+rmq_rec_tags_code(const rmq_rec_view *v, const int64_t *delay_ms, int levels)
 {
     const char *val;
     uint32_t    vlen;
@@ -325,8 +323,7 @@ rmq_rec_tags_code(const rmq_rec_view *v, const int64_t *delay_ms,
             return v->store_ts + delay_ms[level - 1];
         }
     }
-    if (rmq_rec_prop(v->props, v->props_len, "TAGS", &val, &vlen) &&
-        vlen > 0) {
+    if (rmq_rec_prop(v->props, v->props_len, "TAGS", &val, &vlen) && vlen > 0) {
         return (int64_t)rmq_java_hash(val, vlen);
     }
     return 0;

@@ -24,38 +24,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMQ_REC_MAGIC_V1    0xDAA320A7u /* int8 topic length */
-#define RMQ_REC_MAGIC_V2    0xDAA320ABu /* int16 topic length (5.x) */
+#define RMQ_REC_MAGIC_V1 0xDAA320A7u    /* int8 topic length */
+#define RMQ_REC_MAGIC_V2 0xDAA320ABu    /* int16 topic length (5.x) */
 #define RMQ_REC_MAGIC_BLANK 0xCBD43194u /* end-of-file filler */
-#define RMQ_REC_BLANK_LEN   8           /* totalSize + magic */
+#define RMQ_REC_BLANK_LEN 8             /* totalSize + magic */
 
-#define RMQ_REC_TOPIC_MAX_V1 127   /* int8 topic length */
-#define RMQ_REC_PROPS_MAX    32767 /* int16 properties length */
+#define RMQ_REC_TOPIC_MAX_V1 127 /* int8 topic length */
+#define RMQ_REC_PROPS_MAX 32767  /* int16 properties length */
 
 /* sysFlag bits (spec 2.4). */
-#define RMQ_SYSFLAG_COMPRESSED    0x1
-#define RMQ_SYSFLAG_MULTI_TAGS    0x2
-#define RMQ_SYSFLAG_TX_MASK       0xC
-#define RMQ_SYSFLAG_TX_NONE       0x0
-#define RMQ_SYSFLAG_TX_PREPARED   0x4
-#define RMQ_SYSFLAG_TX_COMMIT     0x8
-#define RMQ_SYSFLAG_TX_ROLLBACK   0xC
-#define RMQ_SYSFLAG_BORN_V6       0x10
-#define RMQ_SYSFLAG_STORE_V6      0x20
-#define RMQ_SYSFLAG_NEED_UNWRAP   0x40
-#define RMQ_SYSFLAG_INNER_BATCH   0x80
+#define RMQ_SYSFLAG_COMPRESSED 0x1
+#define RMQ_SYSFLAG_MULTI_TAGS 0x2
+#define RMQ_SYSFLAG_TX_MASK 0xC
+#define RMQ_SYSFLAG_TX_NONE 0x0
+#define RMQ_SYSFLAG_TX_PREPARED 0x4
+#define RMQ_SYSFLAG_TX_COMMIT 0x8
+#define RMQ_SYSFLAG_TX_ROLLBACK 0xC
+#define RMQ_SYSFLAG_BORN_V6 0x10
+#define RMQ_SYSFLAG_STORE_V6 0x20
+#define RMQ_SYSFLAG_NEED_UNWRAP 0x40
+#define RMQ_SYSFLAG_INNER_BATCH 0x80
 #define RMQ_SYSFLAG_COMPRESS_MASK 0x700
 
 /* Fixed offsets (the same for every host family). */
-#define RMQ_REC_OFF_TOTAL     0
-#define RMQ_REC_OFF_MAGIC     4
-#define RMQ_REC_OFF_BODY_CRC  8
-#define RMQ_REC_OFF_QUEUE_ID  12
-#define RMQ_REC_OFF_FLAG      16
+#define RMQ_REC_OFF_TOTAL 0
+#define RMQ_REC_OFF_MAGIC 4
+#define RMQ_REC_OFF_BODY_CRC 8
+#define RMQ_REC_OFF_QUEUE_ID 12
+#define RMQ_REC_OFF_FLAG 16
 #define RMQ_REC_OFF_QUEUE_OFF 20
-#define RMQ_REC_OFF_PHYS_OFF  28
-#define RMQ_REC_OFF_SYSFLAG   36
-#define RMQ_REC_OFF_BORN_TS   40
+#define RMQ_REC_OFF_PHYS_OFF 28
+#define RMQ_REC_OFF_SYSFLAG 36
+#define RMQ_REC_OFF_BORN_TS 40
 #define RMQ_REC_OFF_BORN_HOST 48
 
 /* Record size without body, topic and properties, IPv4 hosts, v1. */
@@ -191,8 +191,7 @@ int rmq_rec_size(const rmq_rec_msg *m, uint32_t *size);
  * storeTimestamp 0.  Returns 0 and the length, the errors of
  * rmq_rec_size, or RMQ_ERR_FULL when cap is too small.
  */
-int rmq_rec_encode(const rmq_rec_msg *m, void *buf, size_t cap,
-                   uint32_t *len);
+int rmq_rec_encode(const rmq_rec_msg *m, void *buf, size_t cap, uint32_t *len);
 /*
  * Write the append-time fields into an encoded record in place.  The
  * record must be valid (its sysFlag decides where storeTimestamp is).
@@ -233,7 +232,7 @@ int64_t rmq_rec_tags_code(const rmq_rec_view *v, const int64_t *delay_ms,
 /* Hex characters of an offset message id, plus NUL. */
 #define RMQ_MSGID_V4_LEN 32
 #define RMQ_MSGID_V6_LEN 56
-#define RMQ_MSGID_CAP    (RMQ_MSGID_V6_LEN + 1)
+#define RMQ_MSGID_CAP (RMQ_MSGID_V6_LEN + 1)
 
 /*
  * Offset message id: uppercase hex of store ip (4 or 16 bytes), int32

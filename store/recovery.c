@@ -64,8 +64,7 @@ rmq_store_lock(const char *root, int *fd_out)
         close(fd);
         if (err == EWOULDBLOCK || err == EAGAIN || err == EACCES) {
             rmq_log(RMQ_LOG_ERR, "store.lock",
-                    "store already in use: another process holds \"%s\"",
-                    path);
+                    "store already in use: another process holds \"%s\"", path);
             return RMQ_ERR_BUSY;
         }
         rmq_log_sys(RMQ_LOG_ERR, "store.lock", err, "could not lock \"%s\"",
@@ -73,8 +72,8 @@ rmq_store_lock(const char *root, int *fd_out)
         return RMQ_ERR_SYS;
     }
     if (pwrite(fd, "lock", 4, 0) != 4) {
-        rmq_log_sys(RMQ_LOG_WARN, "store.lock", errno,
-                    "could not write \"%s\"", path);
+        rmq_log_sys(RMQ_LOG_WARN, "store.lock", errno, "could not write \"%s\"",
+                    path);
     }
     *fd_out = fd;
     return 0;
@@ -242,7 +241,7 @@ typedef struct rcv_walk {
     int64_t     pos;     /* after the last good record */
     int64_t     records; /* good records seen */
     int64_t     last_store_ms;
-    const char *why;     /* NULL: a clean end; else the failed check */
+    const char *why; /* NULL: a clean end; else the failed check */
 } rcv_walk;
 
 /*
@@ -337,8 +336,7 @@ rcv_report(rcv_ctx *c, const rcv_walk *bad)
         st->dropped_records = after.records;
         st->dropped_bytes = after.pos - bad->pos;
     }
-    st->stop = st->dropped_records > 0 ? RMQ_CL_STOP_CORRUPT
-                                       : RMQ_CL_STOP_TORN;
+    st->stop = st->dropped_records > 0 ? RMQ_CL_STOP_CORRUPT : RMQ_CL_STOP_TORN;
     rmq_mfq_path(&c->cl.q, st->stop_file, path, sizeof(path));
     rmq_log(st->stop == RMQ_CL_STOP_CORRUPT ? RMQ_LOG_ERR : RMQ_LOG_WARN,
             "cl.recover",
@@ -412,10 +410,10 @@ rcv_commitlog(rcv_ctx *c)
         return rc;
     }
     st->cl_min = rmq_cl_min_offset(&c->cl);
-    st->verify_from = st->abnormal ? rcv_start_abnormal(c)
-                                   : rcv_start_normal(&c->cl);
-    rc = rcv_walk_from(&c->cl, st->verify_from,
-                       st->abnormal || c->o->check_crc, &w);
+    st->verify_from =
+        st->abnormal ? rcv_start_abnormal(c) : rcv_start_normal(&c->cl);
+    rc = rcv_walk_from(&c->cl, st->verify_from, st->abnormal || c->o->check_crc,
+                       &w);
     if (rc != 0) {
         return rc;
     }
@@ -545,8 +543,8 @@ rcv_cqs(rcv_ctx *c)
         if (errno == ENOENT) {
             return 0;
         }
-        rmq_log_sys(RMQ_LOG_ERR, "cq.recover", errno,
-                    "could not open \"%s\"", base);
+        rmq_log_sys(RMQ_LOG_ERR, "cq.recover", errno, "could not open \"%s\"",
+                    base);
         return RMQ_ERR_SYS;
     }
     while (rc == 0 && (de = readdir(d)) != NULL) {
@@ -585,8 +583,7 @@ rcv_cl_offsets(rcv_ctx *c)
     int64_t      off;
     int          rc;
 
-    rmq_cl_iter_init(&it, &c->cl, c->st->dispatch_from, c->st->cl_end,
-                     false);
+    rmq_cl_iter_init(&it, &c->cl, c->st->dispatch_from, c->st->cl_end, false);
     while ((rc = rmq_cl_iter_next(&it, &v, &off)) == 0) {
         rcv_queue *q;
 
@@ -680,8 +677,8 @@ rmq_store_recover(const rmq_store_opts *o, rmq_store_state *out)
     }
     rmq_log(RMQ_LOG_INFO, "store.recover",
             "%s recovery: commit log %" PRId64 "..%" PRId64
-            ", checked from %" PRId64 " (%" PRId64 " records), dispatch from %"
-            PRId64 ", %zu queues",
+            ", checked from %" PRId64 " (%" PRId64
+            " records), dispatch from %" PRId64 ", %zu queues",
             out->abnormal ? "abnormal" : "normal", out->cl_min, out->cl_end,
             out->verify_from, out->records_checked, out->dispatch_from,
             out->nqueues);

@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define RMQ_ABORT_FILE "abort"
-#define RMQ_LOCK_FILE  "lock"
+#define RMQ_LOCK_FILE "lock"
 
 typedef struct rmq_store_opts {
     const char *root;         /* storePathRootDir */
@@ -57,9 +57,9 @@ typedef struct rmq_queue_next {
 
 /* Why the commit-log scan stopped. */
 enum rmq_cl_stop {
-    RMQ_CL_STOP_END = 0,  /* zero bytes or no more files: a clean end */
-    RMQ_CL_STOP_TORN,     /* bad bytes, nothing valid after them */
-    RMQ_CL_STOP_CORRUPT,  /* a bad record with valid records after it */
+    RMQ_CL_STOP_END = 0, /* zero bytes or no more files: a clean end */
+    RMQ_CL_STOP_TORN,    /* bad bytes, nothing valid after them */
+    RMQ_CL_STOP_CORRUPT, /* a bad record with valid records after it */
 };
 
 typedef struct rmq_store_state {
@@ -72,9 +72,9 @@ typedef struct rmq_store_state {
     int64_t last_store_ms; /* storeTimestamp of the last good record */
     int64_t records_checked;
     /* where and why the scan stopped; stop_* valid unless STOP_END */
-    int      stop;          /* enum rmq_cl_stop */
-    int64_t  stop_offset;   /* physical offset of the first bad byte */
-    int64_t  stop_file;     /* start offset (name) of its file */
+    int      stop;        /* enum rmq_cl_stop */
+    int64_t  stop_offset; /* physical offset of the first bad byte */
+    int64_t  stop_file;   /* start offset (name) of its file */
     char     stop_reason[32];
     uint32_t corrupt_records; /* bad records found (the scan stops at 1) */
     int64_t  dropped_records; /* valid records after it, cut with it */

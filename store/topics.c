@@ -200,12 +200,10 @@ topics_same(const rmq_topic_entry *e, const rmq_topic_conf *c)
 
 /* Write c into entry idx (existing or fresh) under the seqlock. */
 static int
-topics_write_entry(rmq_topics *t, int idx, const rmq_topic_conf *c,
-                   size_t len)
+topics_write_entry(rmq_topics *t, int idx, const rmq_topic_conf *c, size_t len)
 {
     rmq_topic_entry *e = &t->ctl->topics[idx];
-    uint32_t         need = (uint32_t)RMQ_MAX(c->read_queues,
-                                              c->write_queues);
+    uint32_t         need = (uint32_t)RMQ_MAX(c->read_queues, c->write_queues);
     bool             fresh = e->name[0] == '\0';
     int              rc;
 
@@ -293,7 +291,7 @@ rmq_topics_put(rmq_topics *t, const rmq_topic_conf *c)
 int
 rmq_topics_delete(rmq_topics *t, const char *name, size_t len)
 {
-    rmq_topic_entry snap;
+    rmq_topic_entry  snap;
     rmq_topic_entry *e;
     int              idx = rmq_ctl_topic_find(t->ctl, name, len, &snap);
 
@@ -337,21 +335,20 @@ rmq_topics_create_defaults(rmq_topics *t, const rmq_broker_config *cfg)
 {
     const int32_t rw = RMQ_PERM_READ | RMQ_PERM_WRITE;
     const int32_t irw = rw | RMQ_PERM_INHERIT;
-    int32_t       levels = cfg->delay_level_count > 0 ? cfg->delay_level_count
-                                                      : 18;
-    char          reply[RMQ_CONFIG_STR_MAX + 16];
-    int           rc;
+    int32_t levels = cfg->delay_level_count > 0 ? cfg->delay_level_count : 18;
+    char    reply[RMQ_CONFIG_STR_MAX + 16];
+    int     rc;
 
     snprintf(reply, sizeof(reply), "%s%s", cfg->cluster_name,
              RMQ_TOPIC_REPLY_SUFFIX);
     rc = topics_default(t, RMQ_TOPIC_SELF_TEST, 1, rw);
     if (rc == 0 && cfg->auto_create_topic) {
-        rc = topics_default(t, RMQ_TOPIC_TBW102,
-                            cfg->default_topic_queue_nums, irw);
+        rc = topics_default(t, RMQ_TOPIC_TBW102, cfg->default_topic_queue_nums,
+                            irw);
     }
     if (rc == 0) {
-        rc = topics_default(t, cfg->cluster_name, RMQ_TOPIC_QUEUES_DEFAULT,
-                            irw);
+        rc =
+            topics_default(t, cfg->cluster_name, RMQ_TOPIC_QUEUES_DEFAULT, irw);
     }
     if (rc == 0) {
         rc = topics_default(t, cfg->broker_name, 1, irw);
@@ -387,8 +384,7 @@ topics_to_json(const rmq_topics *t)
     json_t *table = json_object();
     json_t *root = json_pack("{s:{s:I,s:I},s:o}", "dataVersion", "counter",
                              (json_int_t)t->dv_counter, "timestamp",
-                             (json_int_t)t->dv_ms, "topicConfigTable",
-                             table);
+                             (json_int_t)t->dv_ms, "topicConfigTable", table);
 
     if (root == NULL) {
         return NULL;
@@ -473,7 +469,8 @@ topics_load_table(rmq_topics *t, const json_t *table)
     json_t     *o;
     bool        any = false;
 
-    json_object_foreach((json_t *)table, name, o) {
+    json_object_foreach((json_t *)table, name, o)
+    {
         rmq_topic_conf c;
         bool           changed;
         int            rc = RMQ_ERR_INVAL;
@@ -487,8 +484,8 @@ topics_load_table(rmq_topics *t, const json_t *table)
         }
         if (rc != 0) {
             rmq_log(RMQ_LOG_WARN, "topics.load",
-                    "skipping topic \"%s\" of \"%s\": not a valid topic",
-                    name, t->path);
+                    "skipping topic \"%s\" of \"%s\": not a valid topic", name,
+                    t->path);
         }
     }
     if (any) {

@@ -21,8 +21,7 @@
 static char st_dir[256];
 
 static inline int
-st_rm_entry(const char *path, const struct stat *sb, int flag,
-            struct FTW *ftw)
+st_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
@@ -71,9 +70,9 @@ static inline uint32_t
 st_make_rec(uint8_t *buf, size_t cap, const char *topic, int32_t qid,
             uint32_t body_len, uint32_t seed)
 {
-    static uint8_t body[70000];
-    rmq_rec_msg    m;
-    uint32_t       len;
+    static uint8_t       body[70000];
+    rmq_rec_msg          m;
+    uint32_t             len;
     static const uint8_t ip[4] = {127, 0, 0, 1};
 
     ck_assert_uint_le(body_len, sizeof(body));

@@ -8,8 +8,8 @@
 
 START_TEST(test_checkpoint_write_uses_spec_layout)
 {
-    rmq_ckpt cp = {0x0102030405060708LL, 1700000000123LL, 1700000000456LL,
-                   0, 0};
+    rmq_ckpt cp = {0x0102030405060708LL, 1700000000123LL, 1700000000456LL, 0,
+                   0};
     uint8_t  b[4096];
     int      fd;
 

@@ -9,9 +9,8 @@
 #include "store/commitlog.h"
 #include "store_test.h"
 
-
 #define FILE_SZ (64 * 1024)
-#define NREC    2000
+#define NREC 2000
 
 static rmq_cl cl;
 
@@ -36,7 +35,7 @@ cl_teardown(void)
     st_teardown();
 }
 
-static int64_t offs[NREC];
+static int64_t  offs[NREC];
 static uint32_t lens[NREC];
 
 /* Record i: body size varies so files end at many different places. */
@@ -52,12 +51,12 @@ append_all(int n)
     uint8_t buf[4096];
 
     for (int i = 0; i < n; i++) {
-        uint32_t len = st_make_rec(buf, sizeof(buf), "T", i % 4,
-                                   body_len_of(i), (uint32_t)i);
+        uint32_t len = st_make_rec(buf, sizeof(buf), "T", i % 4, body_len_of(i),
+                                   (uint32_t)i);
 
-        ck_assert_int_eq(rmq_cl_append(&cl, buf, len, i / 4,
-                                       1700000000000LL + i, &offs[i]),
-                         0);
+        ck_assert_int_eq(
+            rmq_cl_append(&cl, buf, len, i / 4, 1700000000000LL + i, &offs[i]),
+            0);
         lens[i] = len;
         if (i % 16 == 0) {
             ck_assert_int_eq(rmq_cl_maintain(&cl), 0);
@@ -86,8 +85,7 @@ START_TEST(test_commitlog_records_never_span_files)
     append_all(NREC);
     ck_assert_int_gt(offs[NREC - 1] / FILE_SZ, 30); /* many boundaries */
     for (int i = 0; i < NREC; i++) {
-        ck_assert_int_eq(offs[i] / FILE_SZ,
-                         (offs[i] + lens[i] - 1) / FILE_SZ);
+        ck_assert_int_eq(offs[i] / FILE_SZ, (offs[i] + lens[i] - 1) / FILE_SZ);
         /* and at least 8 bytes stay free for a BLANK */
         ck_assert_int_le(offs[i] % FILE_SZ + lens[i] + 8, FILE_SZ);
     }
@@ -101,7 +99,7 @@ START_TEST(test_commitlog_file_ends_with_blank_record)
 
     append_all(NREC);
     for (int i = 0; i + 1 < NREC; i++) {
-        int64_t end = offs[i] + lens[i];
+        int64_t  end = offs[i] + lens[i];
         uint8_t *p;
 
         if (offs[i + 1] == end) {
@@ -122,8 +120,8 @@ END_TEST
 
 START_TEST(test_commitlog_reads_every_record_by_offset)
 {
-    rmq_cl      rd;
-    rmq_cl_opts o = {0};
+    rmq_cl       rd;
+    rmq_cl_opts  o = {0};
     rmq_rec_view v;
     int64_t      end;
 
@@ -147,9 +145,9 @@ END_TEST
 
 START_TEST(test_commitlog_iterates_all_records_in_order)
 {
-    rmq_cl      rd;
-    rmq_cl_opts o = {0};
-    rmq_cl_iter it;
+    rmq_cl       rd;
+    rmq_cl_opts  o = {0};
+    rmq_cl_iter  it;
     rmq_rec_view v;
     int64_t      off;
     int          n = 0;
@@ -266,14 +264,12 @@ START_TEST(test_commitlog_rejects_bad_and_oversized_records)
 
     len = st_make_rec(buf, sizeof(buf), "T", 0, 100, 1);
     buf[5] ^= 0xFF; /* magic */
-    ck_assert_int_eq(rmq_cl_append(&cl, buf, len, 0, 1, &phys),
-                     RMQ_ERR_PROTO);
+    ck_assert_int_eq(rmq_cl_append(&cl, buf, len, 0, 1, &phys), RMQ_ERR_PROTO);
     len = st_make_rec(buf, sizeof(buf), "T", 0, 100, 1);
     ck_assert_int_eq(rmq_cl_append(&cl, buf, len - 1, 0, 1, &phys),
                      RMQ_ERR_PROTO);
     len = st_make_rec(buf, sizeof(buf), "T", 0, FILE_SZ, 1);
-    ck_assert_int_eq(rmq_cl_append(&cl, buf, len, 0, 1, &phys),
-                     RMQ_ERR_TOOBIG);
+    ck_assert_int_eq(rmq_cl_append(&cl, buf, len, 0, 1, &phys), RMQ_ERR_TOOBIG);
     ck_assert_int_eq(rmq_cl_write_pos(&cl), 0);
 }
 END_TEST

@@ -7,8 +7,8 @@
 #include "store/cq.h"
 #include "store_test.h"
 
-#define PER  10
-#define FSZ  (PER * RMQ_CQ_ENTRY_SIZE)
+#define PER 10
+#define FSZ (PER * RMQ_CQ_ENTRY_SIZE)
 
 static rmq_cq cq;
 
@@ -105,8 +105,7 @@ START_TEST(test_cq_reput_is_idempotent)
 
     put_range(&cq, 0, 30);
     put_range(&cq, 10, 30); /* re-dispatch after a restart */
-    ck_assert_int_eq(rmq_cq_open(&again, st_dir, "TopicA", 6, 3, FSZ, true),
-                     0);
+    ck_assert_int_eq(rmq_cq_open(&again, st_dir, "TopicA", 6, 3, FSZ, true), 0);
     put_range(&again, 20, 30);
     ck_assert_int_eq(rmq_cq_last_valid(&again, &next, &end), 0);
     ck_assert_int_eq(next, 30);

@@ -63,17 +63,16 @@ END_TEST
 START_TEST(test_jsonfile_save_then_load_round_trip)
 {
     char    f[512];
-    json_t *root = json_pack("{s:{s:I,s:I}}", "dataVersion", "counter",
-                             (json_int_t)3, "timestamp",
-                             (json_int_t)1700000000000LL);
+    json_t *root =
+        json_pack("{s:{s:I,s:I}}", "dataVersion", "counter", (json_int_t)3,
+                  "timestamp", (json_int_t)1700000000000LL);
     json_t *got = NULL;
 
     snprintf(f, sizeof(f), "%s/x.json", st_dir);
     ck_assert_int_eq(rmq_jsonfile_save(f, root), 0);
     ck_assert_int_eq(rmq_jsonfile_load(f, &got), 0);
     ck_assert_int_eq(get_int(got, "dataVersion", "counter"), 3);
-    ck_assert_int_eq(get_int(got, "dataVersion", "timestamp"),
-                     1700000000000LL);
+    ck_assert_int_eq(get_int(got, "dataVersion", "timestamp"), 1700000000000LL);
     json_decref(root);
     json_decref(got);
 }
@@ -136,8 +135,7 @@ START_TEST(test_jsonfile_quoting_leaves_strings_and_arrays_alone)
     char  *out;
     size_t n;
 
-    ck_assert_int_eq(rmq_json_quote_bare_keys(in, sizeof(in) - 1, &out, &n),
-                     0);
+    ck_assert_int_eq(rmq_json_quote_bare_keys(in, sizeof(in) - 1, &out, &n), 0);
     ck_assert_str_eq(out, "{\"a\":\"{0:1}\",\"b\\\",{2:\":[1,2],\"3\":"
                           "{\"4\":\"x\\\\\"},\"c\":-5}");
     ck_assert_uint_eq(n, strlen(out));
@@ -148,8 +146,8 @@ END_TEST
 START_TEST(test_jsonfile_saves_quoted_integer_keys)
 {
     char    f[512];
-    json_t *root = json_pack("{s:{s:I,s:I}}", "offsetTable", "1",
-                             (json_int_t)0, "2", (json_int_t)17);
+    json_t *root = json_pack("{s:{s:I,s:I}}", "offsetTable", "1", (json_int_t)0,
+                             "2", (json_int_t)17);
     char   *text;
 
     snprintf(f, sizeof(f), "%s/delayOffset.json", st_dir);

@@ -54,11 +54,11 @@ v_u64(vec *v, uint64_t x)
     v_u32(v, (uint32_t)x);
 }
 
-static const char    TOPIC[] = "TopicA";
-static const char    BODY[] = "hello";
+static const char     TOPIC[] = "TopicA";
+static const char     BODY[] = "hello";
 static const uint32_t BODY_CRC = 0x3610A686u; /* crc32("hello") & 0x7FFFFFFF */
 /* TAGS=tagA, KEYS=k1 with the U+0001 / U+0002 separators */
-static const char PROPS[] = "TAGS\x01tagA\x02KEYS\x01k1";
+static const char    PROPS[] = "TAGS\x01tagA\x02KEYS\x01k1";
 static const uint8_t BORN_V4[4] = {192, 168, 1, 20};
 static const uint8_t STORE_V4[4] = {10, 0, 0, 1};
 static const uint8_t BORN_V6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
@@ -104,35 +104,35 @@ static void
 expected(vec *v, bool born_v6, bool store_v6)
 {
     uint32_t props_len = sizeof(PROPS) - 1; /* 17 */
-    uint32_t total = 91 + 5 + 6 + props_len + (born_v6 ? 12 : 0) +
-                     (store_v6 ? 12 : 0);
+    uint32_t total =
+        91 + 5 + 6 + props_len + (born_v6 ? 12 : 0) + (store_v6 ? 12 : 0);
     uint32_t sysflag = 0x2 | (born_v6 ? 0x10 : 0) | (store_v6 ? 0x20 : 0);
 
     v->n = 0;
-    v_u32(v, total);                         /* 1 totalSize */
-    v_u8(v, 0xDA);                           /* 2 magic v1, byte by byte */
+    v_u32(v, total); /* 1 totalSize */
+    v_u8(v, 0xDA);   /* 2 magic v1, byte by byte */
     v_u8(v, 0xA3);
     v_u8(v, 0x20);
     v_u8(v, 0xA7);
-    v_u32(v, BODY_CRC);                      /* 3 bodyCRC */
-    v_u32(v, 3);                             /* 4 queueId */
-    v_u32(v, 0x01020304);                    /* 5 flag */
-    v_u64(v, 0);                             /* 6 queueOffset */
-    v_u64(v, 0);                             /* 7 physicalOffset */
-    v_u32(v, sysflag);                       /* 8 sysFlag */
-    v_u64(v, 0x0000018C12345678ULL);         /* 9 bornTimestamp */
+    v_u32(v, BODY_CRC);              /* 3 bodyCRC */
+    v_u32(v, 3);                     /* 4 queueId */
+    v_u32(v, 0x01020304);            /* 5 flag */
+    v_u64(v, 0);                     /* 6 queueOffset */
+    v_u64(v, 0);                     /* 7 physicalOffset */
+    v_u32(v, sysflag);               /* 8 sysFlag */
+    v_u64(v, 0x0000018C12345678ULL); /* 9 bornTimestamp */
     v_bytes(v, born_v6 ? BORN_V6 : BORN_V4, born_v6 ? 16 : 4); /* 10 */
     v_u32(v, 51234);
-    v_u64(v, 0);                             /* 11 storeTimestamp */
+    v_u64(v, 0); /* 11 storeTimestamp */
     v_bytes(v, store_v6 ? BORN_V6 : STORE_V4, store_v6 ? 16 : 4); /* 12 */
     v_u32(v, 10911);
-    v_u32(v, 2);                             /* 13 reconsumeTimes */
-    v_u64(v, 0);                             /* 14 preparedTransactionOffset */
-    v_u32(v, 5);                             /* 15 bodyLength, body */
+    v_u32(v, 2); /* 13 reconsumeTimes */
+    v_u64(v, 0); /* 14 preparedTransactionOffset */
+    v_u32(v, 5); /* 15 bodyLength, body */
     v_bytes(v, "hello", 5);
-    v_u8(v, 6);                              /* 16 topicLength, topic */
+    v_u8(v, 6); /* 16 topicLength, topic */
     v_bytes(v, "TopicA", 6);
-    v_u16(v, (uint16_t)props_len);           /* 17 propertiesLength, props */
+    v_u16(v, (uint16_t)props_len); /* 17 propertiesLength, props */
     v_bytes(v, "TAGS", 4);
     v_u8(v, 0x01);
     v_bytes(v, "tagA", 4);
@@ -382,8 +382,7 @@ START_TEST(test_record_decode_blank_and_end_of_data)
     ck_assert_int_eq(rmq_rec_decode(b, 32, true, &r), RMQ_ERR_CORRUPT);
     /* a blank shorter than its own 8 bytes */
     b[3] = 4;
-    ck_assert_int_eq(rmq_rec_decode(b, sizeof(b), true, &r),
-                     RMQ_ERR_CORRUPT);
+    ck_assert_int_eq(rmq_rec_decode(b, sizeof(b), true, &r), RMQ_ERR_CORRUPT);
 }
 END_TEST
 
@@ -423,8 +422,7 @@ START_TEST(test_record_encode_reports_small_buffer)
     uint32_t    len;
 
     msg_init(&m, false, false);
-    ck_assert_int_eq(rmq_rec_encode(&m, buf, sizeof(buf), &len),
-                     RMQ_ERR_FULL);
+    ck_assert_int_eq(rmq_rec_encode(&m, buf, sizeof(buf), &len), RMQ_ERR_FULL);
 }
 END_TEST
 
@@ -439,9 +437,8 @@ START_TEST(test_record_msgid_matches_spec_example)
 
     ck_assert_int_eq(rmq_rec_msgid(ip, 4, 10911, 3884, id), 0);
     ck_assert_str_eq(id, "0A00000100002A9F0000000000000F2C");
-    ck_assert_int_eq(rmq_rec_msgid_decode(id, strlen(id), ip2, &ip_len,
-                                          &port, &off),
-                     0);
+    ck_assert_int_eq(
+        rmq_rec_msgid_decode(id, strlen(id), ip2, &ip_len, &port, &off), 0);
     ck_assert_uint_eq(ip_len, 4);
     ck_assert_mem_eq(ip2, ip, 4);
     ck_assert_int_eq(port, 10911);
@@ -470,8 +467,7 @@ START_TEST(test_record_msgid_ipv6_is_56_chars)
     ck_assert_uint_eq(strlen(id), 56);
     ck_assert_str_eq(id, "20010DB8000000000000000000000042"
                          "00002A9F0000010000000000");
-    ck_assert_int_eq(rmq_rec_msgid_decode(id, 56, ip, &ip_len, &port, &off),
-                     0);
+    ck_assert_int_eq(rmq_rec_msgid_decode(id, 56, ip, &ip_len, &port, &off), 0);
     ck_assert_uint_eq(ip_len, 16);
     ck_assert_int_eq(off, 1LL << 40);
 }
@@ -502,10 +498,12 @@ START_TEST(test_record_tags_code_of_schedule_topic_is_delivery_time)
     r.store_ts = 1700000000000LL;
     r.queue_id = 1; /* level 2 */
     ck_assert_int_eq(rmq_rec_tags_code(&r, delays, 3), 1700000005000LL);
-    r.props = "DELAY\x01" "3\x02TAGS\x01x";
+    r.props = "DELAY\x01"
+              "3\x02TAGS\x01x";
     r.props_len = (uint32_t)strlen(r.props);
     ck_assert_int_eq(rmq_rec_tags_code(&r, delays, 3), 1700000010000LL);
-    r.props = "DELAY\x01" "9";
+    r.props = "DELAY\x01"
+              "9";
     r.props_len = (uint32_t)strlen(r.props);
     ck_assert_int_eq(rmq_rec_tags_code(&r, delays, 3), 1700000010000LL);
 }
@@ -515,7 +513,10 @@ START_TEST(test_record_prop_lookup_tolerates_trailing_separator)
 {
     const char *val;
     uint32_t    len;
-    const char  p[] = "A\x01" "1\x02" "\x02" "KEYS\x01k1 k2\x02";
+    const char  p[] = "A\x01"
+                      "1\x02"
+                      "\x02"
+                      "KEYS\x01k1 k2\x02";
 
     ck_assert(rmq_rec_prop(p, sizeof(p) - 1, "KEYS", &val, &len));
     ck_assert_uint_eq(len, 5);
@@ -554,7 +555,8 @@ record_suite(void)
     tcase_add_test(ids, test_record_msgid_matches_spec_example);
     tcase_add_test(ids, test_record_msgid_ipv6_is_56_chars);
     tcase_add_test(ids, test_record_tags_code_is_java_hash_of_tags);
-    tcase_add_test(ids, test_record_tags_code_of_schedule_topic_is_delivery_time);
+    tcase_add_test(ids,
+                   test_record_tags_code_of_schedule_topic_is_delivery_time);
     tcase_add_test(ids, test_record_prop_lookup_tolerates_trailing_separator);
     suite_add_tcase(s, enc);
     suite_add_tcase(s, dec);

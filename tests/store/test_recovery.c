@@ -13,10 +13,10 @@
 #include "store/recovery.h"
 #include "store_test.h"
 
-#define CLF  (64 * 1024)
-#define CQF  (50 * RMQ_CQ_ENTRY_SIZE)
+#define CLF (64 * 1024)
+#define CQF (50 * RMQ_CQ_ENTRY_SIZE)
 #define NMAX 1000
-#define TS0  1700000000000LL
+#define TS0 1700000000000LL
 
 /* What the test wrote: record i and where it went. */
 static struct {
@@ -29,7 +29,7 @@ static struct {
     int64_t  end;
 } w;
 
-static rmq_store_opts opts;
+static rmq_store_opts  opts;
 static rmq_store_state st;
 
 static void
@@ -115,9 +115,8 @@ build(int n, int ndisp, int prepared)
         if (i == prepared) {
             continue;
         }
-        ck_assert_int_eq(rmq_cq_cache_get(&cache, topic_of(i), 2, w.qid[i],
-                                          &cq),
-                         0);
+        ck_assert_int_eq(
+            rmq_cq_cache_get(&cache, topic_of(i), 2, w.qid[i], &cq), 0);
         ck_assert_int_eq(rmq_cq_put(cq, w.qoff[i], &e), 0);
     }
     rmq_cq_cache_fini(&cache);
@@ -149,8 +148,8 @@ count_in_queue(bool tb, int32_t qid, int upto, int prepared)
 static const rmq_queue_next *
 queue(const char *topic, int32_t qid)
 {
-    const rmq_queue_next *q = rmq_store_state_find(&st, topic, strlen(topic),
-                                                   qid);
+    const rmq_queue_next *q =
+        rmq_store_state_find(&st, topic, strlen(topic), qid);
 
     ck_assert_ptr_nonnull(q);
     return q;
@@ -162,9 +161,8 @@ recover_logged(void)
 {
     static char text[8192];
     int         saved = dup(2);
-    int         fd = open(st_path("stderr.txt"), O_CREAT | O_RDWR | O_TRUNC,
-                          0644);
-    ssize_t     n;
+    int     fd = open(st_path("stderr.txt"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    ssize_t n;
 
     ck_assert_int_ge(fd, 0);
     dup2(fd, 2);
@@ -211,8 +209,7 @@ assert_zero_from(const char *path, long long from, long long to)
     ck_assert_int_eq(pread(fd, b, (size_t)(to - from), from), to - from);
     close(fd);
     for (long long i = 0; i < to - from; i++) {
-        ck_assert_msg(b[i] == 0, "byte %lld of %s is %u", from + i, path,
-                      b[i]);
+        ck_assert_msg(b[i] == 0, "byte %lld of %s is %u", from + i, path, b[i]);
     }
 }
 
@@ -317,12 +314,12 @@ START_TEST(test_recovery_corrupt_record_in_middle_is_reported)
 
     build(400, 400, -1);
     file = w.off[k] - w.off[k] % CLF;
-    ck_assert_int_lt(file + CLF, w.end);  /* not in the last file */
-    ck_assert_int_gt(w.off[k], file);       /* nor first in its file */
+    ck_assert_int_lt(file + CLF, w.end);        /* not in the last file */
+    ck_assert_int_gt(w.off[k], file);           /* nor first in its file */
     ck_assert_int_lt(w.off[k + 1], file + CLF); /* nor last */
     /* one bit of record k's body rots on disk */
     {
-        int fd = open(cl_file(file), O_RDWR);
+        int       fd = open(cl_file(file), O_RDWR);
         long long at = w.off[k] % CLF + 84 + 4 + 10;
 
         ck_assert_int_eq(pread(fd, &flip, 1, at), 1);
@@ -454,9 +451,8 @@ assert_cq_entry_zero(const char *topic, int32_t qid, int64_t index)
     rmq_cq       cq;
     rmq_cq_entry e;
 
-    ck_assert_int_eq(rmq_cq_open(&cq, st_dir, topic, strlen(topic), qid, CQF,
-                                 false),
-                     0);
+    ck_assert_int_eq(
+        rmq_cq_open(&cq, st_dir, topic, strlen(topic), qid, CQF, false), 0);
     ck_assert_int_eq(rmq_cq_get(&cq, index, &e), 0);
     ck_assert_int_eq(e.offset, 0);
     ck_assert_int_eq(e.size, 0);
@@ -555,8 +551,10 @@ recovery_suite(void)
     tcase_add_test(cl, test_recovery_refuses_commitlog_file_of_wrong_size);
     tcase_add_test(cq, test_recovery_cq_entries_past_log_end_are_cut);
     tcase_add_test(cq, test_recovery_next_offsets_count_undispatched_records);
-    tcase_add_test(cq, test_recovery_stale_cq_bytes_after_last_valid_are_zeroed);
-    tcase_add_test(cq, test_recovery_invalid_cq_entry_at_end_is_zeroed_normally);
+    tcase_add_test(cq,
+                   test_recovery_stale_cq_bytes_after_last_valid_are_zeroed);
+    tcase_add_test(cq,
+                   test_recovery_invalid_cq_entry_at_end_is_zeroed_normally);
     tcase_add_test(files, test_recovery_lock_is_exclusive);
     tcase_add_test(files, test_recovery_abort_file_lifecycle);
     suite_add_tcase(s, cl);

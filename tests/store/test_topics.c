@@ -269,8 +269,7 @@ START_TEST(test_topics_json_round_trip)
                      4);
     ck_assert_int_eq(json_integer_value(json_object_get(t, "writeQueueNums")),
                      2);
-    ck_assert_int_eq(json_integer_value(json_object_get(t, "topicSysFlag")),
-                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(t, "topicSysFlag")), 1);
     ck_assert_str_eq(json_string_value(json_object_get(t, "topicFilterType")),
                      "MULTI_TAG");
     ck_assert_str_eq(json_string_value(json_object_get(t, "topicName")),
@@ -298,7 +297,7 @@ END_TEST
 
 START_TEST(test_topics_load_skips_invalid_entries)
 {
-    rmq_topic_entry e;
+    rmq_topic_entry   e;
     static const char text[] =
         "{\"dataVersion\":{\"counter\":9,\"timestamp\":5},"
         "\"topicConfigTable\":{\"ok\":{\"readQueueNums\":2,"
@@ -330,7 +329,8 @@ topics_suite(void)
     tcase_add_test(tab, test_topics_create_is_found_through_hash_index);
     tcase_add_test(tab, test_topics_put_same_config_changes_nothing);
     tcase_add_test(tab, test_topics_rejects_invalid_names_and_counts);
-    tcase_add_test(tab, test_topics_slots_do_not_overlap_and_grow_keeps_offsets);
+    tcase_add_test(tab,
+                   test_topics_slots_do_not_overlap_and_grow_keeps_offsets);
     tcase_add_test(tab, test_topics_delete_then_revive_keeps_entry_and_slots);
     tcase_add_test(tab, test_topics_fresh_slots_take_offsets_from_callback);
     tcase_add_test(tab, test_topics_full_slots_reclaim_deleted_topics);
