@@ -107,8 +107,11 @@ cl_roll(rmq_cl *cl)
     if (rc != 0) {
         return rc;
     }
-    rmq_put_be32(dst, (uint32_t)(file_end - cl->write_pos));
-    rmq_put_be32(dst + 4, RMQ_REC_MAGIC_BLANK);
+    /* raw (replicated) bytes may have filled the file to its last byte */
+    if (file_end - cl->write_pos >= RMQ_REC_BLANK_LEN) {
+        rmq_put_be32(dst, (uint32_t)(file_end - cl->write_pos));
+        rmq_put_be32(dst + 4, RMQ_REC_MAGIC_BLANK);
+    }
     cl->write_pos = file_end;
     return 0;
 }

@@ -218,7 +218,7 @@ mfq_merge(rmq_mfq *q, const int64_t *v, size_t n)
     size_t  skip = 0;
     int     rc;
 
-    if (q->nfiles > 0 && n > 0 && v[n - 1] >= end && v[0] > end) {
+    if (q->nfiles > 0 && n > 0 && v[0] > end) {
         for (uint32_t i = 0; i < q->nfiles; i++) {
             mfq_unmap(q, i);
         }

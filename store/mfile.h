@@ -14,8 +14,12 @@
  * may be half written.
  *
  * Files are mapped lazily, on first access, and stay mapped until the
- * queue is closed, truncated or rmq_mfq_forget_before() drops them, so a
- * pointer returned here stays valid across later calls.  File
+ * queue is closed, truncated or rmq_mfq_forget_before() drops them (or a
+ * rescan finds that every file it knew was deleted and the directory
+ * now starts past them), so a pointer returned here stays valid across
+ * later calls.  A reader that learns the store was recovered anew (the
+ * store generation in the control segment changed) should close and
+ * reopen its queues: recovery may delete and re-create files.  File
  * descriptors are closed right after mapping: a process with thousands
  * of consume queues holds mappings, not descriptors.
  *
