@@ -318,6 +318,54 @@ START_TEST(test_commitlog_raw_append_continues_across_files)
 }
 END_TEST
 
+/*
+ * Copy 8 bytes at p through a pipe, so an unreadable address is an
+ * EFAULT instead of a crash.  Returns false when p is not readable.
+ */
+static bool
+peek8(const void *p, uint8_t out[8])
+{
+    int  fds[2];
+    bool ok;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ok = write(fds[1], p, 8) == 8;
+    if (ok) {
+        ck_assert_int_eq(read(fds[0], out, 8), 8);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    return ok;
+}
+
+START_TEST(test_commitlog_append_after_raw_bytes_filled_a_file)
+{
+    static uint8_t fill[FILE_SZ];
+    uint8_t        buf[512], before[8], after[8];
+    uint32_t       len;
+    int64_t        phys;
+    uint8_t       *p;
+    bool           readable;
+
+    /* a master's file, BLANK and all, copied to its very last byte */
+    rmq_put_be32(fill, FILE_SZ);
+    rmq_put_be32(fill + 4, RMQ_REC_MAGIC_BLANK);
+    ck_assert_int_eq(rmq_cl_append_raw(&cl, 0, fill, FILE_SZ), 0);
+    ck_assert_int_eq(rmq_cl_write_pos(&cl), FILE_SZ);
+    /* whatever memory follows the file's mapping must stay as it is */
+    ck_assert_int_eq(rmq_mfq_ptr(&cl.q, 0, 8, &p), 0);
+    readable = peek8(p + FILE_SZ, before);
+    len = st_make_rec(buf, sizeof(buf), "T", 0, 10, 1);
+    ck_assert_int_eq(rmq_cl_append(&cl, buf, len, 0, 1, &phys), 0);
+    ck_assert_int_eq(phys, FILE_SZ);
+    ck_assert_uint_eq(rmq_be32(p), FILE_SZ); /* untouched */
+    if (readable) {
+        ck_assert(peek8(p + FILE_SZ, after));
+        ck_assert_mem_eq(before, after, 8);
+    }
+}
+END_TEST
+
 START_TEST(test_mfq_open_rejects_file_of_wrong_size)
 {
     rmq_mfq q;
@@ -409,6 +457,7 @@ commitlog_suite(void)
     tcase_add_test(app, test_commitlog_rejects_bad_and_oversized_records);
     tcase_add_test(app, test_commitlog_sync_covers_a_range);
     tcase_add_test(app, test_commitlog_raw_append_continues_across_files);
+    tcase_add_test(app, test_commitlog_append_after_raw_bytes_filled_a_file);
     tcase_add_test(rd, test_commitlog_reads_every_record_by_offset);
     tcase_add_test(rd, test_commitlog_iterates_all_records_in_order);
     tcase_add_test(rd, test_commitlog_iteration_resumes_as_end_grows);
