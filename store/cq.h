@@ -81,13 +81,6 @@ int  rmq_cq_open(rmq_cq *cq, const char *root, const char *topic,
                  bool writable);
 void rmq_cq_close(rmq_cq *cq);
 
-/* Entries per file. */
-static inline int64_t
-rmq_cq_per_file(const rmq_cq *cq)
-{
-    return cq->q.file_size / RMQ_CQ_ENTRY_SIZE;
-}
-
 /*
  * Writer: store e at index (a 20-byte store into the mapping).  Creates
  * the file when index is past the last one.  If the entry before index

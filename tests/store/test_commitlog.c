@@ -440,6 +440,26 @@ START_TEST(test_mfq_truncate_zeroes_tail_and_deletes_later_files)
 }
 END_TEST
 
+START_TEST(test_mfq_forget_before_drops_front_files_only)
+{
+    rmq_mfq  q;
+    uint8_t *p;
+
+    ck_assert_int_eq(rmq_mfq_open(&q, st_path("q"), 4096, true), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(rmq_mfq_create(&q, i * 4096), 0);
+        ck_assert_int_eq(rmq_mfq_ptr(&q, i * 4096, 8, &p), 0);
+    }
+    rmq_mfq_forget_before(&q, 8192 + 100);
+    ck_assert_uint_eq(q.nfiles, 1);
+    ck_assert_int_eq(rmq_mfq_min_offset(&q), 8192);
+    ck_assert_int_eq(rmq_mfq_span(&q, 0, &p, &(int64_t){0}), RMQ_ERR_NOTFOUND);
+    ck_assert_int_eq(rmq_mfq_ptr(&q, 8192, 8, &p), 0);
+    ck_assert_int_eq(st_file_size(st_path("q/00000000000000000000")), 4096);
+    rmq_mfq_close(&q);
+}
+END_TEST
+
 static Suite *
 commitlog_suite(void)
 {
@@ -469,6 +489,7 @@ commitlog_suite(void)
     tcase_add_test(mfq, test_mfq_open_rejects_missing_file_in_between);
     tcase_add_test(mfq, test_mfq_reader_of_absent_directory_is_empty);
     tcase_add_test(mfq, test_mfq_truncate_zeroes_tail_and_deletes_later_files);
+    tcase_add_test(mfq, test_mfq_forget_before_drops_front_files_only);
     suite_add_tcase(s, app);
     suite_add_tcase(s, rd);
     suite_add_tcase(s, mfq);
