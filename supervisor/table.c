@@ -16,6 +16,12 @@
 
 static const char *const no_counters[] = {NULL};
 static const char *const test_counters[] = {"loops", "reloads", NULL};
+static const char *const cl_counters[] = {"puts", "batches", "bytes",
+                                          "errors", "topics", NULL};
+static const char *const fl_counters[] = {"flushes", "bytes", "cq_syncs",
+                                          "errors", NULL};
+static const char *const dp_counters[] = {"records", "events", "skipped",
+                                          "behind", NULL};
 static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
                                           "held", NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
@@ -25,12 +31,14 @@ static const char *const ns_counters[] = {"requests", "registers", "routes",
 const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
     [RMQ_ACTOR_NAMESRV] = {"namesrv", rmq_namesrv_main, RMQ_RESTART_PERMANENT,
                            RMQ_SHM_RO, 5000, RMQ_ROLE_NAMESRV, ns_counters},
-    [RMQ_ACTOR_CLWRITER] = {"clwriter", NULL, RMQ_RESTART_PERMANENT,
-                            RMQ_SHM_RW, 10000, RMQ_ROLE_BROKER, no_counters},
-    [RMQ_ACTOR_FLUSHER] = {"flusher", NULL, RMQ_RESTART_PERMANENT, RMQ_SHM_RW,
-                           30000, RMQ_ROLE_BROKER, no_counters},
-    [RMQ_ACTOR_DISPATCHER] = {"dispatcher", NULL, RMQ_RESTART_PERMANENT,
-                              RMQ_SHM_RW, 10000, RMQ_ROLE_BROKER, no_counters},
+    [RMQ_ACTOR_CLWRITER] = {"clwriter", rmq_clwriter_main,
+                            RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 10000,
+                            RMQ_ROLE_BROKER, cl_counters},
+    [RMQ_ACTOR_FLUSHER] = {"flusher", rmq_flusher_main, RMQ_RESTART_PERMANENT,
+                           RMQ_SHM_RW, 30000, RMQ_ROLE_BROKER, fl_counters},
+    [RMQ_ACTOR_DISPATCHER] = {"dispatcher", rmq_dispatcher_main,
+                              RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 10000,
+                              RMQ_ROLE_BROKER, dp_counters},
     [RMQ_ACTOR_SCHEDULER] = {"scheduler", NULL, RMQ_RESTART_PERMANENT,
                              RMQ_SHM_RW, 5000, RMQ_ROLE_BROKER, no_counters},
     [RMQ_ACTOR_REBALANCER] = {"rebalancer", NULL, RMQ_RESTART_PERMANENT,
