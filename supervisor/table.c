@@ -1,18 +1,30 @@
 /*
  * table.c - the one actor table, in start order (stop runs in reverse).
  * Read by the supervisor (what to spawn, how to restart, how long a stop
- * may take) and by the runner (which main to call).
+ * may take), by the runner (which main to call), and by tools and tests
+ * (names of actors, rings and sockets).
+ *
+ * It is built into the core library, which tools link without any actor
+ * code, so the entry points are weak references: NULL unless the program
+ * links the actor (the daemon links actors/; the test daemon also links
+ * the test actor).  A NULL entry is an actor this binary cannot run.
  */
 #include "actors/actors.h"
 #include "supervisor/actor.h"
 
 #include <string.h>
 
-#ifdef RMQ_WITH_TESTACTOR
+#pragma weak rmq_namesrv_main
+#pragma weak rmq_clwriter_main
+#pragma weak rmq_flusher_main
+#pragma weak rmq_dispatcher_main
+#pragma weak rmq_scheduler_main
+#pragma weak rmq_rebalancer_main
+#pragma weak rmq_longpoll_main
+#pragma weak rmq_acceptor_main
+#pragma weak rmq_testactor_main
+
 #define TESTACTOR_MAIN rmq_testactor_main
-#else
-#define TESTACTOR_MAIN NULL
-#endif
 
 static const char *const no_counters[] = {NULL};
 static const char *const test_counters[] = {"loops", "reloads", NULL};
