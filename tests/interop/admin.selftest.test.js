@@ -14,6 +14,7 @@
  */
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { test, after } = require('node:test');
@@ -349,6 +350,37 @@ test('broker.js writes libconfig literals and explains a missing binary', async 
       process.env.RMQ_SUPERVISOR_BIN = saved;
     }
   }
+});
+
+const haveTestBin = process.env.RMQ_SUPERVISOR_TEST_BIN && process.env.RMQCTL_BIN;
+
+test('broker.js starts, inspects, kill -9s an actor of and stops a real supervisor', {
+  skip: !haveTestBin && 'needs RMQ_SUPERVISOR_TEST_BIN and RMQCTL_BIN (set by ctest)',
+}, async () => {
+  /* rmq-supervisor-test runs its crash-test actor when RMQ_TESTACTOR is set */
+  const b = await startBroker({
+    name: 'selftest', supervisorBin: process.env.RMQ_SUPERVISOR_TEST_BIN,
+    env: { RMQ_TESTACTOR: '1' }, requireActors: [ 'testactor' ],
+  });
+  let r;
+  try {
+    assert.match(fs.readFileSync(b.confFile, 'utf8'), new RegExp(`listenPort = ${b.brokerPort};`));
+    const st = await b.status();
+    assert.ok(st.actors_total > 0 && st.actors_ready === st.actors_total, JSON.stringify(st));
+    const before = await b.actor('testactor');
+    assert.equal(before.state, 'ready');
+    const pid = await b.kill9Actor('testactor');
+    assert.equal(pid, before.pid);
+    const after = await b.waitActorReady('testactor', { notPid: pid, timeoutMs: 10000 });
+    assert.notEqual(after.pid, pid);
+    assert.ok(after.restarts >= 1, JSON.stringify(after));
+    assert.match(b.logTail(), /testactor/);
+  } finally {
+    r = await b.stop();
+  }
+  assert.deepEqual([ r.code, r.signal, r.forced, r.alreadyExited ], [ 0, null, false, false ],
+    `supervisor stop: ${JSON.stringify(r)}`);
+  assert.ok(!fs.existsSync(b.dir), 'the temp dir of a passing test is removed');
 });
 
 test('an ali-ons Session produces and consumes through the fake broker, loopback only', async () => {
