@@ -114,6 +114,17 @@ class Session {
     this._watch(p, `producer ${opts.producerGroup}`);
     this.clients.push(p);
     await withTimeout(p.ready(), 10000, `producer ${opts.producerGroup} did not start within 10 s`);
+    /* same send(), but its errors say what failed ("Send [4] times, still failed" alone does not) */
+    const send = p.send.bind(p);
+    p.send = async msg => {
+      try {
+        return await send(msg);
+      } catch (err) {
+        err.message = `ali-ons send() to ${msg.topic} failed (route lookup at the name server or ` +
+          `SEND_MESSAGE_V2 at the broker): ${err.message}`;
+        throw err;
+      }
+    };
     return p;
   }
 
@@ -133,7 +144,13 @@ class Session {
     this._watch(c, `consumer ${group}`);
     this.clients.push(c);
     c.subscribe(topic, expr, handler);
-    await withTimeout(c.ready(), 15000, `consumer ${group} did not start within 15 s`);
+    try {
+      await withTimeout(c.ready(), 15000, 'no result within 15 s');
+    } catch (err) {
+      err.message = `consumer ${group} could not start (its first route lookup, HEART_BEAT, ` +
+        `GET_CONSUMER_LIST_BY_GROUP or QUERY_CONSUMER_OFFSET failed): ${err.message}`;
+      throw err;
+    }
     return c;
   }
 
