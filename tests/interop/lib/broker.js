@@ -25,13 +25,21 @@ const { spawn, execFile } = require('node:child_process');
 const { sleep } = require('./util');
 
 const live = new Set();
-process.on('exit', () => {
+function killAll() {
   for (const b of live) {
     try {
       process.kill(b.child.pid, 'SIGKILL');
     } catch (_) { /* already gone */ }
   }
-});
+}
+process.on('exit', killAll);
+/* a test process told to stop (e.g. by the node:test runner) takes its brokers along */
+for (const sig of [ 'SIGTERM', 'SIGHUP' ]) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === 'SIGTERM' ? 15 : 1));
+  });
+}
 
 function requireBin(envName, what) {
   const p = process.env[envName];
