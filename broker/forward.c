@@ -28,6 +28,11 @@ fwd_req_id(rmq_broker *b, int32_t opaque)
 static int
 fwd_send(rmq_broker *b, const rmq_msg_fwd_request *m)
 {
+    /* a message queued for a rebalancer that is not there would never be
+     * answered: refuse at once and let the client retry */
+    if (rmq_ctl_actor_ready(b->ctl, RMQ_ACTOR_REBALANCER) == 0) {
+        return RMQ_ERR_AGAIN;
+    }
     rmq_buf_reset(&b->scratch);
     rmq_msg_fwd_request_encode(m, &b->scratch);
     return rmq_ipc_send(&b->to_rebalancer, &b->scratch);

@@ -378,6 +378,7 @@ pull_hold(rmq_broker *b, rmq_conn *c, const rmq_pull_req *r, uint32_t tidx)
     rmq_buf_reset(&b->scratch);
     rmq_msg_lp_hold_encode(&m, &b->scratch);
     if (!b->cfg->broker.long_polling_enable ||
+        rmq_ctl_actor_ready(b->ctl, RMQ_ACTOR_LONGPOLL) == 0 ||
         rmq_ipc_send(&b->to_longpoll, &b->scratch) != 0) {
         /* no long-poll service: our own sweep answers at the deadline */
         h->deadline_ms = now + RMQ_MIN(wait, b->cfg->broker.short_polling_ms);

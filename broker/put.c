@@ -18,13 +18,7 @@
 int32_t
 rmq_putc_writer_pid(const rmq_ctl *ctl)
 {
-    rmq_actor_slot *slot = &ctl->slots[RMQ_ACTOR_CLWRITER];
-    int32_t         pid = atomic_load(&slot->sup.s.pid);
-
-    return atomic_load_explicit(&slot->act.s.ready_pid, memory_order_acquire) ==
-                   pid
-               ? pid
-               : 0;
+    return rmq_ctl_actor_ready(ctl, RMQ_ACTOR_CLWRITER);
 }
 
 int

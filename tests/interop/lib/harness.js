@@ -26,7 +26,6 @@
 const path = require('node:path');
 const { test, after } = require('node:test');
 const { startBroker } = require('./broker');
-const { startFakeBroker } = require('./fake_broker');
 const { Admin, decodeOffsetMsgId } = require('./admin');
 const { Session } = require('./ons');
 const { withTimeout, waitUntil, sleep } = require('./util');
@@ -58,8 +57,7 @@ class Env {
   }
 
   async start() {
-    /* RMQ_INTEROP_FAKE_BROKER=1: check the tests against lib/fake_broker.js (see README) */
-    const start = process.env.RMQ_INTEROP_FAKE_BROKER ? startFakeBroker : startBroker;
+    const start = startBroker;
     this.broker = await start(Object.assign({ name: this.slug }, this.options.brokerOptions));
     this.ons = new Session({
       nameSrv: this.broker.nameSrv,
