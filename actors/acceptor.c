@@ -179,7 +179,7 @@ acc_open_store(rmq_broker *b)
 {
     const rmq_broker_config *bc = &b->cfg->broker;
     char                     dir[RMQ_CONFIG_PATH_MAX + 16];
-    rmq_cl_opts              o = {dir, bc->commitlog_file_size, false, 0};
+    rmq_cl_opts              o = {dir, bc->commitlog_file_size, false, 0, false};
     rmq_cq_cache_opts        co = {bc->store_root, bc->cq_file_size, false, 0};
 
     snprintf(dir, sizeof(dir), "%s/%s", bc->store_root, RMQ_CL_DIR);
