@@ -439,6 +439,9 @@ cfg_parse_delays(rmq_broker_config *b)
         case 'd': unit = 86400 * 1000; break;
         default: return RMQ_ERR_RANGE;
         }
+        if (v > INT64_MAX / unit) {
+            return RMQ_ERR_RANGE; /* would overflow int64 milliseconds */
+        }
         b->delay_level_ms[n++] = (int64_t)v * unit;
         p = end + 1;
         if (*p != ' ' && *p != '\0') {
