@@ -311,6 +311,10 @@ cfg_read_value(struct cfg_ctx *ctx, rmq_config *cfg, const struct cfg_key *k,
         return cfg_fail(ctx, line, k->group, k->key, cfg_type_name(k->type));
     }
     const char *val = config_setting_get_string(s);
+    if (k->type == CFG_PATH && val[0] == '\0') {
+        /* "" would become a path relative to nothing (mkdir "" fails late) */
+        return cfg_fail(ctx, line, k->group, k->key, "must not be empty");
+    }
     if (k->type == CFG_ENUM) {
         rc = cfg_set_enum(k, dst, val);
         if (rc != 0) {
