@@ -456,6 +456,28 @@ cfg_parse_delays(rmq_broker_config *b)
     return n > 0 ? 0 : RMQ_ERR_RANGE;
 }
 
+/*
+ * The name server port equals the broker's listenPort or its fast port
+ * (listenPort-2).  Name the key the file set: when the namesrv port is
+ * only a default, the line to fix is the broker's listenPort.
+ */
+static int
+cfg_port_clash(struct cfg_ctx *ctx, const rmq_config *cfg)
+{
+    char why[160];
+    int  ns_line = cfg_line_of(ctx, "namesrv", "listenPort");
+
+    if (ns_line > 0) {
+        return cfg_fail(ctx, ns_line, "namesrv", "listenPort",
+                        "clashes with broker listenPort or listenPort-2");
+    }
+    snprintf(why, sizeof(why),
+             "listenPort or listenPort-2 clashes with namesrv listenPort %d",
+             (int)cfg->namesrv.listen_port);
+    return cfg_fail(ctx, cfg_line_of(ctx, "broker", "listenPort"), "broker",
+                    "listenPort", why);
+}
+
 static int
 cfg_validate(struct cfg_ctx *ctx, rmq_config *cfg)
 {
@@ -484,9 +506,7 @@ cfg_validate(struct cfg_ctx *ctx, rmq_config *cfg)
     if (cfg->has_broker && cfg->has_namesrv && cfg->namesrv.enabled &&
         (cfg->namesrv.listen_port == b->listen_port ||
          cfg->namesrv.listen_port == b->listen_port - 2)) {
-        return cfg_fail(ctx, cfg_line_of(ctx, "namesrv", "listenPort"),
-                        "namesrv", "listenPort",
-                        "clashes with broker listenPort or listenPort-2");
+        return cfg_port_clash(ctx, cfg);
     }
     return 0;
 }
