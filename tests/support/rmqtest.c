@@ -57,10 +57,17 @@ rt_tmp_root(void)
     return (t != NULL && t[0] == '/') ? t : "/tmp";
 }
 
+static void rt_kill_children(bool only_our_groups);
+static void rt_reap_children(int timeout_ms);
+
 void
 rmqtest_base_setup(void)
 {
     char *tmpl = rmqtest_strf("%s/rmqtest-XXXXXX", rt_tmp_root());
+
+    /* a test that dies (failed assertion, timeout) leaves its children to
+       us rather than to init: the teardown below kills and reaps them */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     if (mkdtemp(tmpl) == NULL) {
         ck_abort_msg("cannot create base dir %s: %s", tmpl, strerror(errno));
@@ -71,6 +78,8 @@ rmqtest_base_setup(void)
 void
 rmqtest_base_teardown(void)
 {
+    rt_kill_children(false);
+    rt_reap_children(5000);
     if (rt_base == NULL) {
         return;
     }
@@ -600,9 +609,12 @@ rt_is_our_group(pid_t pgrp)
     return false;
 }
 
-/* Our own children (orphans re-parented to us) in one of our groups. */
+/*
+ * SIGKILL our own children (orphans re-parented to us included), all of
+ * them or only those in a process group this test started.
+ */
 static void
-rt_kill_orphans(void)
+rt_kill_children(bool only_our_groups)
 {
     DIR           *d = opendir("/proc");
     struct dirent *e;
@@ -615,25 +627,19 @@ rt_kill_orphans(void)
         pid_t          pid = (pid_t)strtol(e->d_name, NULL, 10);
 
         if (pid > 0 && rt_read_stat(pid, &st) && st.ppid == getpid() &&
-            rt_is_our_group(st.pgrp)) {
+            (!only_our_groups || rt_is_our_group(st.pgrp))) {
             kill(pid, SIGKILL);
         }
     }
     closedir(d);
 }
 
-void
-rmqtest_kill_all(void)
+/* Reap children until none is left (ECHILD) or timeout_ms passed. */
+static void
+rt_reap_children(int timeout_ms)
 {
-    int64_t deadline = rmqtest_now_ms() + 5000;
+    int64_t deadline = rmqtest_now_ms() + timeout_ms;
 
-    /* an unreaped leader keeps its pgid from being reused: killpg is safe */
-    for (int i = 0; i < rt_ngroups; i++) {
-        if (!rt_groups[i].leader_reaped) {
-            killpg(rt_groups[i].pgid, SIGKILL);
-        }
-    }
-    rt_kill_orphans();
     for (;;) {
         int   status;
         pid_t r = waitpid(-1, &status, WNOHANG);
@@ -643,11 +649,24 @@ rmqtest_kill_all(void)
             continue;
         }
         if (r < 0 || rmqtest_now_ms() >= deadline) {
-            break; /* ECHILD: nothing of ours is left */
+            return; /* ECHILD: nothing of ours is left */
         }
-        rt_kill_orphans();
+        rt_kill_children(true);
         rt_sleep_us(2000);
     }
+}
+
+void
+rmqtest_kill_all(void)
+{
+    /* an unreaped leader keeps its pgid from being reused: killpg is safe */
+    for (int i = 0; i < rt_ngroups; i++) {
+        if (!rt_groups[i].leader_reaped) {
+            killpg(rt_groups[i].pgid, SIGKILL);
+        }
+    }
+    rt_kill_children(true);
+    rt_reap_children(5000);
     rt_ngroups = 0;
 }
 

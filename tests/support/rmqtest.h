@@ -16,7 +16,9 @@
  *   - temp dirs live under one base directory per TCase, created and
  *     removed by an unchecked fixture (rmqtest_base_setup/teardown) that
  *     runs in Check's parent process, so even a killed test's dir goes
- *     away (set RMQTEST_KEEP=1 to keep it for a post-mortem).
+ *     away (set RMQTEST_KEEP=1 to keep it for a post-mortem); that
+ *     process is a subreaper too, and its teardown kills and reaps
+ *     whatever a dead test process left behind.
  *
  * Helpers that cannot go on (cannot fork, cannot create a dir) fail the
  * test with ck_abort_msg().  Timeouts are multiplied by
