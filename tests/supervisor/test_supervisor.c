@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -596,6 +597,19 @@ START_TEST(test_sup_hung_actor_is_killed_and_restarted)
 }
 END_TEST
 
+START_TEST(test_sup_actor_crashing_before_ready_makes_the_supervisor_give_up)
+{
+    sup_conf("    restartIntensity = 2;\n    restartPeriodSec = 10;\n");
+    sup_mode("crash-early");
+    sup_start();
+    ck_assert_int_ne(sup_wait_exit(), 0);
+    ck_assert_msg(rmqtest_file_contains(br.log, "supervisor.crashloop: "
+                                                TESTACTOR " exited 3 times"),
+                  "%s", sup_log_tail());
+    ck_assert(!rmqtest_file_contains(br.log, "supervisor.ready"));
+}
+END_TEST
+
 /* ---- stop --------------------------------------------------------------- */
 
 static void
@@ -725,6 +739,47 @@ START_TEST(test_sup_rmqctl_restart_of_an_unknown_actor_fails)
     ck_assert_msg(strstr(r.err, "no such actor") != NULL, "%s", r.err);
     ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
     rmqtest_out_free(&r);
+}
+END_TEST
+
+/* Child: five status requests; exit 0 when all were answered. */
+static void
+sup_status_child(void)
+{
+    for (int i = 0; i < 5; i++) {
+        json_t *st = rmqtest_rmqctl_json(br.conf, "status", NULL);
+
+        if (st == NULL || !json_is_integer(json_object_get(st, "pid"))) {
+            _exit(1);
+        }
+        json_decref(st);
+    }
+    _exit(0);
+}
+
+START_TEST(test_sup_concurrent_rmqctl_requests_are_all_answered)
+{
+    enum { CLIENTS = 6 };
+    pid_t pids[CLIENTS];
+
+    sup_conf(NULL);
+    sup_start();
+    sup_wait_ready(NULL);
+    for (int i = 0; i < CLIENTS; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            sup_status_child();
+        }
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        int status;
+
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "client %d failed (status %d)", i, status);
+    }
+    ck_assert(rmqtest_broker_running(&br));
 }
 END_TEST
 
@@ -992,6 +1047,74 @@ START_TEST(test_sup_notify_watchdog_is_off_for_another_watchdog_pid)
 }
 END_TEST
 
+START_TEST(test_sup_notify_reaches_an_abstract_socket)
+{
+    struct sockaddr_un sa;
+    socklen_t          len;
+    char               name[64];
+    char              *env_sock;
+    const char        *env[2];
+    char               msg[256];
+    int                fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    snprintf(name, sizeof(name), "rmqtest-notify-%d-%lld", (int)getpid(),
+             (long long)rmqtest_now_us());
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path + 1, name, strlen(name)); /* leading NUL: abstract */
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
+    env_sock = rmqtest_strf("NOTIFY_SOCKET=@%s", name);
+    env[0] = env_sock;
+    env[1] = NULL;
+    sup_conf(NULL);
+    sup_start_env(env);
+    ck_assert_msg(notify_recv(fd, msg, sizeof(msg), SUP_READY_MS),
+                  "nothing on @%s; log:\n%s", name, sup_log_tail());
+    ck_assert_str_eq(msg, "READY=1");
+    close(fd);
+    free(env_sock);
+}
+END_TEST
+
+/*
+ * An actor that never becomes READY is killed after startTimeoutSec and
+ * restarted; meanwhile the broker reports "starting" and systemd gets no
+ * READY=1.
+ */
+START_TEST(test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted)
+{
+    char           msg[256];
+    rmqtest_actors as;
+    json_t        *st;
+    int            fd;
+
+    sup_conf("    startTimeoutSec = 1;\n");
+    sup_mode("noready");
+    fd = notify_start(NULL, NULL);
+    ck_assert(rmqtest_wait_file_contains(br.log, "mode noready", SUP_READY_MS));
+    sup_mode("ok"); /* for its next start */
+    st = sup_status();
+    ck_assert_str_eq(sup_json_str(st, "state"), "starting");
+    ck_assert(json_is_null(json_object_get(st, "ready_after_ms")));
+    ck_assert_int_lt(sup_json_int(st, "actors_ready"),
+                     sup_json_int(st, "actors_total"));
+    json_decref(st);
+    ck_assert_int_eq(rmqtest_actors_query(br.conf, &as), 0);
+    ck_assert_str_eq(sup_find(&as, TESTACTOR)->state, "starting");
+    ck_assert_msg(!notify_recv(fd, msg, sizeof(msg), 300),
+                  "got \"%s\" before the actors were ready", msg);
+    ck_assert_msg(notify_recv(fd, msg, sizeof(msg), SUP_READY_MS),
+                  "no READY=1 after the restart; log:\n%s", sup_log_tail());
+    ck_assert_str_eq(msg, "READY=1");
+    ck_assert(rmqtest_file_contains(br.log, "not ready within startTimeoutSec"));
+    sup_wait_ready(&as);
+    ck_assert_int_eq(sup_find(&as, TESTACTOR)->restarts, 1);
+    ck_assert_int_eq(sup_find(&as, TESTACTOR)->last_exit, -SIGKILL);
+    notify_close(fd);
+}
+END_TEST
+
 /* ---- measurements (printed, not asserted) ------------------------------- */
 
 static int
@@ -1116,6 +1239,8 @@ supervisor_suite(void)
     tcase_add_test(tc, test_sup_fatal_exit_2_stops_the_broker_without_restart);
     tcase_add_test(tc, test_sup_transient_exit_1_is_restarted);
     tcase_add_test(tc, test_sup_hung_actor_is_killed_and_restarted);
+    tcase_add_test(tc,
+                   test_sup_actor_crashing_before_ready_makes_the_supervisor_give_up);
     tcase_add_test(tc, test_sup_actor_dies_with_its_supervisor);
 
     tc = sup_tcase(s, "stop", 40);
@@ -1128,6 +1253,7 @@ supervisor_suite(void)
     tc = sup_tcase(s, "rmqctl", 40);
     tcase_add_test(tc, test_sup_rmqctl_restart_gives_a_new_pid_and_is_not_a_crash);
     tcase_add_test(tc, test_sup_rmqctl_restart_of_an_unknown_actor_fails);
+    tcase_add_test(tc, test_sup_concurrent_rmqctl_requests_are_all_answered);
 
     tc = sup_tcase(s, "reload", 40);
     tcase_add_test(tc,
@@ -1142,6 +1268,9 @@ supervisor_suite(void)
                    test_sup_notify_ready_after_all_actors_and_stopping_on_sigterm);
     tcase_add_test(tc, test_sup_notify_watchdog_pings_while_heartbeats_are_fresh);
     tcase_add_test(tc, test_sup_notify_watchdog_is_off_for_another_watchdog_pid);
+    tcase_add_test(tc, test_sup_notify_reaches_an_abstract_socket);
+    tcase_add_test(
+        tc, test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted);
 
     tc = sup_tcase(s, "measure", 60);
     tcase_add_test(tc, test_sup_measure_start_to_ready_and_restart_latency);
