@@ -102,11 +102,11 @@ cfg_cwd_path(const char *rel)
 
 START_TEST(test_config_default_file_parses)
 {
-    char      *etc = rmqtest_strf("%s/etc/rmq.conf", rmqtest_env("RMQ_SOURCE_DIR"));
+    char *etc = rmqtest_strf("%s/etc/rmq.conf", rmqtest_env("RMQ_SOURCE_DIR"));
     rmq_config cfg;
 
-    ck_assert_msg(rmq_config_load_file(etc, &cfg, err, sizeof(err)) == 0,
-                  "%s", err);
+    ck_assert_msg(rmq_config_load_file(etc, &cfg, err, sizeof(err)) == 0, "%s",
+                  err);
     ck_assert(cfg.has_broker);
     ck_assert(cfg.has_namesrv);
     ck_assert_int_eq(cfg.broker.listen_port, 10911);
@@ -117,13 +117,14 @@ END_TEST
 
 START_TEST(test_config_embedded_default_parses_and_equals_the_file)
 {
-    char      *etc = rmqtest_strf("%s/etc/rmq.conf", rmqtest_env("RMQ_SOURCE_DIR"));
+    char *etc = rmqtest_strf("%s/etc/rmq.conf", rmqtest_env("RMQ_SOURCE_DIR"));
     rmq_config from_file, embedded;
 
     ck_assert_msg(rmq_config_load_string(rmq_default_conf, "<embedded>",
                                          &embedded, err, sizeof(err)) == 0,
                   "%s", err);
-    ck_assert_int_eq(rmq_config_load_file(etc, &from_file, err, sizeof(err)), 0);
+    ck_assert_int_eq(rmq_config_load_file(etc, &from_file, err, sizeof(err)),
+                     0);
     cfg_assert_same(&from_file, &embedded);
     free(etc);
 }
@@ -260,15 +261,17 @@ END_TEST
 
 START_TEST(test_config_string_for_an_int_is_a_type_error)
 {
-    cfg_expect_error("broker = {\n  brokerName = \"b\";\n  listenPort = \"10911\";\n};\n",
-                     3, "broker.listenPort", "expected an integer");
+    cfg_expect_error(
+        "broker = {\n  brokerName = \"b\";\n  listenPort = \"10911\";\n};\n", 3,
+        "broker.listenPort", "expected an integer");
 }
 END_TEST
 
 START_TEST(test_config_float_for_an_int_is_a_type_error)
 {
-    cfg_expect_error("supervisor = {\n  restartIntensity = 2.5;\n};\nnamesrv = {};\n",
-                     2, "supervisor.restartIntensity", "expected an integer");
+    cfg_expect_error(
+        "supervisor = {\n  restartIntensity = 2.5;\n};\nnamesrv = {};\n", 2,
+        "supervisor.restartIntensity", "expected an integer");
 }
 END_TEST
 
@@ -317,21 +320,24 @@ END_TEST
 START_TEST(test_config_value_above_max_is_out_of_range)
 {
     cfg_expect_error("broker = {\n  listenPort = 70000;\n};\n", 2,
-                     "broker.listenPort", "value 70000 out of range [3, 65534]");
+                     "broker.listenPort",
+                     "value 70000 out of range [3, 65534]");
 }
 END_TEST
 
 START_TEST(test_config_value_below_min_is_out_of_range)
 {
-    cfg_expect_error("namesrv = {};\nsupervisor = {\n  restartIntensity = -1;\n};\n",
-                     3, "supervisor.restartIntensity", "out of range [0, 1000]");
+    cfg_expect_error(
+        "namesrv = {};\nsupervisor = {\n  restartIntensity = -1;\n};\n", 3,
+        "supervisor.restartIntensity", "out of range [0, 1000]");
 }
 END_TEST
 
 START_TEST(test_config_int64_value_above_max_is_out_of_range)
 {
-    cfg_expect_error("broker = {\n  mappedFileSizeCommitLog = 68719476737L;\n};\n",
-                     2, "broker.mappedFileSizeCommitLog", "out of range");
+    cfg_expect_error(
+        "broker = {\n  mappedFileSizeCommitLog = 68719476737L;\n};\n", 2,
+        "broker.mappedFileSizeCommitLog", "out of range");
 }
 END_TEST
 
@@ -351,8 +357,9 @@ END_TEST
 
 START_TEST(test_config_unknown_log_level_is_rejected)
 {
-    cfg_expect_error("namesrv = {};\nsupervisor = { logLevel = \"verbose\"; };\n",
-                     2, "supervisor.logLevel", "unknown value");
+    cfg_expect_error(
+        "namesrv = {};\nsupervisor = { logLevel = \"verbose\"; };\n", 2,
+        "supervisor.logLevel", "unknown value");
 }
 END_TEST
 
@@ -496,8 +503,9 @@ END_TEST
 
 START_TEST(test_config_bad_delay_level_unit_is_rejected)
 {
-    cfg_expect_error("namesrv = {};\nbroker = {\n  messageDelayLevel = \"1s 5x\";\n};\n",
-                     3, "broker.messageDelayLevel", "space-separated delays");
+    cfg_expect_error(
+        "namesrv = {};\nbroker = {\n  messageDelayLevel = \"1s 5x\";\n};\n", 3,
+        "broker.messageDelayLevel", "space-separated delays");
 }
 END_TEST
 
@@ -520,8 +528,8 @@ START_TEST(test_config_more_than_32_delay_levels_are_rejected)
     for (int i = 0; i < 33; i++) {
         strcat(levels, "1s ");
     }
-    text = rmqtest_strf("broker = {\n  messageDelayLevel = \"%s\";\n};\n",
-                        levels);
+    text =
+        rmqtest_strf("broker = {\n  messageDelayLevel = \"%s\";\n};\n", levels);
     cfg_expect_error(text, 2, "broker.messageDelayLevel", "at most 32");
     free(text);
 }
@@ -530,8 +538,9 @@ END_TEST
 START_TEST(test_config_delay_level_overflowing_milliseconds_is_rejected)
 {
     /* 10^12 days in ms does not fit 64 bits: an error, never a wrap */
-    cfg_expect_error("broker = {\n  messageDelayLevel = \"1s 1000000000000d\";\n};\n",
-                     2, "broker.messageDelayLevel", "delays");
+    cfg_expect_error(
+        "broker = {\n  messageDelayLevel = \"1s 1000000000000d\";\n};\n", 2,
+        "broker.messageDelayLevel", "delays");
 }
 END_TEST
 
@@ -695,9 +704,9 @@ START_TEST(test_config_printed_output_parses_back_to_the_same_config)
     ck_assert_msg(rmq_config_load_file(path, &orig, err, sizeof(err)) == 0,
                   "%s", err);
     out = cfg_print_with_binary(path);
-    ck_assert_msg(rmq_config_load_string(out, "<printed>", &back, err,
-                                         sizeof(err)) == 0,
-                  "printed output does not parse: %s\n%s", err, out);
+    ck_assert_msg(
+        rmq_config_load_string(out, "<printed>", &back, err, sizeof(err)) == 0,
+        "printed output does not parse: %s\n%s", err, out);
     cfg_assert_same(&orig, &back);
     free(out);
 }
@@ -711,9 +720,9 @@ START_TEST(test_config_print_of_defaults_parses_back_to_the_same_config)
     rmqtest_write_file(path, "broker = {};\nnamesrv = {};\n");
     ck_assert_int_eq(rmq_config_load_file(path, &orig, err, sizeof(err)), 0);
     out = cfg_print_with_binary(path);
-    ck_assert_msg(rmq_config_load_string(out, "<printed>", &back, err,
-                                         sizeof(err)) == 0,
-                  "%s", err);
+    ck_assert_msg(
+        rmq_config_load_string(out, "<printed>", &back, err, sizeof(err)) == 0,
+        "%s", err);
     cfg_assert_same(&orig, &back);
     free(out);
 }
@@ -737,19 +746,20 @@ START_TEST(test_config_printed_strings_with_quotes_and_escapes_round_trip)
     rmq_config orig, back;
     char      *text;
 
-    cfg_expect_ok("broker = {\n"
-                  "  brokerName = \"q\\\"uote b\\\\slash\\nnl\\ttab \xc3\xa9\";\n"
-                  "  brokerClusterName = \"\\\\\";\n"
-                  "};\n",
-                  &orig);
+    cfg_expect_ok(
+        "broker = {\n"
+        "  brokerName = \"q\\\"uote b\\\\slash\\nnl\\ttab \xc3\xa9\";\n"
+        "  brokerClusterName = \"\\\\\";\n"
+        "};\n",
+        &orig);
     ck_assert_str_eq(orig.broker.broker_name,
                      "q\"uote b\\slash\nnl\ttab \xc3\xa9");
     ck_assert_str_eq(orig.broker.cluster_name, "\\");
     text = rmq_config_to_string(&orig);
     ck_assert_ptr_nonnull(text);
-    ck_assert_msg(rmq_config_load_string(text, "<printed>", &back, err,
-                                         sizeof(err)) == 0,
-                  "%s\n%s", err, text);
+    ck_assert_msg(
+        rmq_config_load_string(text, "<printed>", &back, err, sizeof(err)) == 0,
+        "%s\n%s", err, text);
     cfg_assert_same(&orig, &back);
     free(text);
 }
@@ -861,7 +871,8 @@ config_suite(void)
     tcase_add_test(tc, test_config_embedded_default_parses_and_equals_the_file);
     tcase_add_test(tc, test_config_absent_keys_get_their_defaults);
     tcase_add_test(tc, test_config_relative_paths_are_made_absolute);
-    tcase_add_test(tc, test_config_broker_only_and_namesrv_only_files_are_valid);
+    tcase_add_test(tc,
+                   test_config_broker_only_and_namesrv_only_files_are_valid);
     tcase_add_test(tc, test_config_delay_levels_parse_every_unit);
     tcase_add_test(tc, test_config_string_loader_names_its_source_in_errors);
     suite_add_tcase(s, tc);
@@ -897,18 +908,19 @@ config_suite(void)
     tcase_add_test(tc, test_config_cq_file_size_not_multiple_of_20_is_rejected);
     tcase_add_test(tc, test_config_cq_file_size_is_not_checked_without_broker);
     tcase_add_test(tc, test_config_slave_role_is_rejected_for_now);
-    tcase_add_test(tc, test_config_namesrv_port_equal_to_broker_port_is_rejected);
     tcase_add_test(tc,
-                   test_config_namesrv_port_equal_to_broker_fast_port_is_rejected);
-    tcase_add_test(tc,
-                   test_config_port_clash_from_a_default_names_the_line_that_was_set);
+                   test_config_namesrv_port_equal_to_broker_port_is_rejected);
+    tcase_add_test(
+        tc, test_config_namesrv_port_equal_to_broker_fast_port_is_rejected);
+    tcase_add_test(
+        tc, test_config_port_clash_from_a_default_names_the_line_that_was_set);
     tcase_add_test(tc,
                    test_config_port_clash_is_ignored_when_namesrv_is_disabled);
     tcase_add_test(tc, test_config_bad_delay_level_unit_is_rejected);
     tcase_add_test(tc, test_config_zero_or_empty_delay_levels_are_rejected);
     tcase_add_test(tc, test_config_more_than_32_delay_levels_are_rejected);
-    tcase_add_test(tc,
-                   test_config_delay_level_overflowing_milliseconds_is_rejected);
+    tcase_add_test(
+        tc, test_config_delay_level_overflowing_milliseconds_is_rejected);
     tcase_add_test(tc, test_config_empty_run_dir_is_rejected);
     tcase_add_test(tc, test_config_empty_store_dir_is_rejected);
     suite_add_tcase(s, tc);
@@ -918,13 +930,15 @@ config_suite(void)
     tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_config_print_shows_every_key_with_its_value);
-    tcase_add_test(tc, test_config_printed_output_parses_back_to_the_same_config);
-    tcase_add_test(tc, test_config_print_of_defaults_parses_back_to_the_same_config);
+    tcase_add_test(tc,
+                   test_config_printed_output_parses_back_to_the_same_config);
+    tcase_add_test(
+        tc, test_config_print_of_defaults_parses_back_to_the_same_config);
     tcase_add_test(tc, test_config_print_omits_absent_groups);
-    tcase_add_test(tc,
-                   test_config_printed_strings_with_quotes_and_escapes_round_trip);
-    tcase_add_test(tc,
-                   test_config_print_with_bad_file_exits_2_naming_file_line_and_key);
+    tcase_add_test(
+        tc, test_config_printed_strings_with_quotes_and_escapes_round_trip);
+    tcase_add_test(
+        tc, test_config_print_with_bad_file_exits_2_naming_file_line_and_key);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reload");

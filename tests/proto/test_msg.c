@@ -52,7 +52,8 @@ bin_alloc(size_t n)
 {
     uint8_t *p = malloc(n ? n : 1);
 
-    ck_assert(p != NULL && bin_used < (int)(sizeof(bin_pool) / sizeof(bin_pool[0])));
+    ck_assert(p != NULL &&
+              bin_used < (int)(sizeof(bin_pool) / sizeof(bin_pool[0])));
     bin_pool[bin_used++] = p;
     return p;
 }
@@ -78,9 +79,7 @@ fill_len(int v, uint32_t seed, uint32_t max)
 static void
 fill_str(char *p, uint32_t size, int v, uint32_t seed)
 {
-    uint32_t n = v == FILL_MAX ? size - 1
-                 : v == FILL_MIXED ? seed % size
-                                   : 0;
+    uint32_t n = v == FILL_MAX ? size - 1 : v == FILL_MIXED ? seed % size : 0;
 
     /* every non-NUL byte value, including invalid UTF-8 */
     for (uint32_t i = 0; i < n; i++) {
@@ -123,8 +122,8 @@ fill_scalar(const rmq_mfield *f, void *p, int v, uint32_t seed)
 static void
 fill_field(const rmq_mfield *f, char *base, int v, uint32_t seed)
 {
-    void     *p = base + f->offset;
-    uint32_t  n;
+    void    *p = base + f->offset;
+    uint32_t n;
 
     switch (f->type) {
     case RMQ_MF_STR:
@@ -186,8 +185,7 @@ static void same_struct(const rmq_mdesc *d, const char *a, const char *b,
                         const char *where);
 
 static void
-same_field(const rmq_mfield *f, const char *a, const char *b,
-           const char *where)
+same_field(const rmq_mfield *f, const char *a, const char *b, const char *where)
 {
     const char *pa = a + f->offset;
     const char *pb = b + f->offset;
@@ -201,8 +199,8 @@ same_field(const rmq_mfield *f, const char *a, const char *b,
         const rmq_bytes *x = (const rmq_bytes *)pa;
         const rmq_bytes *y = (const rmq_bytes *)pb;
 
-        ck_assert_msg(x->len == y->len && (x->len == 0 ||
-                                           memcmp(x->ptr, y->ptr, x->len) == 0),
+        ck_assert_msg(x->len == y->len &&
+                          (x->len == 0 || memcmp(x->ptr, y->ptr, x->len) == 0),
                       "%s.%s differs", where, f->name);
         return;
     }
@@ -213,7 +211,8 @@ same_field(const rmq_mfield *f, const char *a, const char *b,
                       "%s.%s count differs", where, f->name);
         for (uint32_t i = 0; i < n; i++) {
             if (f->type == RMQ_MF_U64S) {
-                ck_assert(((const uint64_t *)pa)[i] == ((const uint64_t *)pb)[i]);
+                ck_assert(((const uint64_t *)pa)[i] ==
+                          ((const uint64_t *)pb)[i]);
             } else {
                 same_struct(f->elem, pa + (size_t)i * f->size,
                             pb + (size_t)i * f->size, f->name);
@@ -227,8 +226,7 @@ same_field(const rmq_mfield *f, const char *a, const char *b,
 }
 
 static void
-same_struct(const rmq_mdesc *d, const char *a, const char *b,
-            const char *where)
+same_struct(const rmq_mdesc *d, const char *a, const char *b, const char *where)
 {
     for (uint16_t i = 0; i < d->nfields; i++) {
         same_field(&d->fields[i], a, b, where);
@@ -274,7 +272,8 @@ START_TEST(test_msg_catalog_ids_are_unique_and_nonzero)
         ck_assert_uint_ne(rmq_msg_catalog[i]->id, 0);
         for (unsigned j = 0; j < i; j++) {
             ck_assert_uint_ne(rmq_msg_catalog[i]->id, rmq_msg_catalog[j]->id);
-            ck_assert_str_ne(rmq_msg_catalog[i]->name, rmq_msg_catalog[j]->name);
+            ck_assert_str_ne(rmq_msg_catalog[i]->name,
+                             rmq_msg_catalog[j]->name);
         }
     }
 }
@@ -466,10 +465,10 @@ __asan_default_options(void)
 START_TEST(test_msg_hostile_headers_are_rejected_without_crashing)
 {
     static const uint8_t arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
-    static const uint8_t nested_arr32[] = {0x92, 0x01, 0xdd, 0xff, 0xff, 0xff,
-                                           0xff};
-    static const uint8_t str32[] = {0x92, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff,
-                                    'a'};
+    static const uint8_t nested_arr32[] = {0x92, 0x01, 0xdd, 0xff,
+                                           0xff, 0xff, 0xff};
+    static const uint8_t str32[] = {0x92, 0x01, 0xdb, 0xff,
+                                    0xff, 0xff, 0xff, 'a'};
     static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
     static const uint8_t reserved[] = {0x92, 0x01, 0xc1};
     static const struct {
@@ -844,9 +843,9 @@ mut_init(struct mut *m, const rmq_mdesc *d, int v, rmq_buf *enc,
     m->top = d;
     encode_filled(d, v, enc, &m->orig);
     msgpack_unpacked_init(up);
-    ck_assert_int_eq(msgpack_unpack_next(up, (const char *)enc->data, enc->len,
-                                         &off),
-                     MSGPACK_UNPACK_SUCCESS);
+    ck_assert_int_eq(
+        msgpack_unpack_next(up, (const char *)enc->data, enc->len, &off),
+        MSGPACK_UNPACK_SUCCESS);
     m->root = &up->data;
 }
 
@@ -996,14 +995,14 @@ msg_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_msg_every_truncation_is_rejected, 0,
                         nmsg * FILL__COUNT);
-    tcase_add_loop_test(tc, test_msg_trailing_bytes_after_the_message_are_rejected,
-                        0, nmsg);
+    tcase_add_loop_test(
+        tc, test_msg_trailing_bytes_after_the_message_are_rejected, 0, nmsg);
     tcase_add_loop_test(tc, test_msg_input_over_the_size_limit_is_toobig, 0,
                         nmsg);
     tcase_add_loop_test(tc, test_msg_decoding_with_another_layout_is_rejected,
                         0, nmsg);
-    tcase_add_loop_test(tc, test_msg_wrong_typed_or_oversized_fields_are_rejected,
-                        0, nmsg * 2);
+    tcase_add_loop_test(
+        tc, test_msg_wrong_typed_or_oversized_fields_are_rejected, 0, nmsg * 2);
     tcase_add_loop_test(tc, test_msg_wrong_id_is_rejected, 0, nmsg);
     tcase_add_loop_test(tc, test_msg_top_level_that_is_not_an_array_is_rejected,
                         0, nmsg);

@@ -164,8 +164,16 @@ START_TEST(test_ctl_create_leaves_only_the_segment_file)
 END_TEST
 
 /* One way to corrupt a copy; all must make attach say RMQ_ERR_VERSION. */
-enum { CORRUPT_MAGIC, CORRUPT_VERSION, CORRUPT_SIZE_FIELD, CORRUPT_HDR_SIZE,
-       CORRUPT_TRUNCATE, CORRUPT_GROW, CORRUPT_EMPTY, CORRUPT__COUNT };
+enum {
+    CORRUPT_MAGIC,
+    CORRUPT_VERSION,
+    CORRUPT_SIZE_FIELD,
+    CORRUPT_HDR_SIZE,
+    CORRUPT_TRUNCATE,
+    CORRUPT_GROW,
+    CORRUPT_EMPTY,
+    CORRUPT__COUNT
+};
 
 static void
 ctl_corrupt(const char *file, int how)
@@ -372,36 +380,61 @@ ctl_text(char fill, size_t len)
     return t;
 }
 
+/* Child: alternate the two texts until a byte arrives on stop_rd. */
+static void
+ctl_writer_child(const char *a, const char *b, int go_rd, int stop_rd)
+{
+    char c;
+
+    if (read(go_rd, &c, 1) != 1) {
+        _exit(1);
+    }
+    for (unsigned i = 0;; i++) {
+        rmq_ctl_config_write(&ctl, (i & 1) ? a : b);
+        if (i % 64 == 0 && read(stop_rd, &c, 1) == 1) {
+            _exit(0);
+        }
+    }
+}
+
 START_TEST(test_ctl_config_reader_never_sees_a_torn_text)
 {
     char   *a = ctl_text('a', 100);
     char   *b = ctl_text('b', 30000);
+    int     go[2], stop[2];
     pid_t   pid;
     int     status;
-    int     reads = 0;
+    int     changes = 0;
+    bool    last_a = true;
+    int64_t deadline = rmqtest_now_ms() + rmqtest_scale_ms(10000);
     rmq_ctl ro;
 
     ck_assert_int_eq(rmq_ctl_config_write(&ctl, a), 0);
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe2(stop, O_NONBLOCK), 0);
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        for (int i = 0; i < 20000; i++) {
-            rmq_ctl_config_write(&ctl, (i & 1) ? a : b);
-        }
-        _exit(0);
+        ctl_writer_child(a, b, go[0], stop[0]);
     }
     ck_assert_int_eq(rmq_ctl_attach(path, false, &ro), 0);
-    while (waitpid(pid, &status, WNOHANG) == 0) {
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    /* read until the writer has visibly changed the text many times */
+    while (changes < 100 && rmqtest_now_ms() < deadline) {
         char *got = rmq_ctl_config_read(&ro);
+        bool  is_a = strcmp(got, a) == 0;
 
-        ck_assert_msg(strcmp(got, a) == 0 || strcmp(got, b) == 0,
+        ck_assert_msg(is_a || strcmp(got, b) == 0,
                       "torn read: %zu bytes starting \"%.8s\"", strlen(got),
                       got);
+        changes += is_a != last_a;
+        last_a = is_a;
         free(got);
-        reads++;
     }
+    ck_assert_int_eq(write(stop[1], "s", 1), 1);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    ck_assert_int_gt(reads, 0);
+    ck_assert_int_ge(changes, 100);
     rmq_ctl_detach(&ro);
     free(a);
     free(b);
@@ -549,16 +582,16 @@ control_suite(void)
     tcase_add_checked_fixture(tc, ctl_setup, ctl_teardown);
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, test_ctl_create_initialises_the_header);
-    tcase_add_test(tc,
-                   test_ctl_attach_read_write_and_read_only_see_the_same_segment);
+    tcase_add_test(
+        tc, test_ctl_attach_read_write_and_read_only_see_the_same_segment);
     tcase_add_test_raise_signal(tc, test_ctl_read_only_attach_cannot_write,
                                 SIGSEGV);
     tcase_add_test(tc, test_ctl_attach_of_a_missing_file_is_notfound);
     tcase_add_test(tc, test_ctl_create_in_a_missing_dir_fails);
     tcase_add_test(tc, test_ctl_create_leaves_only_the_segment_file);
-    tcase_add_loop_test(tc,
-                        test_ctl_attach_of_a_corrupted_copy_is_a_version_mismatch,
-                        0, CORRUPT__COUNT);
+    tcase_add_loop_test(
+        tc, test_ctl_attach_of_a_corrupted_copy_is_a_version_mismatch, 0,
+        CORRUPT__COUNT);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("generation");
@@ -566,10 +599,10 @@ control_suite(void)
     tcase_add_checked_fixture(tc, ctl_setup, ctl_teardown);
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, test_ctl_second_create_bumps_the_generation);
-    tcase_add_test(tc,
-                   test_ctl_replaced_segment_stays_intact_for_a_process_mapping_it);
-    tcase_add_test(tc,
-                   test_ctl_create_over_a_corrupt_file_starts_a_clock_generation);
+    tcase_add_test(
+        tc, test_ctl_replaced_segment_stays_intact_for_a_process_mapping_it);
+    tcase_add_test(
+        tc, test_ctl_create_over_a_corrupt_file_starts_a_clock_generation);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("config");
@@ -578,8 +611,8 @@ control_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_ctl_config_write_then_read_round_trips);
     tcase_add_test(tc, test_ctl_config_sequence_is_even_and_advances_by_two);
-    tcase_add_test(tc,
-                   test_ctl_config_of_the_largest_size_fits_and_one_more_is_toobig);
+    tcase_add_test(
+        tc, test_ctl_config_of_the_largest_size_fits_and_one_more_is_toobig);
     tcase_add_test(tc, test_ctl_config_reader_never_sees_a_torn_text);
     suite_add_tcase(s, tc);
 
@@ -598,7 +631,8 @@ control_suite(void)
     tcase_add_unchecked_fixture(tc, rmqtest_base_setup, rmqtest_base_teardown);
     tcase_add_checked_fixture(tc, stale_setup, stale_teardown);
     tcase_set_timeout(tc, 40);
-    tcase_add_test(tc, test_ctl_stale_segment_of_a_killed_supervisor_is_replaced);
+    tcase_add_test(tc,
+                   test_ctl_stale_segment_of_a_killed_supervisor_is_replaced);
     suite_add_tcase(s, tc);
     return s;
 }

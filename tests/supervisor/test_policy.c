@@ -59,8 +59,9 @@ START_TEST(test_policy_exits_spread_wider_than_period_never_loop)
 {
     /* intensity 2 per 10 s, one exit every 6 s: at most 2 in any window */
     for (int i = 0; i < 50; i++) {
-        ck_assert_msg(!rmq_policy_record(win, 100000 + (int64_t)i * 6000, 2, 10),
-                      "exit %d counted as a crash loop", i);
+        ck_assert_msg(
+            !rmq_policy_record(win, 100000 + (int64_t)i * 6000, 2, 10),
+            "exit %d counted as a crash loop", i);
     }
 }
 END_TEST
@@ -104,9 +105,9 @@ START_TEST(test_policy_history_ring_wraps_and_keeps_counting)
         rmq_policy_record(win, 1000 + i, 1000, 86400);
     }
     ck_assert_uint_eq(win->count, RMQ_POLICY_HISTORY);
-    ck_assert_uint_eq(rmq_policy_recent(win, 1000 + RMQ_POLICY_HISTORY + 100,
-                                        86400),
-                      RMQ_POLICY_HISTORY);
+    ck_assert_uint_eq(
+        rmq_policy_recent(win, 1000 + RMQ_POLICY_HISTORY + 100, 86400),
+        RMQ_POLICY_HISTORY);
     /* with the max intensity (1000) that is a crash loop */
     ck_assert(rmq_policy_record(win, 5000, 1000, 86400));
 }
@@ -134,8 +135,8 @@ END_TEST
 
 START_TEST(test_policy_backoff_doubles_from_100ms_up_to_2s)
 {
-    static const int64_t want[] = {0, 100, 200, 400, 800, 1600, 2000, 2000,
-                                   2000};
+    static const int64_t want[] = {0,    100,  200,  400, 800,
+                                   1600, 2000, 2000, 2000};
 
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         int64_t now = 1000 + (int64_t)i * 10;
@@ -195,8 +196,8 @@ policy_suite(void)
     tcase_add_checked_fixture(tc, policy_setup, policy_teardown);
     tcase_set_timeout(tc, 5);
     tcase_add_test(tc, test_policy_exits_up_to_intensity_are_not_a_crash_loop);
-    tcase_add_test(tc,
-                   test_policy_one_exit_over_intensity_within_period_is_a_crash_loop);
+    tcase_add_test(
+        tc, test_policy_one_exit_over_intensity_within_period_is_a_crash_loop);
     tcase_add_test(tc, test_policy_intensity_zero_makes_the_first_exit_fatal);
     tcase_add_test(tc, test_policy_exits_spread_wider_than_period_never_loop);
     tcase_add_test(tc, test_policy_windows_of_two_actors_are_independent);
@@ -206,7 +207,8 @@ policy_suite(void)
     tcase_add_checked_fixture(tc, policy_setup, policy_teardown);
     tcase_set_timeout(tc, 5);
     tcase_add_test(tc, test_policy_old_exits_age_out_of_the_window);
-    tcase_add_test(tc, test_policy_exit_exactly_one_period_ago_no_longer_counts);
+    tcase_add_test(tc,
+                   test_policy_exit_exactly_one_period_ago_no_longer_counts);
     tcase_add_test(tc, test_policy_empty_window_counts_nothing);
     tcase_add_test(tc, test_policy_history_ring_wraps_and_keeps_counting);
     tcase_add_test(tc, test_policy_after_wrap_only_recent_exits_count);

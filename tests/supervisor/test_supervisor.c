@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 #define SUP_READY_MS 10000 /* generous: sanitizer builds start slowly */
-#define SUP_EXIT_MS  15000
-#define TESTACTOR    "testactor"
+#define SUP_EXIT_MS 15000
+#define TESTACTOR "testactor"
 
 static rmqtest_broker br;
 
@@ -87,10 +87,10 @@ sup_log_tail(void)
     char       *text = rmqtest_read_file(br.log, &len);
 
     snprintf(tail, sizeof(tail), "%s",
-             text == NULL ? "(no log)"
-                          : text + (len > sizeof(tail) - 1
-                                        ? len - (sizeof(tail) - 1)
-                                        : 0));
+             text == NULL
+                 ? "(no log)"
+                 : text +
+                       (len > sizeof(tail) - 1 ? len - (sizeof(tail) - 1) : 0));
     free(text);
     return tail;
 }
@@ -310,8 +310,8 @@ START_TEST(test_sup_actors_json_has_every_field_of_every_actor)
     }
     ck_assert_int_ge(rmqtest_actor_counter(sup_find(&as, TESTACTOR), "loops"),
                      0);
-    ck_assert_int_eq(
-        rmqtest_actor_counter(sup_find(&as, TESTACTOR), "reloads"), 0);
+    ck_assert_int_eq(rmqtest_actor_counter(sup_find(&as, TESTACTOR), "reloads"),
+                     0);
     /* --json is accepted after the command too */
     rmqtest_out_free(&r);
     rmqtest_rmqctl(&r, br.conf, "actors", "--json", NULL);
@@ -392,10 +392,10 @@ END_TEST
 
 START_TEST(test_sup_second_supervisor_on_the_same_run_dir_exits_2)
 {
-    const char    *argv[] = {rmqtest_env("RMQ_SUPERVISOR_TEST_BIN"), "-c",
-                             br.conf, NULL};
-    const char    *env[] = {"RMQ_TESTACTOR=1", NULL};
-    char          *log2 = rmqtest_strf("%s/second.log", br.dir);
+    const char *argv[] = {rmqtest_env("RMQ_SUPERVISOR_TEST_BIN"), "-c", br.conf,
+                          NULL};
+    const char *env[] = {"RMQ_TESTACTOR=1", NULL};
+    char       *log2 = rmqtest_strf("%s/second.log", br.dir);
     rmqtest_actors before, after;
     rmqtest_proc   second;
 
@@ -410,8 +410,8 @@ START_TEST(test_sup_second_supervisor_on_the_same_run_dir_exits_2)
     /* the first one is undisturbed */
     ck_assert(rmqtest_wait_all_ready(br.conf, SUP_READY_MS, &after));
     for (int i = 0; i < before.n; i++) {
-        ck_assert(sup_same_process(&before.a[i],
-                                   sup_find(&after, before.a[i].name)));
+        ck_assert(
+            sup_same_process(&before.a[i], sup_find(&after, before.a[i].name)));
     }
     free(log2);
 }
@@ -530,8 +530,9 @@ START_TEST(test_sup_crash_looping_actor_makes_the_supervisor_give_up)
     sup_mode("crash");
     sup_start();
     ck_assert_int_ne(sup_wait_exit(), 0);
-    ck_assert_msg(rmqtest_file_contains(br.log, "supervisor.crashloop: "
-                                                TESTACTOR " exited 3 times"),
+    ck_assert_msg(rmqtest_file_contains(br.log,
+                                        "supervisor.crashloop: " TESTACTOR
+                                        " exited 3 times"),
                   "%s", sup_log_tail());
     ck_assert(rmqtest_file_contains(br.log, "crash loop, giving up"));
     ck_assert(rmqtest_file_contains(br.log, TESTACTOR " is crash-looping"));
@@ -563,12 +564,13 @@ START_TEST(test_sup_transient_exit_1_is_restarted)
     rmqtest_actors as;
     rmqtest_pident first;
 
-    sup_conf(NULL);
+    /* a high intensity: it keeps exiting until the mode file changes */
+    sup_conf("    restartIntensity = 20;\n    restartPeriodSec = 30;\n");
     sup_mode("exit1");
     sup_start();
-    ck_assert_msg(rmqtest_wait_file_contains(br.log, "exited with code 1",
-                                             SUP_READY_MS),
-                  "%s", sup_log_tail());
+    ck_assert_msg(
+        rmqtest_wait_file_contains(br.log, "exited with code 1", SUP_READY_MS),
+        "%s", sup_log_tail());
     sup_mode("ok");
     sup_log_pids(TESTACTOR, &first, 1);
     sup_wait_restarted(TESTACTOR, &first, &as);
@@ -603,8 +605,9 @@ START_TEST(test_sup_actor_crashing_before_ready_makes_the_supervisor_give_up)
     sup_mode("crash-early");
     sup_start();
     ck_assert_int_ne(sup_wait_exit(), 0);
-    ck_assert_msg(rmqtest_file_contains(br.log, "supervisor.crashloop: "
-                                                TESTACTOR " exited 3 times"),
+    ck_assert_msg(rmqtest_file_contains(br.log,
+                                        "supervisor.crashloop: " TESTACTOR
+                                        " exited 3 times"),
                   "%s", sup_log_tail());
     ck_assert(!rmqtest_file_contains(br.log, "supervisor.ready"));
 }
@@ -628,10 +631,9 @@ sup_check_orderly_stop(int sig)
     ck_assert(rmqtest_proc_signal_wait(&br.sup, sig, SUP_EXIT_MS));
     ck_assert_int_eq(rmqtest_exit_code(br.sup.status), 0);
     sup_assert_all_gone(&as);
-    nstart = sup_log_order("actor.spawn: started ", started,
-                           RMQTEST_ACTORS_MAX);
-    nstop = sup_log_order("actor.stop: stopping ", stopped,
-                          RMQTEST_ACTORS_MAX);
+    nstart =
+        sup_log_order("actor.spawn: started ", started, RMQTEST_ACTORS_MAX);
+    nstop = sup_log_order("actor.stop: stopping ", stopped, RMQTEST_ACTORS_MAX);
     ck_assert_int_eq(nstart, as.n);
     ck_assert_int_eq(nstop, as.n);
     for (int i = 0; i < nstop; i++) {
@@ -668,8 +670,8 @@ START_TEST(test_sup_slow_stopping_actor_is_killed_after_its_stop_timeout)
     sup_wait_ready(&as);
     ck_assert(rmqtest_proc_signal_wait(&br.sup, SIGTERM, SUP_EXIT_MS));
     ck_assert_int_eq(rmqtest_exit_code(br.sup.status), 0);
-    ck_assert(rmqtest_file_contains(br.log,
-                                    "did not stop within its stop timeout"));
+    ck_assert(
+        rmqtest_file_contains(br.log, "did not stop within its stop timeout"));
     ck_assert(rmqtest_file_contains(br.log, TESTACTOR " (pid "));
     ck_assert(rmqtest_file_contains(br.log, "killed by signal 9"));
     sup_assert_all_gone(&as);
@@ -817,8 +819,8 @@ START_TEST(test_sup_sighup_with_a_changed_reloadable_key_reaches_the_actors)
     ck_assert_int_eq(kill(br.sup.pid, SIGHUP), 0);
     ck_assert_msg(rmqtest_wait_until(sup_counter_is, &reloaded, SUP_READY_MS),
                   "testactor did not reload; log:\n%s", sup_log_tail());
-    ck_assert(rmqtest_file_contains(br.log,
-                                    "supervisor.restartIntensity changed"));
+    ck_assert(
+        rmqtest_file_contains(br.log, "supervisor.restartIntensity changed"));
     ck_assert(rmqtest_file_contains(br.log, "1 key(s) changed"));
     st = sup_status();
     ck_assert_int_eq(sup_json_int(st, "reloads"), 1);
@@ -826,8 +828,8 @@ START_TEST(test_sup_sighup_with_a_changed_reloadable_key_reaches_the_actors)
     /* a reload restarts nobody */
     ck_assert_int_eq(rmqtest_actors_query(br.conf, &after), 0);
     for (int i = 0; i < before.n; i++) {
-        ck_assert(sup_same_process(&before.a[i],
-                                   sup_find(&after, before.a[i].name)));
+        ck_assert(
+            sup_same_process(&before.a[i], sup_find(&after, before.a[i].name)));
     }
 }
 END_TEST
@@ -854,10 +856,9 @@ END_TEST
 START_TEST(test_sup_sighup_with_a_broken_file_keeps_running)
 {
     rmqtest_actors before, after;
-    char          *want = rmqtest_strf("kept the running config: %s:3:",
-                                       br.conf);
-    rmqtest_out    r;
-    json_t        *st;
+    char       *want = rmqtest_strf("kept the running config: %s:3:", br.conf);
+    rmqtest_out r;
+    json_t     *st;
 
     sup_conf(NULL);
     sup_start();
@@ -1062,7 +1063,8 @@ START_TEST(test_sup_notify_reaches_an_abstract_socket)
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path + 1, name, strlen(name)); /* leading NUL: abstract */
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+    len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
     env_sock = rmqtest_strf("NOTIFY_SOCKET=@%s", name);
     env[0] = env_sock;
@@ -1082,14 +1084,16 @@ END_TEST
  * restarted; meanwhile the broker reports "starting" and systemd gets no
  * READY=1.
  */
-START_TEST(test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted)
+START_TEST(
+    test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted)
 {
     char           msg[256];
     rmqtest_actors as;
     json_t        *st;
     int            fd;
 
-    sup_conf("    startTimeoutSec = 1;\n");
+    /* 2 s: room for the checks below before the kill, even under load */
+    sup_conf("    startTimeoutSec = 2;\n");
     sup_mode("noready");
     fd = notify_start(NULL, NULL);
     ck_assert(rmqtest_wait_file_contains(br.log, "mode noready", SUP_READY_MS));
@@ -1107,7 +1111,8 @@ START_TEST(test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted
     ck_assert_msg(notify_recv(fd, msg, sizeof(msg), SUP_READY_MS),
                   "no READY=1 after the restart; log:\n%s", sup_log_tail());
     ck_assert_str_eq(msg, "READY=1");
-    ck_assert(rmqtest_file_contains(br.log, "not ready within startTimeoutSec"));
+    ck_assert(
+        rmqtest_file_contains(br.log, "not ready within startTimeoutSec"));
     sup_wait_ready(&as);
     ck_assert_int_eq(sup_find(&as, TESTACTOR)->restarts, 1);
     ck_assert_int_eq(sup_find(&as, TESTACTOR)->last_exit, -SIGKILL);
@@ -1230,7 +1235,8 @@ supervisor_suite(void)
     tcase_add_test(tc, test_sup_status_json_describes_the_supervisor);
     tcase_add_test(tc, test_sup_bad_config_exits_2_before_any_actor_starts);
     tcase_add_test(tc, test_sup_second_supervisor_on_the_same_run_dir_exits_2);
-    tcase_add_test(tc, test_sup_rmqctl_without_a_supervisor_fails_with_one_line);
+    tcase_add_test(tc,
+                   test_sup_rmqctl_without_a_supervisor_fails_with_one_line);
 
     tc = sup_tcase(s, "crash", 40);
     tcase_add_test(tc, test_sup_kill9_actor_is_restarted_and_others_keep_pid);
@@ -1239,38 +1245,44 @@ supervisor_suite(void)
     tcase_add_test(tc, test_sup_fatal_exit_2_stops_the_broker_without_restart);
     tcase_add_test(tc, test_sup_transient_exit_1_is_restarted);
     tcase_add_test(tc, test_sup_hung_actor_is_killed_and_restarted);
-    tcase_add_test(tc,
-                   test_sup_actor_crashing_before_ready_makes_the_supervisor_give_up);
+    tcase_add_test(
+        tc, test_sup_actor_crashing_before_ready_makes_the_supervisor_give_up);
     tcase_add_test(tc, test_sup_actor_dies_with_its_supervisor);
 
     tc = sup_tcase(s, "stop", 40);
     tcase_add_test(tc,
                    test_sup_sigterm_stops_actors_in_reverse_order_and_exits_0);
-    tcase_add_test(tc, test_sup_sigint_stops_actors_in_reverse_order_and_exits_0);
     tcase_add_test(tc,
-                   test_sup_slow_stopping_actor_is_killed_after_its_stop_timeout);
+                   test_sup_sigint_stops_actors_in_reverse_order_and_exits_0);
+    tcase_add_test(
+        tc, test_sup_slow_stopping_actor_is_killed_after_its_stop_timeout);
 
     tc = sup_tcase(s, "rmqctl", 40);
-    tcase_add_test(tc, test_sup_rmqctl_restart_gives_a_new_pid_and_is_not_a_crash);
+    tcase_add_test(tc,
+                   test_sup_rmqctl_restart_gives_a_new_pid_and_is_not_a_crash);
     tcase_add_test(tc, test_sup_rmqctl_restart_of_an_unknown_actor_fails);
     tcase_add_test(tc, test_sup_concurrent_rmqctl_requests_are_all_answered);
 
     tc = sup_tcase(s, "reload", 40);
-    tcase_add_test(tc,
-                   test_sup_sighup_with_a_changed_reloadable_key_reaches_the_actors);
-    tcase_add_test(tc,
-                   test_sup_sighup_with_a_changed_fixed_key_keeps_the_old_value);
+    tcase_add_test(
+        tc, test_sup_sighup_with_a_changed_reloadable_key_reaches_the_actors);
+    tcase_add_test(
+        tc, test_sup_sighup_with_a_changed_fixed_key_keeps_the_old_value);
     tcase_add_test(tc, test_sup_sighup_with_a_broken_file_keeps_running);
-    tcase_add_test(tc, test_sup_sighup_during_actor_start_never_kills_the_actor);
+    tcase_add_test(tc,
+                   test_sup_sighup_during_actor_start_never_kills_the_actor);
 
     tc = sup_tcase(s, "systemd", 40);
+    tcase_add_test(
+        tc, test_sup_notify_ready_after_all_actors_and_stopping_on_sigterm);
     tcase_add_test(tc,
-                   test_sup_notify_ready_after_all_actors_and_stopping_on_sigterm);
-    tcase_add_test(tc, test_sup_notify_watchdog_pings_while_heartbeats_are_fresh);
-    tcase_add_test(tc, test_sup_notify_watchdog_is_off_for_another_watchdog_pid);
+                   test_sup_notify_watchdog_pings_while_heartbeats_are_fresh);
+    tcase_add_test(tc,
+                   test_sup_notify_watchdog_is_off_for_another_watchdog_pid);
     tcase_add_test(tc, test_sup_notify_reaches_an_abstract_socket);
     tcase_add_test(
-        tc, test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted);
+        tc,
+        test_sup_actor_not_ready_within_start_timeout_is_killed_and_restarted);
 
     tc = sup_tcase(s, "measure", 60);
     tcase_add_test(tc, test_sup_measure_start_to_ready_and_restart_latency);

@@ -133,8 +133,8 @@ rmqtest_strf(const char *fmt, ...)
 char *
 rmqtest_mkdtemp(const char *tag)
 {
-    char *tmpl = rmqtest_strf("%s/%s-XXXXXX", rt_base ? rt_base : rt_tmp_root(),
-                              tag);
+    char *tmpl =
+        rmqtest_strf("%s/%s-XXXXXX", rt_base ? rt_base : rt_tmp_root(), tag);
 
     if (mkdtemp(tmpl) == NULL) {
         ck_abort_msg("cannot create temp dir %s: %s", tmpl, strerror(errno));
@@ -245,8 +245,7 @@ rt_file_has(void *arg)
 }
 
 bool
-rmqtest_wait_file_contains(const char *path, const char *needle,
-                           int timeout_ms)
+rmqtest_wait_file_contains(const char *path, const char *needle, int timeout_ms)
 {
     struct rt_file_needle fn = {path, needle};
 
@@ -332,7 +331,8 @@ rt_sleep_us(int64_t us)
 bool
 rmqtest_wait_until(rmqtest_cond_fn cond, void *arg, int timeout_ms)
 {
-    int64_t deadline = rmqtest_now_us() + (int64_t)rmqtest_scale_ms(timeout_ms) * 1000;
+    int64_t deadline =
+        rmqtest_now_us() + (int64_t)rmqtest_scale_ms(timeout_ms) * 1000;
     int64_t step = 1000;
 
     for (;;) {
@@ -376,7 +376,7 @@ static void
 rt_child_env(const char *const env[])
 {
     static const char *const scrub[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC",
-                                        "WATCHDOG_PID", "JOURNAL_STREAM",
+                                        "WATCHDOG_PID",  "JOURNAL_STREAM",
                                         "RMQ_TESTACTOR", NULL};
 
     for (int i = 0; scrub[i] != NULL; i++) {
@@ -434,9 +434,9 @@ rmqtest_spawn(rmqtest_proc *p, const char *const argv[],
     int   fd;
 
     rt_become_subreaper();
-    fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                         0644)
-                  : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    fd = log_path
+             ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+             : open("/dev/null", O_WRONLY | O_CLOEXEC);
     ck_assert_msg(fd >= 0, "cannot open %s", log_path ? log_path : "/dev/null");
     fflush(stdout);
     fflush(stderr);
@@ -517,12 +517,12 @@ struct rt_stat {
 static bool
 rt_read_stat(pid_t pid, struct rt_stat *st)
 {
-    char  path[64];
-    char  buf[1024];
-    char *p;
-    int   fd;
+    char    path[64];
+    char    buf[1024];
+    char   *p;
+    int     fd;
     ssize_t n;
-    int   ppid, pgrp;
+    int     ppid, pgrp;
 
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -537,8 +537,9 @@ rt_read_stat(pid_t pid, struct rt_stat *st)
     buf[n] = '\0';
     p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
     if (p == NULL ||
-        sscanf(p + 1, " %c %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                      "%*s %*s %*s %*s %*s %llu",
+        sscanf(p + 1,
+               " %c %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+               "%*s %*s %*s %*s %*s %llu",
                &st->state, &ppid, &pgrp, &st->start) != 4) {
         return false;
     }
@@ -905,7 +906,8 @@ rt_parse_actor(json_t *o, rmqtest_actor *a, char *why, size_t cap)
     json_t   *le;
 
     memset(a, 0, sizeof(*a));
-    if (!json_is_object(o) || !rt_get_str(o, "name", a->name, sizeof(a->name))) {
+    if (!json_is_object(o) ||
+        !rt_get_str(o, "name", a->name, sizeof(a->name))) {
         return rt_fail(why, cap, "%s", "actor without a name");
     }
     if (!rt_get_int(o, "pid", &pid) ||

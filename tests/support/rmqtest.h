@@ -64,7 +64,7 @@ void rmqtest_write_file(const char *path, const char *fmt, ...)
 /* Whole file as a NUL-terminated malloc'd string; NULL if unreadable. */
 char *rmqtest_read_file(const char *path, size_t *len_out);
 /* Number of lines of the file that contain needle (0 if no file). */
-int rmqtest_file_count(const char *path, const char *needle);
+int  rmqtest_file_count(const char *path, const char *needle);
 bool rmqtest_file_contains(const char *path, const char *needle);
 /* Wait until some line of the file contains needle. */
 bool rmqtest_wait_file_contains(const char *path, const char *needle,
@@ -134,10 +134,10 @@ char *rmqtest_cmdline(pid_t pid);
 /* ---- running a tool ---------------------------------------------------- */
 
 typedef struct rmqtest_out {
-    int   status;    /* raw waitpid status */
-    int   code;      /* rmqtest_exit_code(status); -1 if it timed out */
-    char *out;       /* stdout, NUL-terminated */
-    char *err;       /* stderr, NUL-terminated */
+    int   status; /* raw waitpid status */
+    int   code;   /* rmqtest_exit_code(status); -1 if it timed out */
+    char *out;    /* stdout, NUL-terminated */
+    char *err;    /* stderr, NUL-terminated */
 } rmqtest_out;
 
 /* Run argv to completion, capturing output; kill it after timeout_ms. */
@@ -152,7 +152,7 @@ json_t *rmqtest_rmqctl_json(const char *conf, ...) __attribute__((sentinel));
 
 /* ---- actors as rmqctl reports them ------------------------------------- */
 
-#define RMQTEST_ACTORS_MAX   32
+#define RMQTEST_ACTORS_MAX 32
 #define RMQTEST_COUNTERS_MAX 16
 
 typedef struct rmqtest_actor {
@@ -179,12 +179,12 @@ typedef struct rmqtest_actors {
  * Parse `rmqctl --json actors` output strictly (every key present with
  * its type).  Returns 0, or -1 with a reason in why.
  */
-int rmqtest_actors_parse(const char *json_text, rmqtest_actors *out,
-                         char *why, size_t whycap);
+int rmqtest_actors_parse(const char *json_text, rmqtest_actors *out, char *why,
+                         size_t whycap);
 /* Run rmqctl --json actors and parse it; 0 or -1. */
 int rmqtest_actors_query(const char *conf, rmqtest_actors *out);
 const rmqtest_actor *rmqtest_actor_find(const rmqtest_actors *as,
-                                        const char *name);
+                                        const char           *name);
 /* A counter's value, or -1 when the actor has no such counter. */
 long long rmqtest_actor_counter(const rmqtest_actor *a, const char *name);
 /* At least one actor, and every listed actor has a pid and is "ready". */
@@ -196,12 +196,12 @@ bool rmqtest_wait_all_ready(const char *conf, int timeout_ms,
 /* ---- a broker under test ---------------------------------------------- */
 
 typedef struct rmqtest_broker {
-    char        *dir;      /* fresh temp dir */
-    char        *run_dir;  /* <dir>/run (not created) */
-    char        *conf;     /* <dir>/rmq.conf */
-    char        *log;      /* <dir>/supervisor.log: stdout + stderr */
-    int          port;     /* broker listenPort P (P-2, P+1 free) */
-    int          ns_port;  /* name server port */
+    char        *dir;     /* fresh temp dir */
+    char        *run_dir; /* <dir>/run (not created) */
+    char        *conf;    /* <dir>/rmq.conf */
+    char        *log;     /* <dir>/supervisor.log: stdout + stderr */
+    int          port;    /* broker listenPort P (P-2, P+1 free) */
+    int          ns_port; /* name server port */
     rmqtest_proc sup;
 } rmqtest_broker;
 
