@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char   *dir;
@@ -390,8 +391,13 @@ ctl_writer_child(const char *a, const char *b, int go_rd, int stop_rd)
         _exit(1);
     }
     for (unsigned i = 0;; i++) {
+        /* a pause after each write: each text stays up for a while (a
+           writer that never pauses would starve a seqlock reader) */
+        struct timespec gap = {0, 20 * 1000};
+
         rmq_ctl_config_write(&ctl, (i & 1) ? a : b);
-        if (i % 64 == 0 && read(stop_rd, &c, 1) == 1) {
+        nanosleep(&gap, NULL);
+        if (i % 16 == 0 && read(stop_rd, &c, 1) == 1) {
             _exit(0);
         }
     }
@@ -406,7 +412,7 @@ START_TEST(test_ctl_config_reader_never_sees_a_torn_text)
     int     status;
     int     changes = 0;
     bool    last_a = true;
-    int64_t deadline = rmqtest_now_ms() + rmqtest_scale_ms(10000);
+    int64_t deadline = rmqtest_now_ms() + rmqtest_scale_ms(20000);
     rmq_ctl ro;
 
     ck_assert_int_eq(rmq_ctl_config_write(&ctl, a), 0);
@@ -419,8 +425,8 @@ START_TEST(test_ctl_config_reader_never_sees_a_torn_text)
     }
     ck_assert_int_eq(rmq_ctl_attach(path, false, &ro), 0);
     ck_assert_int_eq(write(go[1], "g", 1), 1);
-    /* read until the writer has visibly changed the text many times */
-    while (changes < 100 && rmqtest_now_ms() < deadline) {
+    /* read until the writer has visibly changed the text 2000 times */
+    while (changes < 2000 && rmqtest_now_ms() < deadline) {
         char *got = rmq_ctl_config_read(&ro);
         bool  is_a = strcmp(got, a) == 0;
 
@@ -434,7 +440,7 @@ START_TEST(test_ctl_config_reader_never_sees_a_torn_text)
     ck_assert_int_eq(write(stop[1], "s", 1), 1);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    ck_assert_int_ge(changes, 100);
+    ck_assert_int_ge(changes, 2000);
     rmq_ctl_detach(&ro);
     free(a);
     free(b);
