@@ -503,6 +503,9 @@ clw_full_start(struct clw *w)
     if (rc == 0) {
         rc = rmq_topics_create_defaults(&w->topics, b);
     }
+    /* the recovery state dies with this frame: later topics start at 0 */
+    w->topics.init_offset = NULL;
+    w->topics.init_arg = NULL;
     if (rc == 0) {
         rmq_topics_save(&w->topics);
         clw_publish_windows(w, &st);
