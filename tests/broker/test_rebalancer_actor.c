@@ -1,0 +1,942 @@
+/*
+ * test_rebalancer_actor.c - Check suite "broker.rebalancer_actor" (tag
+ * proc): the real rmq-supervisor runs a broker in a temp dir, and this
+ * test plays the acceptor and clwriter over NNG: it binds acceptor.in and
+ * clwriter.in in the run directory, pushes FWD_REQUEST / CONN_CLOSED to
+ * rebalancer.in, answers TOPIC_UPDATE with TOPIC_RESULT, and checks the
+ * FWD_RESPONSEs, CLIENT_NOTIFYs, the control segment and the offset file.
+ *
+ * Only actors with an entry point in supervisor/table.c run (today the
+ * rebalancer and longpoll), so nothing else binds acceptor.in or
+ * clwriter.in.  Once the acceptor and clwriter actors are enabled this
+ * test needs a way to leave them out of the broker it starts.
+ *
+ * Every spawned supervisor gets PR_SET_PDEATHSIG and its actors die with
+ * it, so a failing test (Check's fork mode) leaves no process behind.
+ * The minimal helpers here stand in for tests/support/rmqtest.h until
+ * that is on main.
+ */
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "net/ipc.h"
+#include "proto/catalog.h"
+#include "proto/codes.h"
+#include "proto/remoting.h"
+#include "shm/control.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define T_TIMEOUT_MS 5000
+#define T_EXPIRE_MS  1000
+
+/* ---- minimal process and file helpers ------------------------------------ */
+
+static char  t_dir[128];
+static char  t_run[192];
+static char  t_conf[192];
+static char  t_offsets[256];
+static pid_t t_sup;
+
+static int64_t
+t_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+t_scale(int ms)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+
+    return m != NULL && atoi(m) > 1 ? ms * atoi(m) : ms;
+}
+
+static const char *
+t_supervisor_bin(void)
+{
+    static char path[1024];
+    const char *env = getenv("RMQ_SUPERVISOR_BIN");
+    ssize_t     n;
+
+    if (env != NULL) {
+        return env;
+    }
+    /* run by hand from build/tests: the daemon is one level up */
+    n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+    ck_assert_int_gt(n, 0);
+    path[n] = '\0';
+    strcpy(strrchr(path, '/'), "/../rmq-supervisor");
+    return path;
+}
+
+static int
+t_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t          len = sizeof(a);
+    int                fd = socket(AF_INET, SOCK_STREAM, 0);
+    int                port;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void
+t_write_conf(int expire_ms)
+{
+    FILE *f = fopen(t_conf, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "broker = {\n  brokerName = \"broker-t\";\n  listenPort = %d;\n"
+            "  namesrvAddr = \"127.0.0.1:1\";\n"
+            "  storePathRootDir = \"%s/store\";\n"
+            "  channelExpiredTimeout = %d;\n"
+            "  flushConsumerOffsetInterval = 200;\n};\n"
+            "supervisor = {\n  runDir = \"%s\";\n  logLevel = \"debug\";\n};\n",
+            t_free_port(), t_dir, expire_ms, t_run);
+    fclose(f);
+}
+
+static void
+t_start_broker(void)
+{
+    char  log[256];
+    pid_t parent = getpid();
+
+    snprintf(log, sizeof(log), "%s/supervisor.log", t_dir);
+    t_sup = fork();
+    ck_assert_int_ge(t_sup, 0);
+    if (t_sup == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        unsetenv("NOTIFY_SOCKET");
+        execl(t_supervisor_bin(), "rmq-supervisor", "-c", t_conf,
+              (char *)NULL);
+        _exit(127);
+    }
+}
+
+/* SIGTERM the supervisor and reap it; its exit code, or -1. */
+static int
+t_stop_broker(void)
+{
+    int64_t end = t_now_ms() + t_scale(10000);
+    int     status;
+
+    if (t_sup <= 0) {
+        return -1;
+    }
+    kill(t_sup, SIGTERM);
+    while (t_now_ms() < end) {
+        pid_t r = waitpid(t_sup, &status, WNOHANG);
+        if (r == t_sup) {
+            t_sup = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        poll(NULL, 0, 10);
+    }
+    kill(t_sup, SIGKILL);
+    waitpid(t_sup, &status, 0);
+    t_sup = 0;
+    return -1;
+}
+
+static char *
+t_read_file(const char *path)
+{
+    FILE  *f = fopen(path, "r");
+    char  *text;
+    long   n;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    text = calloc(1, (size_t)n + 1);
+    if (text != NULL && fread(text, 1, (size_t)n, f) != (size_t)n) {
+        text[0] = '\0';
+    }
+    fclose(f);
+    return text;
+}
+
+/* ---- the acceptor's and clwriter's side --------------------------------------- */
+
+static rmq_ipc  t_acc;   /* acceptor.in: responses, notifications */
+static rmq_ipc  t_clw;   /* clwriter.in: topic updates */
+static rmq_ipc  t_rb;    /* rebalancer.in */
+static uint64_t t_next_req;
+static bool     t_answer_topics; /* the fake clwriter replies */
+
+static rmq_msg_fwd_request   t_req;
+static rmq_msg_fwd_response  t_resp;
+static rmq_msg_client_notify t_notify;
+static rmq_msg_topic_update  t_topic;
+static char                  t_body[65536]; /* body of the last response */
+
+/* Notifications seen, oldest first. */
+#define T_NOTES_MAX 32
+static struct {
+    char     group[64];
+    uint32_t n;
+    uint64_t conns[8];
+} t_notes[T_NOTES_MAX];
+static int t_nnotes;
+static int t_ntopic_updates;
+static char t_last_topic[RMQ_TOPIC_NAME_MAX];
+
+static void
+t_send(const rmq_buf *b)
+{
+    ck_assert_int_eq(rmq_ipc_send(&t_rb, b), 0);
+}
+
+/* Push a FWD_REQUEST; ext is "key", "value", ..., NULL.  Returns req_id. */
+static uint64_t
+t_request(uint64_t conn, int32_t code, bool oneway, const char *body,
+          const char *const *ext)
+{
+    rmq_buf b;
+
+    memset(&t_req, 0, sizeof(t_req));
+    t_req.req_id = ++t_next_req;
+    t_req.conn_id = conn;
+    snprintf(t_req.client_addr, sizeof(t_req.client_addr), "127.0.0.1:%d",
+             40000 + (int)conn);
+    t_req.code = code;
+    t_req.version = 121;
+    t_req.language = RMQ_LANG_JAVA;
+    t_req.flag = oneway ? RMQ_RFLAG_ONEWAY : 0;
+    for (int i = 0; ext != NULL && ext[i] != NULL; i += 2) {
+        rmq_fwd_ext *e = &t_req.ext[t_req.next++];
+        snprintf(e->key, sizeof(e->key), "%s", ext[i]);
+        e->value.ptr = (const uint8_t *)ext[i + 1];
+        e->value.len = (uint32_t)strlen(ext[i + 1]);
+    }
+    if (body != NULL) {
+        t_req.body.ptr = (const uint8_t *)body;
+        t_req.body.len = (uint32_t)strlen(body);
+    }
+    rmq_buf_init(&b);
+    ck_assert_int_eq(rmq_msg_fwd_request_encode(&t_req, &b), 0);
+    t_send(&b);
+    rmq_buf_free(&b);
+    return t_req.req_id;
+}
+
+static void
+t_conn_closed(uint64_t conn)
+{
+    rmq_msg_conn_closed m = {.n = 1};
+    rmq_buf             b;
+
+    m.conns[0] = conn;
+    rmq_buf_init(&b);
+    ck_assert_int_eq(rmq_msg_conn_closed_encode(&m, &b), 0);
+    t_send(&b);
+    rmq_buf_free(&b);
+}
+
+static void
+t_on_topic_update(const void *data, size_t len)
+{
+    rmq_msg_topic_result r = {0};
+    rmq_buf              b;
+
+    ck_assert_int_eq(rmq_msg_topic_update_decode(data, len, &t_topic), 0);
+    t_ntopic_updates++;
+    snprintf(t_last_topic, sizeof(t_last_topic), "%s", t_topic.name);
+    if (!t_answer_topics) {
+        return;
+    }
+    r.seq = t_topic.seq;
+    r.status = 0;
+    r.topic_idx = 42;
+    rmq_buf_init(&b);
+    ck_assert_int_eq(rmq_msg_topic_result_encode(&r, &b), 0);
+    /* clwriter answers on the requester's .in, as the real one does */
+    t_send(&b);
+    rmq_buf_free(&b);
+}
+
+static void
+t_on_notify(const void *data, size_t len)
+{
+    int i = t_nnotes++;
+
+    ck_assert_int_eq(rmq_msg_client_notify_decode(data, len, &t_notify), 0);
+    ck_assert_int_eq(t_notify.code, RMQ_REQ_NOTIFY_CONSUMER_IDS_CHANGED);
+    ck_assert_int_lt(i, T_NOTES_MAX);
+    ck_assert_int_eq(t_notify.next, 1);
+    ck_assert_str_eq(t_notify.ext[0].key, "consumerGroup");
+    snprintf(t_notes[i].group, sizeof(t_notes[i].group), "%.*s",
+             (int)t_notify.ext[0].value.len,
+             (const char *)t_notify.ext[0].value.ptr);
+    t_notes[i].n = t_notify.nconns;
+    for (uint32_t j = 0; j < t_notify.nconns && j < 8; j++) {
+        t_notes[i].conns[j] = t_notify.conns[j];
+    }
+}
+
+/*
+ * Serve clwriter.in and acceptor.in until a FWD_RESPONSE arrives (true,
+ * in t_resp/t_body) or timeout_ms passes (false).
+ */
+static bool
+t_pump(int timeout_ms)
+{
+    int64_t end = t_now_ms() + t_scale(timeout_ms);
+
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = t_acc.recv_fd, .events = POLLIN},
+                               {.fd = t_clw.recv_fd, .events = POLLIN}};
+        int64_t       left = end - t_now_ms();
+        nng_msg      *m;
+        uint16_t      id;
+
+        while (rmq_ipc_recv(&t_clw, &m) == 0) {
+            t_on_topic_update(nng_msg_body(m), nng_msg_len(m));
+            nng_msg_free(m);
+        }
+        while (rmq_ipc_recv(&t_acc, &m) == 0) {
+            bool got = false;
+            ck_assert_int_eq(rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m),
+                                             &id),
+                             0);
+            if (id == RMQ_MSG_CLIENT_NOTIFY) {
+                t_on_notify(nng_msg_body(m), nng_msg_len(m));
+            } else {
+                ck_assert_int_eq(id, RMQ_MSG_FWD_RESPONSE);
+                ck_assert_int_eq(rmq_msg_fwd_response_decode(
+                                     nng_msg_body(m), nng_msg_len(m), &t_resp),
+                                 0);
+                ck_assert_uint_lt(t_resp.body.len, sizeof(t_body));
+                memcpy(t_body, t_resp.body.ptr, t_resp.body.len);
+                t_body[t_resp.body.len] = '\0';
+                t_resp.body.ptr = NULL;
+                got = true;
+            }
+            nng_msg_free(m);
+            if (got) {
+                return true;
+            }
+        }
+        if (left <= 0) {
+            return false;
+        }
+        poll(pf, 2, (int)RMQ_MIN(left, 50));
+    }
+}
+
+/* Send a request and wait for its response (checks req_id and conn_id). */
+static int32_t
+t_call(uint64_t conn, int32_t code, const char *body, const char *const *ext)
+{
+    uint64_t id = t_request(conn, code, false, body, ext);
+
+    ck_assert_msg(t_pump(T_TIMEOUT_MS), "no response to code %d", code);
+    ck_assert_uint_eq(t_resp.req_id, id);
+    ck_assert_uint_eq(t_resp.conn_id, conn);
+    return t_resp.code;
+}
+
+static const char *
+t_resp_ext(const char *key)
+{
+    static char val[64];
+
+    for (uint32_t i = 0; i < t_resp.next; i++) {
+        if (strcmp(t_resp.ext[i].key, key) == 0) {
+            snprintf(val, sizeof(val), "%.*s", (int)t_resp.ext[i].value.len,
+                     (const char *)t_resp.ext[i].value.ptr);
+            return val;
+        }
+    }
+    return NULL;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+static const char *
+t_heartbeat_body(const char *client_id, const char *group, const char *topic)
+{
+    static char buf[1024];
+
+    snprintf(buf, sizeof(buf),
+             "{\"clientID\":\"%s\",\"consumerDataSet\":[{\"groupName\":\"%s\","
+             "\"consumeType\":\"CONSUME_PASSIVELY\",\"messageModel\":"
+             "\"CLUSTERING\",\"consumeFromWhere\":\"CONSUME_FROM_LAST_OFFSET\","
+             "\"subscriptionDataSet\":[{\"topic\":\"%s\",\"subString\":"
+             "\"TagA || TagB\",\"classFilterMode\":false,\"tagsSet\":[\"TagA\","
+             "\"TagB\"],\"codeSet\":[2598919,2598920],\"subVersion\":"
+             "1700000000000},{\"topic\":\"%%RETRY%%%s\",\"subString\":\"*\","
+             "\"classFilterMode\":false,\"tagsSet\":[],\"codeSet\":[],"
+             "\"subVersion\":1700000000001}]}],\"producerDataSet\":[{"
+             "\"groupName\":\"CLIENT_INNER_PRODUCER\"}]}",
+             client_id, group, topic, group);
+    return buf;
+}
+
+static void
+t_heartbeat(uint64_t conn, const char *client_id)
+{
+    ck_assert_int_eq(t_call(conn, RMQ_REQ_HEART_BEAT,
+                            t_heartbeat_body(client_id, "G", "T"), NULL),
+                     RMQ_RESP_SUCCESS);
+}
+
+static int32_t
+t_consumer_list(const char *group)
+{
+    const char *ext[] = {"consumerGroup", group, NULL};
+
+    return t_call(9, RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, NULL, ext);
+}
+
+static int32_t
+t_query(const char *topic, const char *qid)
+{
+    const char *ext[] = {"consumerGroup", "G", "topic", topic, "queueId", qid,
+                         NULL};
+
+    return t_call(1, RMQ_REQ_QUERY_CONSUMER_OFFSET, NULL, ext);
+}
+
+static void
+t_commit(const char *qid, const char *offset, bool force)
+{
+    const char *ext[] = {"consumerGroup", "G",     "topic",        "T",
+                         "queueId",       qid,     "commitOffset", offset,
+                         force ? "force" : NULL, "true", NULL};
+
+    /* oneway, as ali-ons sends it: no response comes back */
+    t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, ext);
+}
+
+/* The offset the broker has for T/qid; committing is oneway, so ask. */
+static long long
+t_offset_of(const char *qid)
+{
+    ck_assert_int_eq(t_query("T", qid), RMQ_RESP_SUCCESS);
+    ck_assert_ptr_nonnull(t_resp_ext("offset"));
+    return atoll(t_resp_ext("offset"));
+}
+
+/* Whether a notification for group reached exactly conns (any order). */
+static bool
+t_notified(const char *group, const uint64_t *conns, uint32_t n)
+{
+    for (int i = 0; i < t_nnotes; i++) {
+        uint32_t hits = 0;
+        if (strcmp(t_notes[i].group, group) != 0 || t_notes[i].n != n) {
+            continue;
+        }
+        for (uint32_t j = 0; j < n; j++) {
+            for (uint32_t k = 0; k < n; k++) {
+                hits += t_notes[i].conns[k] == conns[j];
+            }
+        }
+        if (hits == n) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- fixtures ----------------------------------------------------------------- */
+
+static void
+t_open_sockets(void)
+{
+    ck_assert_int_eq(mkdir(t_run, 0755), 0);
+    ck_assert_int_eq(rmq_ipc_open(&t_acc, RMQ_IPC_PULL, t_run, "acceptor",
+                                  "in"),
+                     0);
+    ck_assert_int_eq(rmq_ipc_open(&t_clw, RMQ_IPC_PULL, t_run, "clwriter",
+                                  "in"),
+                     0);
+    ck_assert_int_eq(rmq_ipc_open(&t_rb, RMQ_IPC_PUSH, t_run, "rebalancer",
+                                  "in"),
+                     0);
+}
+
+static void
+t_setup_with(int expire_ms)
+{
+    snprintf(t_dir, sizeof(t_dir), "/tmp/rmq-test-rb-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    snprintf(t_run, sizeof(t_run), "%s/run", t_dir);
+    snprintf(t_conf, sizeof(t_conf), "%s/rmq.conf", t_dir);
+    snprintf(t_offsets, sizeof(t_offsets),
+             "%s/store/config/consumerOffset.json", t_dir);
+    t_next_req = 0;
+    t_nnotes = 0;
+    t_ntopic_updates = 0;
+    t_answer_topics = true;
+    t_write_conf(expire_ms);
+    t_open_sockets();
+    t_start_broker();
+}
+
+static void
+setup(void)
+{
+    t_setup_with(120000);
+}
+
+static void
+setup_fast_expiry(void)
+{
+    t_setup_with(T_EXPIRE_MS);
+}
+
+static void
+teardown(void)
+{
+    char cmd[256];
+
+    t_stop_broker();
+    rmq_ipc_close(&t_rb);
+    rmq_ipc_close(&t_acc);
+    rmq_ipc_close(&t_clw);
+    if (getenv("RMQTEST_KEEP") == NULL) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+        if (system(cmd) != 0) {
+            /* best effort */
+        }
+    }
+}
+
+/* Attach the broker's control segment (it exists once an actor runs). */
+static void
+t_attach(rmq_ctl *ctl)
+{
+    char    path[256];
+    int64_t end = t_now_ms() + t_scale(T_TIMEOUT_MS);
+
+    snprintf(path, sizeof(path), "%s/control", t_run);
+    while (rmq_ctl_attach(path, true, ctl) != 0) {
+        ck_assert_msg(t_now_ms() < end, "no control segment");
+        poll(NULL, 0, 10);
+    }
+}
+
+/* Play clwriter and dispatcher: topic TQ with 4 queues, windows set. */
+static void
+t_fake_topic(rmq_ctl *ctl)
+{
+    rmq_topic_entry *t = &ctl->topics[0];
+    uint32_t         h = rmq_ctl_topic_hash("TQ", 2) & (RMQ_TOPIC_HASH - 1);
+
+    rmq_ctl_seq_begin(&t->seq);
+    strcpy(t->name, "TQ");
+    t->read_queues = 4;
+    t->write_queues = 4;
+    t->perm = 6;
+    t->queue_base = 0;
+    t->queue_cap = 4;
+    t->state = RMQ_TOPIC_LIVE;
+    rmq_ctl_seq_end(&t->seq);
+    for (int q = 0; q < 4; q++) {
+        atomic_store(&ctl->qd[q].min_offset, q == 1 ? 0 : 5);
+        atomic_store(&ctl->qd[q].max_offset, 10);
+        atomic_store(&ctl->qd[q].last_store_ms, 1700000000000LL + q);
+    }
+    atomic_store(&ctl->thash[h], 1);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+START_TEST(test_heartbeat_waits_for_retry_topic_then_registers)
+{
+    const uint64_t one[] = {1};
+
+    t_answer_topics = false;
+    t_request(1, RMQ_REQ_HEART_BEAT, false, t_heartbeat_body("c1@1", "G", "T"),
+              NULL);
+    /* the reply is held until clwriter answers (at most 1 s) */
+    ck_assert(!t_pump(300));
+    ck_assert_int_eq(t_ntopic_updates, 1);
+    ck_assert_str_eq(t_last_topic, "%RETRY%G");
+    ck_assert_uint_eq(t_topic.owner, 5); /* RMQ_ACTOR_REBALANCER */
+    ck_assert_int_eq(t_topic.read_queues, 1);
+    ck_assert_int_eq(t_topic.write_queues, 1);
+    ck_assert_int_eq(t_topic.perm, 6);
+    ck_assert(!t_topic.remove);
+    ck_assert(t_pump(T_TIMEOUT_MS)); /* after the wait, answered anyway */
+    ck_assert_int_eq(t_resp.code, RMQ_RESP_SUCCESS);
+    ck_assert(t_notified("G", one, 1));
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_body, "{\"consumerIdList\":[\"c1@1\"]}");
+}
+END_TEST
+
+START_TEST(test_second_consumer_notifies_group)
+{
+    const uint64_t both[] = {1, 2};
+
+    t_heartbeat(1, "c1@1");
+    ck_assert_int_ge(t_ntopic_updates, 1);
+    t_nnotes = 0;
+    t_heartbeat(2, "c2@2");
+    ck_assert(t_notified("G", both, 2));
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_body, "{\"consumerIdList\":[\"c1@1\",\"c2@2\"]}");
+    /* a repeated heartbeat changes nothing and notifies nobody */
+    t_nnotes = 0;
+    t_heartbeat(1, "c1@1");
+    ck_assert_int_eq(t_nnotes, 0);
+}
+END_TEST
+
+START_TEST(test_consumer_list_of_unknown_group)
+{
+    ck_assert_int_eq(t_consumer_list("NOBODY"), RMQ_RESP_SYSTEM_ERROR);
+    ck_assert_str_eq(t_resp.remark, "no consumer for this group, NOBODY");
+}
+END_TEST
+
+START_TEST(test_group_and_subscriptions_published_in_shm)
+{
+    rmq_ctl         ctl;
+    rmq_group_entry g;
+    rmq_sub_entry   s;
+    int             idx;
+
+    t_heartbeat(1, "c1@1");
+    t_attach(&ctl);
+    idx = rmq_ctl_group_find(&ctl, "G", &g);
+    ck_assert_int_ge(idx, 0);
+    ck_assert_uint_eq(g.state, 1);
+    ck_assert(g.consume_enable);
+    ck_assert_int_ge(rmq_ctl_group_find(&ctl, "TOOLS_CONSUMER", &g), 0);
+    ck_assert_int_ge(rmq_ctl_sub_find(&ctl, idx, "T", &s), 0);
+    ck_assert_str_eq(s.expr, "TagA || TagB");
+    ck_assert_int_eq(s.sub_version, 1700000000000LL);
+    ck_assert_int_ge(rmq_ctl_sub_find(&ctl, idx, "%RETRY%G", &s), 0);
+    ck_assert_uint_gt(atomic_load(&ctl.pos->groups_gen), 0);
+    ck_assert_uint_gt(atomic_load(&ctl.pos->subs_gen), 0);
+    /* the last consumer leaves: its subscriptions go */
+    t_conn_closed(1);
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SYSTEM_ERROR);
+    ck_assert_int_eq(rmq_ctl_sub_find(&ctl, idx, "T", &s), -1);
+    ck_assert_int_ge(rmq_ctl_group_find(&ctl, "G", &g), 0); /* config stays */
+    rmq_ctl_detach(&ctl);
+}
+END_TEST
+
+START_TEST(test_conn_closed_removes_and_notifies)
+{
+    const uint64_t two[] = {2};
+
+    t_heartbeat(1, "c1@1");
+    t_heartbeat(2, "c2@2");
+    t_nnotes = 0;
+    t_conn_closed(1);
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_body, "{\"consumerIdList\":[\"c2@2\"]}");
+    ck_assert(t_notified("G", two, 1));
+}
+END_TEST
+
+START_TEST(test_unregister_client_removes_and_notifies)
+{
+    const uint64_t two[] = {2};
+    const char    *ext[] = {"clientID", "c1@1", "consumerGroup", "G",
+                            "producerGroup", "CLIENT_INNER_PRODUCER", NULL};
+
+    t_heartbeat(1, "c1@1");
+    t_heartbeat(2, "c2@2");
+    t_nnotes = 0;
+    ck_assert_int_eq(t_call(1, RMQ_REQ_UNREGISTER_CLIENT, NULL, ext),
+                     RMQ_RESP_SUCCESS);
+    ck_assert(t_notified("G", two, 1));
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_body, "{\"consumerIdList\":[\"c2@2\"]}");
+}
+END_TEST
+
+START_TEST(test_offsets_query_update_never_backwards)
+{
+    ck_assert_int_eq(t_query("T", "0"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_resp_ext("offset"), "0"); /* unknown queue: young */
+    t_commit("0", "100", false);
+    ck_assert_int_eq(t_offset_of("0"), 100);
+    t_commit("0", "50", false); /* stale: ignored */
+    ck_assert_int_eq(t_offset_of("0"), 100);
+    t_commit("0", "150", false);
+    ck_assert_int_eq(t_offset_of("0"), 150);
+    t_commit("0", "20", true); /* admin reset */
+    ck_assert_int_eq(t_offset_of("0"), 20);
+}
+END_TEST
+
+START_TEST(test_offset_query_against_queue_windows)
+{
+    rmq_ctl ctl;
+
+    t_attach(&ctl);
+    t_fake_topic(&ctl);
+    ck_assert_int_eq(t_query("TQ", "0"), RMQ_RESP_QUERY_NOT_FOUND);
+    ck_assert_str_eq(t_resp.remark,
+                     "Not found, V3_0_6_SNAPSHOT maybe this group consumer "
+                     "boot first");
+    ck_assert_int_eq(t_query("TQ", "1"), RMQ_RESP_SUCCESS); /* min 0 */
+    ck_assert_str_eq(t_resp_ext("offset"), "0");
+    rmq_ctl_detach(&ctl);
+}
+END_TEST
+
+START_TEST(test_offset_commit_without_fields_fails)
+{
+    const char *ext[] = {"consumerGroup", "G", "topic", "T", NULL};
+
+    ck_assert_int_eq(t_call(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, NULL, ext),
+                     RMQ_RESP_SYSTEM_ERROR);
+    ck_assert_str_eq(t_resp.remark, "the custom field <queueId> is null");
+}
+END_TEST
+
+START_TEST(test_consume_stats_and_all_offsets)
+{
+    rmq_ctl     ctl;
+    const char *ext[] = {"consumerGroup", "G", NULL};
+    const char *one[] = {"consumerGroup", "G", "topic", "TQ", NULL};
+    const char *commit[] = {"consumerGroup", "G",    "topic",        "TQ",
+                            "queueId",       "2",    "commitOffset", "10",
+                            NULL};
+
+    t_attach(&ctl);
+    t_fake_topic(&ctl);
+    t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, commit);
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUME_STATS, NULL, one),
+                     RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(
+        t_body,
+        "{\"consumeTps\":0.0,\"offsetTable\":{"
+        "{\"brokerName\":\"broker-t\",\"queueId\":0,\"topic\":\"TQ\"}:"
+        "{\"brokerOffset\":10,\"consumerOffset\":0,\"lastTimestamp\":0},"
+        "{\"brokerName\":\"broker-t\",\"queueId\":1,\"topic\":\"TQ\"}:"
+        "{\"brokerOffset\":10,\"consumerOffset\":0,\"lastTimestamp\":0},"
+        "{\"brokerName\":\"broker-t\",\"queueId\":2,\"topic\":\"TQ\"}:"
+        "{\"brokerOffset\":10,\"consumerOffset\":10,"
+        "\"lastTimestamp\":1700000000002},"
+        "{\"brokerName\":\"broker-t\",\"queueId\":3,\"topic\":\"TQ\"}:"
+        "{\"brokerOffset\":10,\"consumerOffset\":0,\"lastTimestamp\":0}}}");
+    /* no topic: every topic the group has offsets for */
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUME_STATS, NULL, ext),
+                     RMQ_RESP_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(t_body, "\"queueId\":3,\"topic\":\"TQ\""));
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_ALL_CONSUMER_OFFSET, NULL, NULL),
+                     RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_body, "{\"offsetTable\":{\n\t\"TQ@G\":{2:10}\n}}\n");
+    rmq_ctl_detach(&ctl);
+}
+END_TEST
+
+START_TEST(test_locks_exclusive_and_unlock)
+{
+    const char *a01 = "{\"consumerGroup\":\"G\",\"clientId\":\"a\",\"mqSet\":["
+                      "{\"topic\":\"T\",\"brokerName\":\"broker-t\","
+                      "\"queueId\":0},{\"topic\":\"T\",\"brokerName\":"
+                      "\"broker-t\",\"queueId\":1}]}";
+    const char *b12 = "{\"consumerGroup\":\"G\",\"clientId\":\"b\",\"mqSet\":["
+                      "{\"topic\":\"T\",\"brokerName\":\"broker-t\","
+                      "\"queueId\":1},{\"topic\":\"T\",\"brokerName\":"
+                      "\"broker-t\",\"queueId\":2}]}";
+    const char *a1 = "{\"consumerGroup\":\"G\",\"clientId\":\"a\",\"mqSet\":["
+                     "{\"topic\":\"T\",\"brokerName\":\"broker-t\","
+                     "\"queueId\":1}]}";
+
+    ck_assert_int_eq(t_call(1, RMQ_REQ_LOCK_BATCH_MQ, a01, NULL), 0);
+    ck_assert_str_eq(t_body, "{\"lockOKMQSet\":[{\"brokerName\":\"broker-t\","
+                             "\"queueId\":0,\"topic\":\"T\"},{\"brokerName\":"
+                             "\"broker-t\",\"queueId\":1,\"topic\":\"T\"}]}");
+    ck_assert_int_eq(t_call(2, RMQ_REQ_LOCK_BATCH_MQ, b12, NULL), 0);
+    ck_assert_str_eq(t_body, "{\"lockOKMQSet\":[{\"brokerName\":\"broker-t\","
+                             "\"queueId\":2,\"topic\":\"T\"}]}");
+    ck_assert_int_eq(t_call(1, RMQ_REQ_UNLOCK_BATCH_MQ, a1, NULL), 0);
+    ck_assert_int_eq(t_call(2, RMQ_REQ_LOCK_BATCH_MQ, b12, NULL), 0);
+    ck_assert_str_eq(t_body, "{\"lockOKMQSet\":[{\"brokerName\":\"broker-t\","
+                             "\"queueId\":1,\"topic\":\"T\"},{\"brokerName\":"
+                             "\"broker-t\",\"queueId\":2,\"topic\":\"T\"}]}");
+}
+END_TEST
+
+START_TEST(test_subscription_group_admin)
+{
+    const char *cfg = "{\"groupName\":\"GA\",\"consumeEnable\":false,"
+                      "\"retryMaxTimes\":3}";
+    const char *del[] = {"groupName", "GA", NULL};
+    rmq_ctl     ctl;
+    rmq_group_entry g;
+
+    ck_assert_int_eq(t_call(1, RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+                            cfg, NULL),
+                     0);
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL,
+                            NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(t_body, "\"GA\":{"));
+    ck_assert_ptr_nonnull(strstr(t_body, "\"retryMaxTimes\":3"));
+    t_attach(&ctl);
+    ck_assert_int_ge(rmq_ctl_group_find(&ctl, "GA", &g), 0);
+    ck_assert(!g.consume_enable);
+    ck_assert_int_eq(t_call(1, RMQ_REQ_DELETE_SUBSCRIPTIONGROUP, NULL, del), 0);
+    ck_assert_int_ge(rmq_ctl_group_find(&ctl, "GA", &g), 0);
+    ck_assert_uint_eq(g.state, 2);
+    rmq_ctl_detach(&ctl);
+}
+END_TEST
+
+START_TEST(test_consumer_connection_list)
+{
+    const char *ext[] = {"consumerGroup", "G", NULL};
+    const char *none[] = {"consumerGroup", "NOBODY", NULL};
+    json_t     *doc;
+
+    t_heartbeat(1, "c1@1");
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, NULL,
+                            ext),
+                     0);
+    doc = json_loads(t_body, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "connectionSet"),
+                                        0),
+                         "clientAddr")),
+                     "127.0.0.1:40001");
+    json_decref(doc);
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, NULL,
+                            none),
+                     RMQ_RESP_CONSUMER_NOT_ONLINE);
+}
+END_TEST
+
+START_TEST(test_unsupported_code)
+{
+    ck_assert_int_eq(t_call(1, RMQ_REQ_SEND_MESSAGE, NULL, NULL),
+                     RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED);
+    ck_assert_str_eq(t_resp.remark, " request type 10 not supported");
+}
+END_TEST
+
+START_TEST(test_sigterm_saves_offsets_and_restart_loads_them)
+{
+    char *text;
+
+    t_commit("3", "77", false);
+    ck_assert_int_eq(t_offset_of("3"), 77); /* the commit was processed */
+    t_commit("0", "5", false);              /* maybe not yet processed */
+    ck_assert_int_eq(t_stop_broker(), 0);
+    text = t_read_file(t_offsets);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_eq(text, "{\"offsetTable\":{\n\t\"T@G\":{0:5,3:77}\n}}\n");
+    free(text);
+    t_start_broker();
+    ck_assert_int_eq(t_offset_of("3"), 77);
+    ck_assert_int_eq(t_offset_of("0"), 5);
+}
+END_TEST
+
+START_TEST(test_silent_client_expires)
+{
+    const uint64_t two[] = {2};
+    int64_t        end;
+
+    t_heartbeat(1, "c1@1");
+    t_heartbeat(2, "c2@2");
+    t_nnotes = 0;
+    /* keep client 2 alive; client 1 goes silent */
+    end = t_now_ms() + t_scale(5000);
+    while (!t_notified("G", two, 1)) {
+        ck_assert_msg(t_now_ms() < end, "client 1 did not expire");
+        t_heartbeat(2, "c2@2");
+        t_pump(200);
+    }
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_body, "{\"consumerIdList\":[\"c2@2\"]}");
+}
+END_TEST
+
+static Suite *
+rebalancer_actor_suite(void)
+{
+    Suite *s = suite_create("broker.rebalancer_actor");
+    TCase *tc;
+
+    tc = tcase_create("proc");
+    tcase_set_tags(tc, "proc");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_heartbeat_waits_for_retry_topic_then_registers);
+    tcase_add_test(tc, test_second_consumer_notifies_group);
+    tcase_add_test(tc, test_consumer_list_of_unknown_group);
+    tcase_add_test(tc, test_group_and_subscriptions_published_in_shm);
+    tcase_add_test(tc, test_conn_closed_removes_and_notifies);
+    tcase_add_test(tc, test_unregister_client_removes_and_notifies);
+    tcase_add_test(tc, test_offsets_query_update_never_backwards);
+    tcase_add_test(tc, test_offset_query_against_queue_windows);
+    tcase_add_test(tc, test_offset_commit_without_fields_fails);
+    tcase_add_test(tc, test_consume_stats_and_all_offsets);
+    tcase_add_test(tc, test_locks_exclusive_and_unlock);
+    tcase_add_test(tc, test_subscription_group_admin);
+    tcase_add_test(tc, test_consumer_connection_list);
+    tcase_add_test(tc, test_unsupported_code);
+    tcase_add_test(tc, test_sigterm_saves_offsets_and_restart_loads_them);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("expiry");
+    tcase_set_tags(tc, "proc");
+    tcase_add_checked_fixture(tc, setup_fast_expiry, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_silent_client_expires);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(rebalancer_actor_suite());
+    int      failed;
+
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
