@@ -211,6 +211,8 @@ sg_write_group(rmq_group_entry *g, const struct sg_entry *e, bool fresh)
     g->broker_id = e->conf.broker_id;
     g->which_broker_when_slow = e->conf.which_broker_when_slow;
     g->flags = e->conf.orderly ? RMQ_GROUP_F_ORDERLY : 0;
+    /* readers test state before taking the seqlock: fields first */
+    atomic_thread_fence(memory_order_release);
     g->state = e->live ? 1 : 2;
     rmq_ctl_seq_end(&g->seq);
 }
@@ -282,6 +284,9 @@ sg_write_sub(rmq_sub_entry *s, uint32_t group_idx, const rmq_sub_pub *p,
         s->sub_version = p->sub_version;
         s->expr_type = p->expr_type;
     }
+    /* linear scans test state and topic before taking the seqlock: a new
+     * row must show its topic before it shows state 1 */
+    atomic_thread_fence(memory_order_release);
     s->state = p != NULL ? 1 : 2;
     rmq_ctl_seq_end(&s->seq);
 }
