@@ -39,7 +39,6 @@
  */
 #include "actors/actors.h"
 
-#include "broker/cfgfile.h"
 #include "broker/groups.h"
 #include "broker/locks.h"
 #include "broker/offsets.h"
@@ -51,6 +50,7 @@
 #include "proto/catalog.h"
 #include "proto/codes.h"
 #include "proto/remoting.h"
+#include "store/jsonfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -786,7 +786,7 @@ rb_save_offsets(struct rb *rb)
     rmq_buf_init(&b);
     rc = rmq_offsets_json(&rb->offsets, &b);
     if (rc == 0) {
-        rc = rmq_cfgfile_write(rb->offsets_path, b.data, b.len);
+        rc = rmq_jsonfile_write(rb->offsets_path, (const char *)b.data, b.len);
     }
     rmq_buf_free(&b);
     if (rc == 0) {
@@ -1206,10 +1206,27 @@ rb_next_deadline(const struct rb *rb)
 
 /* ---- start and stop -------------------------------------------------------- */
 
+/*
+ * consumerOffset.json, or its .bak when the file is damaged or is JSON
+ * of another shape.  Missing both is an empty table.
+ */
 static int
-rb_parse_offsets(void *arg, const char *text, size_t len)
+rb_load_offsets(struct rb *rb)
 {
-    return rmq_offsets_load_json(arg, text, len);
+    char    bak[sizeof(rb->offsets_path) + 8];
+    json_t *doc = NULL;
+    int     rc = rmq_jsonfile_load(rb->offsets_path, &doc);
+
+    if (rc == 0 && (rc = rmq_offsets_load_doc(&rb->offsets, doc)) ==
+                       RMQ_ERR_PROTO) {
+        json_decref(doc);
+        doc = NULL;
+        snprintf(bak, sizeof(bak), "%s.bak", rb->offsets_path);
+        rc = rmq_jsonfile_load(bak, &doc);
+        rc = rc == 0 ? rmq_offsets_load_doc(&rb->offsets, doc) : rc;
+    }
+    json_decref(doc);
+    return rc == RMQ_ERR_NOTFOUND ? 0 : rc;
 }
 
 static int
@@ -1222,8 +1239,8 @@ rb_load(struct rb *rb)
              RB_OFFSETS_FILE);
     snprintf(rb->subgroups_path, sizeof(rb->subgroups_path), "%s/config/%s",
              root, RB_SUBGROUPS_FILE);
-    rc = rmq_cfgfile_load(rb->offsets_path, rb_parse_offsets, &rb->offsets);
-    if (rc != 0 && rc != RMQ_ERR_NOTFOUND) {
+    rc = rb_load_offsets(rb);
+    if (rc != 0) {
         rmq_log(RMQ_LOG_ERR, "rb.load", "cannot load \"%s\" or its .bak: %s",
                 rb->offsets_path, rmq_strerror(rc));
         return RMQ_ERR_CORRUPT;

@@ -4,10 +4,10 @@
  */
 #include "broker/offsets.h"
 
-#include "broker/cfgfile.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "shm/control.h"
+#include "store/jsonfile.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -334,9 +334,8 @@ off_load_entry(rmq_strmap *m, const char *key, json_t *queues)
 }
 
 int
-rmq_offsets_load_json(rmq_offsets *o, const char *text, size_t len)
+rmq_offsets_load_doc(rmq_offsets *o, json_t *doc)
 {
-    json_t     *doc = rmq_json_load_lenient(text, len);
     json_t     *table = json_object_get(doc, "offsetTable");
     rmq_strmap  fresh;
     const char *key;
@@ -344,7 +343,6 @@ rmq_offsets_load_json(rmq_offsets *o, const char *text, size_t len)
     int         rc = 0;
 
     if (!json_is_object(table)) {
-        json_decref(doc);
         return RMQ_ERR_PROTO;
     }
     rmq_strmap_init(&fresh);
@@ -353,7 +351,6 @@ rmq_offsets_load_json(rmq_offsets *o, const char *text, size_t len)
             break;
         }
     }
-    json_decref(doc);
     if (rc != 0) {
         off_free_map(&fresh);
         return rc;
@@ -361,6 +358,24 @@ rmq_offsets_load_json(rmq_offsets *o, const char *text, size_t len)
     off_free_map(&o->tg);
     o->tg = fresh;
     return 0;
+}
+
+int
+rmq_offsets_load_json(rmq_offsets *o, const char *text, size_t len)
+{
+    char   *quoted;
+    size_t  qlen;
+    json_t *doc;
+    int     rc;
+
+    if (rmq_json_quote_bare_keys(text, len, &quoted, &qlen) != 0) {
+        return RMQ_ERR_NOMEM;
+    }
+    doc = json_loadb(quoted, qlen, 0, NULL);
+    free(quoted);
+    rc = doc != NULL ? rmq_offsets_load_doc(o, doc) : RMQ_ERR_PROTO;
+    json_decref(doc);
+    return rc;
 }
 
 int

@@ -5,7 +5,8 @@
  * GET_ALL_CONSUMER_OFFSET body, which is the same text) and ConsumeStats.
  *
  * Owned by the rebalancer (one thread), in memory; the rebalancer saves
- * it to <storePathRootDir>/config/consumerOffset.json every
+ * it (store/jsonfile.h) to <storePathRootDir>/config/consumerOffset.json
+ * every
  * flushConsumerOffsetInterval and when it stops, and loads it at start,
  * so a crash loses at most one interval of commits.
  *
@@ -20,6 +21,7 @@
 #include "broker/strmap.h"
 #include "common/buf.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,10 +65,13 @@ void rmq_offsets_group_topics(const rmq_offsets *o, const char *group,
  */
 int rmq_offsets_json(const rmq_offsets *o, rmq_buf *out);
 /*
- * Replace the whole table with the one in text (bare or quoted integer
- * keys).  On error the table is unchanged.  Returns 0 or RMQ_ERR_PROTO.
+ * Replace the whole table with the one in doc, a parsed consumerOffset.json
+ * (rmq_jsonfile_load quotes bare keys).  On error the table is unchanged.
+ * Returns 0, RMQ_ERR_PROTO (no offsetTable object) or RMQ_ERR_NOMEM.
  * Entries that are not "topic@group" -> {int: int} are skipped.
  */
+int rmq_offsets_load_doc(rmq_offsets *o, json_t *doc);
+/* The same from text, with bare or quoted integer keys. */
 int rmq_offsets_load_json(rmq_offsets *o, const char *text, size_t len);
 
 /* One ConsumeStats row: a MessageQueue and its OffsetWrapper. */

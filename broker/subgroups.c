@@ -5,10 +5,10 @@
  */
 #include "broker/subgroups.h"
 
-#include "broker/cfgfile.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "store/jsonfile.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -577,12 +577,11 @@ rmq_subgroups_shm_index(const rmq_subgroups *sg, const char *name)
 
 /* ---- JSON file ------------------------------------------------------------ */
 
-int
-rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
+/* {"dataVersion":{...},"subscriptionGroupTable":{...}} of the live configs. */
+static json_t *
+sg_doc(const rmq_subgroups *sg)
 {
     json_t *table = json_object();
-    json_t *doc;
-    char   *text;
     size_t  pos = 0;
     void   *v;
 
@@ -592,10 +591,18 @@ rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
             json_object_set_new(table, e->conf.name, sg_conf_to_json(&e->conf));
         }
     }
-    doc = json_pack("{s:{s:I,s:I},s:o}", "dataVersion", "counter",
-                    (json_int_t)sg->dv_counter, "timestamp",
-                    (json_int_t)sg->dv_timestamp, "subscriptionGroupTable",
-                    table);
+    return json_pack("{s:{s:I,s:I},s:o}", "dataVersion", "counter",
+                     (json_int_t)sg->dv_counter, "timestamp",
+                     (json_int_t)sg->dv_timestamp, "subscriptionGroupTable",
+                     table);
+}
+
+int
+rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
+{
+    json_t *doc = sg_doc(sg);
+    char   *text;
+
     text = doc ? json_dumps(doc, JSON_SORT_KEYS | (pretty ? JSON_INDENT(2)
                                                           : JSON_COMPACT))
                : NULL;
@@ -604,9 +611,6 @@ rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
         return RMQ_ERR_NOMEM;
     }
     rmq_buf_append_str(out, text);
-    if (pretty) {
-        rmq_buf_u8(out, '\n');
-    }
     free(text);
     return out->oom ? RMQ_ERR_NOMEM : 0;
 }
@@ -614,58 +618,44 @@ rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
 int
 rmq_subgroups_save(rmq_subgroups *sg)
 {
-    rmq_buf b;
+    json_t *doc;
     int     rc;
 
     if (sg->path == NULL) {
         return 0;
     }
-    rmq_buf_init(&b);
-    rc = rmq_subgroups_json(sg, true, &b);
-    if (rc == 0) {
-        rc = rmq_cfgfile_write(sg->path, b.data, b.len);
+    doc = sg_doc(sg);
+    if (doc == NULL) {
+        return RMQ_ERR_NOMEM;
     }
-    rmq_buf_free(&b);
+    rc = rmq_jsonfile_save(sg->path, doc);
+    json_decref(doc);
     return rc;
 }
 
-/* A loaded file, applied only once it parsed completely. */
-struct sg_loaded {
-    rmq_sgconf *confs;
-    uint32_t    n;
-    int64_t     dv_counter;
-    int64_t     dv_timestamp;
-};
-
+/*
+ * Put the configs of a parsed subscriptionGroup.json into sg.  Returns
+ * RMQ_ERR_PROTO, changing nothing, when it has no table.
+ */
 static int
-sg_parse_file(void *arg, const char *text, size_t len)
+sg_apply_doc(rmq_subgroups *sg, json_t *doc)
 {
-    struct sg_loaded *ld = arg;
-    json_t           *doc = rmq_json_load_lenient(text, len);
-    json_t           *table = json_object_get(doc, "subscriptionGroupTable");
-    json_t           *dv = json_object_get(doc, "dataVersion");
-    const char       *name;
-    json_t           *jc;
+    json_t     *table = json_object_get(doc, "subscriptionGroupTable");
+    json_t     *dv = json_object_get(doc, "dataVersion");
+    const char *name;
+    json_t     *jc;
+    rmq_sgconf  c;
 
-    free(ld->confs);
-    memset(ld, 0, sizeof(*ld));
     if (!json_is_object(table)) {
-        json_decref(doc);
         return RMQ_ERR_PROTO;
     }
-    ld->confs = calloc(json_object_size(table) + 1, sizeof(*ld->confs));
-    if (ld->confs == NULL) {
-        json_decref(doc);
-        return RMQ_ERR_NOMEM;
-    }
     json_object_foreach(table, name, jc) {
-        if (sg_conf_from_json(jc, name, &ld->confs[ld->n]) == 0) {
-            ld->n++;
+        if (sg_conf_from_json(jc, name, &c) == 0 && sg_put_conf(sg, &c) == NULL) {
+            return RMQ_ERR_NOMEM;
         }
     }
-    sg_json_i64(dv, "counter", &ld->dv_counter);
-    sg_json_i64(dv, "timestamp", &ld->dv_timestamp);
-    json_decref(doc);
+    sg_json_i64(dv, "counter", &sg->dv_counter);
+    sg_json_i64(dv, "timestamp", &sg->dv_timestamp);
     return 0;
 }
 
@@ -673,9 +663,10 @@ sg_parse_file(void *arg, const char *text, size_t len)
 static int
 sg_load(rmq_subgroups *sg)
 {
-    struct sg_loaded ld = {0};
-    rmq_sgconf       c;
-    int              rc = 0;
+    char       bak[4096 + 8];
+    json_t    *doc = NULL;
+    rmq_sgconf c;
+    int        rc;
 
     for (size_t i = 0; i < RMQ_ARRAY_LEN(sg_seeds); i++) {
         rmq_sgconf_defaults(&c, sg_seeds[i]);
@@ -686,19 +677,19 @@ sg_load(rmq_subgroups *sg)
     if (sg->path == NULL) {
         return 0;
     }
-    rc = rmq_cfgfile_load(sg->path, sg_parse_file, &ld);
+    rc = rmq_jsonfile_load(sg->path, &doc);
+    if (rc == 0 && (rc = sg_apply_doc(sg, doc)) == RMQ_ERR_PROTO) {
+        /* JSON, but not a subscription group file: try the copy */
+        json_decref(doc);
+        doc = NULL;
+        snprintf(bak, sizeof(bak), "%s.bak", sg->path);
+        rc = rmq_jsonfile_load(bak, &doc);
+        rc = rc == 0 ? sg_apply_doc(sg, doc) : rc;
+    }
+    json_decref(doc);
     if (rc == RMQ_ERR_NOTFOUND) {
-        free(ld.confs);
         return 0;
     }
-    for (uint32_t i = 0; rc == 0 && i < ld.n; i++) {
-        if (sg_put_conf(sg, &ld.confs[i]) == NULL) {
-            rc = RMQ_ERR_NOMEM;
-        }
-    }
-    sg->dv_counter = ld.dv_counter;
-    sg->dv_timestamp = ld.dv_timestamp;
-    free(ld.confs);
     return rc == RMQ_ERR_PROTO ? RMQ_ERR_CORRUPT : rc;
 }
 
