@@ -35,12 +35,15 @@
  *
  * Shared data: writes the control segment's group and subscription
  * regions and groups_gen/subs_gen (single writer, broker/subgroups.c);
- * reads the topic table and queue windows.
+ * reads the topic table, queue windows and store positions, and maps
+ * consume queues and the commit log read-only for GET_CONSUME_STATS's
+ * lastTimestamp (broker/msgtime.c).
  */
 #include "actors/actors.h"
 
 #include "broker/groups.h"
 #include "broker/locks.h"
+#include "broker/msgtime.h"
 #include "broker/offsets.h"
 #include "broker/subgroups.h"
 #include "common/err.h"
@@ -105,6 +108,7 @@ struct rb {
     rmq_offsets     offsets;
     rmq_locks       locks;
     rmq_subgroups  *subgroups;
+    rmq_msgtime     msgtime;
     char            offsets_path[RMQ_CONFIG_PATH_MAX + 64];
     char            subgroups_path[RMQ_CONFIG_PATH_MAX + 64];
     uint64_t        offsets_saved; /* offsets.changes at the last save */
@@ -809,15 +813,33 @@ struct rb_stats {
 };
 
 /*
- * Store time of the message at offset-1.  Exact when the group is caught
- * up (the queue's newest message).  TODO: read the consume queue and the
- * record (store/cq.h, store/commitlog.h) once the store library is on
- * main; until then 0 elsewhere.
+ * lastTimestamp: store time of the message at consumer_offset - 1.  When
+ * that is the queue's newest message the dispatcher has published its
+ * time; otherwise read it from the consume queue and the commit log.
  */
 static int64_t
-rb_last_timestamp(int64_t consumer_offset, int64_t max, int64_t last_ms)
+rb_last_timestamp(struct rb *rb, const char *topic, int32_t queue_id,
+                  int64_t consumer_offset, int64_t max, int64_t last_ms)
 {
-    return consumer_offset > 0 && consumer_offset == max ? last_ms : 0;
+    const rmq_ctl     *ctl = &rb->self->ctl;
+    rmq_msgtime_limits lim;
+
+    if (consumer_offset <= 0) {
+        return 0;
+    }
+    if (consumer_offset == max && last_ms > 0) {
+        return last_ms;
+    }
+    lim.queue_max = max;
+    lim.cl_end = atomic_load_explicit(&ctl->pos->cl_written,
+                                      memory_order_acquire);
+    lim.store_gen = atomic_load_explicit(&ctl->pos->store_gen,
+                                         memory_order_acquire);
+    if (lim.store_gen != ctl->hdr->generation) {
+        return 0; /* the store is not open in this generation yet */
+    }
+    return rmq_msgtime_get(&rb->msgtime, topic, queue_id, consumer_offset - 1,
+                           &lim);
 }
 
 static void
@@ -856,7 +878,8 @@ rb_stats_topic(void *arg, const char *topic)
         row->queue_id = q;
         row->broker_offset = max > 0 ? max : 0;
         row->consumer_offset = off > 0 ? off : 0;
-        row->last_timestamp = rb_last_timestamp(row->consumer_offset, max,
+        row->last_timestamp = rb_last_timestamp(st->rb, name, q,
+                                                row->consumer_offset, max,
                                                 last);
     }
 }
@@ -1270,7 +1293,10 @@ rb_init(rmq_actor *self, struct rb *rb)
     rmq_locks_init(&rb->locks, RMQ_LOCK_LEASE_MS);
     rmq_buf_init(&rb->body);
     rmq_buf_init(&rb->enc);
-    if ((rc = rb_load(rb)) != 0) {
+    if ((rc = rb_load(rb)) != 0 ||
+        (rc = rmq_msgtime_init(&rb->msgtime, self->cfg.broker.store_root,
+                               self->cfg.broker.commitlog_file_size,
+                               self->cfg.broker.cq_file_size)) != 0) {
         return rc;
     }
     if (rmq_ipc_open(&rb->in, RMQ_IPC_PULL, self->run_dir, "rebalancer",
@@ -1294,6 +1320,7 @@ rb_fini(struct rb *rb)
     rmq_ipc_close(&rb->to_acceptor);
     rmq_ipc_close(&rb->to_clwriter);
     rmq_subgroups_close(rb->subgroups);
+    rmq_msgtime_fini(&rb->msgtime);
     rmq_groups_fini(&rb->groups);
     rmq_offsets_fini(&rb->offsets);
     rmq_locks_fini(&rb->locks);
