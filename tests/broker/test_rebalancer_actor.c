@@ -1,24 +1,23 @@
 /*
  * test_rebalancer_actor.c - Check suite "broker.rebalancer_actor" (tag
- * proc): the real rmq-supervisor runs a broker in a temp dir, and this
- * test plays the acceptor and clwriter over NNG: it binds acceptor.in and
- * clwriter.in in the run directory, pushes FWD_REQUEST / CONN_CLOSED to
- * rebalancer.in, answers TOPIC_UPDATE with TOPIC_RESULT, and checks the
- * FWD_RESPONSEs, CLIENT_NOTIFYs, the control segment and the offset file.
+ * proc): the real rmq-supervisor runs a broker in a temp dir (with the
+ * store actors: clwriter creates the retry topics, the dispatcher fills
+ * the queue windows), and this test plays the acceptor over NNG: it
+ * binds acceptor.in in the run directory, pushes FWD_REQUEST and
+ * CONN_CLOSED to rebalancer.in, and checks the FWD_RESPONSEs,
+ * CLIENT_NOTIFYs, the control segment and the offset file.  Messages are
+ * put into the store with broker/putter.h (as the test actor).
  *
- * Only actors with an entry point in supervisor/table.c run.  The test
- * looks at the control segment after start: when no clwriter runs it
- * binds clwriter.in and answers TOPIC_UPDATEs itself, else the real one
- * creates the retry topics.  When an acceptor runs it owns acceptor.in
- * and the test cannot stand in for it: every case then returns at once
- * with a note on stderr (this needs a broker without an acceptor, or a
- * client over TCP instead).
+ * When an acceptor actor runs it owns acceptor.in and the test cannot
+ * stand in for it: every case then returns at once with a note on stderr
+ * (this needs a broker without an acceptor, or a client over TCP).
  *
  * Every spawned supervisor gets PR_SET_PDEATHSIG and its actors die with
  * it, so a failing test (Check's fork mode) leaves no process behind.
  * The minimal helpers here stand in for tests/support/rmqtest.h until
  * that is on main.
  */
+#include "broker/putter.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -201,18 +200,14 @@ t_read_file(const char *path)
 /* ---- the acceptor's and clwriter's side --------------------------------------- */
 
 static rmq_ipc  t_acc;   /* acceptor.in: responses, notifications */
-static rmq_ipc  t_clw;   /* clwriter.in: topic updates (fake clwriter) */
 static rmq_ipc  t_rb;    /* rebalancer.in */
 static rmq_ctl  t_ctl;   /* the broker's control segment */
 static uint64_t t_next_req;
-static bool     t_answer_topics; /* the fake clwriter replies */
-static bool     t_fake_clwriter; /* no clwriter actor: we play it */
 static bool     t_acceptor_runs; /* an acceptor owns acceptor.in */
 
 static rmq_msg_fwd_request   t_req;
 static rmq_msg_fwd_response  t_resp;
 static rmq_msg_client_notify t_notify;
-static rmq_msg_topic_update  t_topic;
 static char                  t_body[65536]; /* body of the last response */
 
 /* Notifications seen, oldest first. */
@@ -223,8 +218,6 @@ static struct {
     uint64_t conns[8];
 } t_notes[T_NOTES_MAX];
 static int t_nnotes;
-static int t_ntopic_updates;
-static char t_last_topic[RMQ_TOPIC_NAME_MAX];
 
 static void
 t_send(const rmq_buf *b)
@@ -279,28 +272,6 @@ t_conn_closed(uint64_t conn)
 }
 
 static void
-t_on_topic_update(const void *data, size_t len)
-{
-    rmq_msg_topic_result r = {0};
-    rmq_buf              b;
-
-    ck_assert_int_eq(rmq_msg_topic_update_decode(data, len, &t_topic), 0);
-    t_ntopic_updates++;
-    snprintf(t_last_topic, sizeof(t_last_topic), "%s", t_topic.name);
-    if (!t_answer_topics) {
-        return;
-    }
-    r.seq = t_topic.seq;
-    r.status = 0;
-    r.topic_idx = 42;
-    rmq_buf_init(&b);
-    ck_assert_int_eq(rmq_msg_topic_result_encode(&r, &b), 0);
-    /* clwriter answers on the requester's .in, as the real one does */
-    t_send(&b);
-    rmq_buf_free(&b);
-}
-
-static void
 t_on_notify(const void *data, size_t len)
 {
     int i = t_nnotes++;
@@ -320,8 +291,8 @@ t_on_notify(const void *data, size_t len)
 }
 
 /*
- * Serve clwriter.in and acceptor.in until a FWD_RESPONSE arrives (true,
- * in t_resp/t_body) or timeout_ms passes (false).
+ * Read acceptor.in until a FWD_RESPONSE arrives (true, in t_resp/t_body)
+ * or timeout_ms passes (false); notifications are kept in t_notes.
  */
 static bool
 t_pump(int timeout_ms)
@@ -329,16 +300,11 @@ t_pump(int timeout_ms)
     int64_t end = t_now_ms() + t_scale(timeout_ms);
 
     for (;;) {
-        struct pollfd pf[2] = {{.fd = t_acc.recv_fd, .events = POLLIN},
-                               {.fd = t_clw.recv_fd, .events = POLLIN}};
+        struct pollfd pf = {.fd = t_acc.recv_fd, .events = POLLIN};
         int64_t       left = end - t_now_ms();
         nng_msg      *m;
         uint16_t      id;
 
-        while (t_clw.open && rmq_ipc_recv(&t_clw, &m) == 0) {
-            t_on_topic_update(nng_msg_body(m), nng_msg_len(m));
-            nng_msg_free(m);
-        }
         while (rmq_ipc_recv(&t_acc, &m) == 0) {
             bool got = false;
             ck_assert_int_eq(rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m),
@@ -364,7 +330,7 @@ t_pump(int timeout_ms)
         if (left <= 0) {
             return false;
         }
-        poll(pf, 2, (int)RMQ_MIN(left, 50));
+        poll(&pf, 1, (int)RMQ_MIN(left, 50));
     }
 }
 
@@ -528,7 +494,6 @@ t_start_and_wait(void)
 static void
 t_open_sockets(void)
 {
-    t_fake_clwriter = t_actor_state(RMQ_ACTOR_CLWRITER) == RMQ_ASTATE_NONE;
     t_acceptor_runs = t_actor_state(RMQ_ACTOR_ACCEPTOR) != RMQ_ASTATE_NONE;
     if (t_acceptor_runs) {
         fprintf(stderr, "broker.rebalancer_actor: an acceptor actor owns "
@@ -536,11 +501,6 @@ t_open_sockets(void)
                         "nothing\n");
     } else {
         ck_assert_int_eq(rmq_ipc_open(&t_acc, RMQ_IPC_PULL, t_run, "acceptor",
-                                      "in"),
-                         0);
-    }
-    if (t_fake_clwriter) {
-        ck_assert_int_eq(rmq_ipc_open(&t_clw, RMQ_IPC_PULL, t_run, "clwriter",
                                       "in"),
                          0);
     }
@@ -559,12 +519,9 @@ t_setup_with(int expire_ms)
     snprintf(t_offsets, sizeof(t_offsets),
              "%s/store/config/consumerOffset.json", t_dir);
     memset(&t_acc, 0, sizeof(t_acc));
-    memset(&t_clw, 0, sizeof(t_clw));
     memset(&t_ctl, 0, sizeof(t_ctl));
     t_next_req = 0;
     t_nnotes = 0;
-    t_ntopic_updates = 0;
-    t_answer_topics = true;
     t_write_conf(expire_ms);
     t_start_and_wait();
     t_open_sockets();
@@ -591,7 +548,6 @@ teardown(void)
     rmq_ctl_detach(&t_ctl);
     rmq_ipc_close(&t_rb);
     rmq_ipc_close(&t_acc);
-    rmq_ipc_close(&t_clw);
     if (getenv("RMQTEST_KEEP") == NULL) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
         if (system(cmd) != 0) {
@@ -600,15 +556,12 @@ teardown(void)
     }
 }
 
-/*
- * Cases that fake topics in the control segment play clwriter and the
- * dispatcher: only when neither runs.
- */
-#define T_NEED_NO_STORE_ACTORS()                                              \
+/* Cases that need the store actors (clwriter, dispatcher) running. */
+#define T_NEED_STORE()                                                        \
     do {                                                                      \
-        if (!t_fake_clwriter) {                                               \
-            fprintf(stderr, "%s: a clwriter runs; not faking topics\n",       \
-                    __func__);                                                \
+        if (t_actor_state(RMQ_ACTOR_CLWRITER) == RMQ_ASTATE_NONE ||           \
+            t_actor_state(RMQ_ACTOR_DISPATCHER) == RMQ_ASTATE_NONE) {         \
+            fprintf(stderr, "%s: no store actors in this build\n", __func__); \
             return;                                                           \
         }                                                                     \
     } while (0)
@@ -621,62 +574,141 @@ teardown(void)
         }                                                                     \
     } while (0)
 
-/* Play clwriter and dispatcher: topic TQ with 4 queues, windows set. */
-static void
-t_fake_topic(rmq_ctl *ctl)
-{
-    rmq_topic_entry *t = &ctl->topics[0];
-    uint32_t         h = rmq_ctl_topic_hash("TQ", 2) & (RMQ_TOPIC_HASH - 1);
+/* ---- the store ---------------------------------------------------------------- */
 
-    rmq_ctl_seq_begin(&t->seq);
-    strcpy(t->name, "TQ");
-    t->read_queues = 4;
-    t->write_queues = 4;
-    t->perm = 6;
-    t->queue_base = 0;
-    t->queue_cap = 4;
-    t->state = RMQ_TOPIC_LIVE;
-    rmq_ctl_seq_end(&t->seq);
-    for (int q = 0; q < 4; q++) {
-        atomic_store(&ctl->qd[q].min_offset, q == 1 ? 0 : 5);
-        atomic_store(&ctl->qd[q].max_offset, 10);
-        atomic_store(&ctl->qd[q].last_store_ms, 1700000000000LL + q);
+static rmq_putter t_put;
+static int        t_put_done;
+
+static void
+t_on_put(void *arg, uint64_t cookie, const rmq_put_res *res)
+{
+    (void)arg;
+    (void)cookie;
+    ck_assert_int_eq(res->status, RMQ_PUT_OK);
+    t_put_done++;
+}
+
+/* Create topic with queues (clwriter) and put n[q] messages into queue q. */
+static void
+t_store_topic(const char *topic, int queues, const int *n)
+{
+    int     want = 0;
+    int64_t end;
+
+    ck_assert_int_eq(rmq_putter_open(&t_put, t_run, RMQ_ACTOR_TESTACTOR,
+                                     1 << 20, t_on_put, NULL),
+                     0);
+    ck_assert_int_eq(rmq_putter_topic(&t_put, topic, queues,
+                                      t_scale(T_TIMEOUT_MS)),
+                     0);
+    t_put_done = 0;
+    for (int q = 0; q < queues; q++) {
+        for (int i = 0; i < n[q]; i++, want++) {
+            ck_assert_int_eq(rmq_putter_put(&t_put, topic, q, "tag", NULL,
+                                            "body", 4, 0, (uint64_t)want + 1),
+                             0);
+        }
     }
-    atomic_store(&ctl->thash[h], 1);
+    end = t_now_ms() + t_scale(T_TIMEOUT_MS);
+    while (t_put_done < want) {
+        ck_assert_msg(t_now_ms() < end, "puts not answered");
+        rmq_putter_poll(&t_put, 50);
+    }
+    rmq_putter_close(&t_put);
+}
+
+/* The dispatcher's window of topic/q (waits until max reaches want). */
+static rmq_queue_d *
+t_queue(const char *topic, int q, int64_t want_max)
+{
+    rmq_topic_entry t;
+    rmq_queue_d    *d;
+    int64_t         end = t_now_ms() + t_scale(T_TIMEOUT_MS);
+
+    ck_assert_int_ge(rmq_ctl_topic_find(&t_ctl, topic, strlen(topic), &t), 0);
+    ck_assert_int_lt(q, (int)t.queue_cap);
+    d = &t_ctl.qd[t.queue_base + (uint32_t)q];
+    while (atomic_load(&d->max_offset) < want_max) {
+        ck_assert_msg(t_now_ms() < end, "not dispatched");
+        poll(NULL, 0, 10);
+    }
+    return d;
+}
+
+/* The lastTimestamp of queueId q in a ConsumeStats body, or -1. */
+static long long
+t_stats_last_ts(const char *topic, int q, long long broker_off,
+                long long consumer_off)
+{
+    char        key[256];
+    const char *at;
+
+    snprintf(key, sizeof(key),
+             "{\"brokerName\":\"broker-t\",\"queueId\":%d,\"topic\":\"%s\"}:"
+             "{\"brokerOffset\":%lld,\"consumerOffset\":%lld,"
+             "\"lastTimestamp\":",
+             q, topic, broker_off, consumer_off);
+    at = strstr(t_body, key);
+    return at != NULL ? atoll(at + strlen(key)) : -1;
+}
+
+static int64_t
+t_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- tests ---------------------------------------------------------------- */
 
-START_TEST(test_heartbeat_waits_for_retry_topic_then_registers)
+START_TEST(test_heartbeat_creates_retry_topic_before_reply)
 {
-    const uint64_t one[] = {1};
+    const uint64_t  one[] = {1};
+    rmq_topic_entry t;
 
     T_NEED_ACCEPTOR_ROLE();
-    if (!t_fake_clwriter) {
-        rmq_topic_entry t;
-        /* the real clwriter has created the topic before the reply */
-        t_heartbeat(1, "c1@1");
-        ck_assert_int_ge(rmq_ctl_topic_find(&t_ctl, "%RETRY%G", 8, &t), 0);
-        ck_assert_int_eq(t.read_queues, 1);
-        return;
-    }
-    t_answer_topics = false;
-    t_request(1, RMQ_REQ_HEART_BEAT, false, t_heartbeat_body("c1@1", "G", "T"),
-              NULL);
-    /* the reply is held until clwriter answers (at most 1 s) */
-    ck_assert(!t_pump(300));
-    ck_assert_int_eq(t_ntopic_updates, 1);
-    ck_assert_str_eq(t_last_topic, "%RETRY%G");
-    ck_assert_uint_eq(t_topic.owner, 5); /* RMQ_ACTOR_REBALANCER */
-    ck_assert_int_eq(t_topic.read_queues, 1);
-    ck_assert_int_eq(t_topic.write_queues, 1);
-    ck_assert_int_eq(t_topic.perm, 6);
-    ck_assert(!t_topic.remove);
-    ck_assert(t_pump(T_TIMEOUT_MS)); /* after the wait, answered anyway */
-    ck_assert_int_eq(t_resp.code, RMQ_RESP_SUCCESS);
+    T_NEED_STORE();
+    ck_assert_int_lt(rmq_ctl_topic_find(&t_ctl, "%RETRY%G", 8, &t), 0);
+    t_heartbeat(1, "c1@1");
+    /* clwriter created it before the heartbeat was answered */
+    ck_assert_int_ge(rmq_ctl_topic_find(&t_ctl, "%RETRY%G", 8, &t), 0);
+    ck_assert_uint_eq(t.state, RMQ_TOPIC_LIVE);
+    ck_assert_int_eq(t.read_queues, 1);
+    ck_assert_int_eq(t.write_queues, 1);
+    ck_assert_int_eq(t.perm, 6);
     ck_assert(t_notified("G", one, 1));
     ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
     ck_assert_str_eq(t_body, "{\"consumerIdList\":[\"c1@1\"]}");
+}
+END_TEST
+
+START_TEST(test_heartbeat_reply_waits_at_most_a_second_for_clwriter)
+{
+    pid_t   clw;
+    int64_t start;
+    bool    early;
+
+    T_NEED_ACCEPTOR_ROLE();
+    T_NEED_STORE();
+    clw = atomic_load(&t_ctl.slots[RMQ_ACTOR_CLWRITER].sup.s.pid);
+    ck_assert_int_gt(clw, 0);
+    /* a clwriter that does not answer (SIGKILL still works if we fail) */
+    ck_assert_int_eq(kill(clw, SIGSTOP), 0);
+    start = t_now_ms();
+    t_request(1, RMQ_REQ_HEART_BEAT, false, t_heartbeat_body("c1@1", "G", "T"),
+              NULL);
+    early = t_pump(300);
+    if (!early) {
+        ck_assert(t_pump(T_TIMEOUT_MS));
+    }
+    kill(clw, SIGCONT);
+    ck_assert_msg(!early, "heartbeat answered before the retry topic");
+    ck_assert_int_eq(t_resp.code, RMQ_RESP_SUCCESS);
+    ck_assert_int_ge(t_now_ms() - start, 900);
+    /* registered all the same */
+    ck_assert_int_eq(t_consumer_list("G"), RMQ_RESP_SUCCESS);
 }
 END_TEST
 
@@ -686,7 +718,6 @@ START_TEST(test_second_consumer_notifies_group)
 
     T_NEED_ACCEPTOR_ROLE();
     t_heartbeat(1, "c1@1");
-    ck_assert(!t_fake_clwriter || t_ntopic_updates >= 1);
     t_nnotes = 0;
     t_heartbeat(2, "c2@2");
     ck_assert(t_notified("G", both, 2));
@@ -785,16 +816,24 @@ END_TEST
 
 START_TEST(test_offset_query_against_queue_windows)
 {
-    T_NEED_ACCEPTOR_ROLE();
-    T_NEED_NO_STORE_ACTORS();
+    const int    n[2] = {3, 0};
+    rmq_queue_d *q1;
 
-    t_fake_topic(&t_ctl);
-    ck_assert_int_eq(t_query("TQ", "0"), RMQ_RESP_QUERY_NOT_FOUND);
+    T_NEED_ACCEPTOR_ROLE();
+    T_NEED_STORE();
+    t_store_topic("TQ", 2, n);
+    t_queue("TQ", 0, 3);
+    /* a young queue (min 0) is read from its start */
+    ck_assert_int_eq(t_query("TQ", "0"), RMQ_RESP_SUCCESS);
+    ck_assert_str_eq(t_resp_ext("offset"), "0");
+    /* play the dispatcher after old files of idle queue 1 were deleted */
+    q1 = t_queue("TQ", 1, 0);
+    atomic_store(&q1->max_offset, 10);
+    atomic_store(&q1->min_offset, 5);
+    ck_assert_int_eq(t_query("TQ", "1"), RMQ_RESP_QUERY_NOT_FOUND);
     ck_assert_str_eq(t_resp.remark,
                      "Not found, V3_0_6_SNAPSHOT maybe this group consumer "
                      "boot first");
-    ck_assert_int_eq(t_query("TQ", "1"), RMQ_RESP_SUCCESS); /* min 0 */
-    ck_assert_str_eq(t_resp_ext("offset"), "0");
 }
 END_TEST
 
@@ -811,37 +850,46 @@ END_TEST
 
 START_TEST(test_consume_stats_and_all_offsets)
 {
-    const char *ext[] = {"consumerGroup", "G", NULL};
+    const int   n[3] = {3, 2, 0};
+    const char *all[] = {"consumerGroup", "G", NULL};
     const char *one[] = {"consumerGroup", "G", "topic", "TQ", NULL};
-    const char *commit[] = {"consumerGroup", "G",    "topic",        "TQ",
-                            "queueId",       "2",    "commitOffset", "10",
-                            NULL};
+    const char *c0[] = {"consumerGroup", "G",    "topic",        "TQ",
+                        "queueId",       "0",    "commitOffset", "2",
+                        NULL};
+    const char *c1[] = {"consumerGroup", "G",    "topic",        "TQ",
+                        "queueId",       "1",    "commitOffset", "2",
+                        NULL};
+    int64_t     t0, t1;
+    long long   ts;
 
     T_NEED_ACCEPTOR_ROLE();
-    T_NEED_NO_STORE_ACTORS();
-    t_fake_topic(&t_ctl);
-    t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, commit);
+    T_NEED_STORE();
+    t0 = t_wall_ms();
+    t_store_topic("TQ", 3, n);
+    t1 = t_wall_ms();
+    t_queue("TQ", 0, 3);
+    t_queue("TQ", 1, 2);
+    t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, c0);
+    t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, c1);
     ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUME_STATS, NULL, one),
                      RMQ_RESP_SUCCESS);
-    ck_assert_str_eq(
-        t_body,
-        "{\"consumeTps\":0.0,\"offsetTable\":{"
-        "{\"brokerName\":\"broker-t\",\"queueId\":0,\"topic\":\"TQ\"}:"
-        "{\"brokerOffset\":10,\"consumerOffset\":0,\"lastTimestamp\":0},"
-        "{\"brokerName\":\"broker-t\",\"queueId\":1,\"topic\":\"TQ\"}:"
-        "{\"brokerOffset\":10,\"consumerOffset\":0,\"lastTimestamp\":0},"
-        "{\"brokerName\":\"broker-t\",\"queueId\":2,\"topic\":\"TQ\"}:"
-        "{\"brokerOffset\":10,\"consumerOffset\":10,"
-        "\"lastTimestamp\":1700000000002},"
-        "{\"brokerName\":\"broker-t\",\"queueId\":3,\"topic\":\"TQ\"}:"
-        "{\"brokerOffset\":10,\"consumerOffset\":0,\"lastTimestamp\":0}}}");
+    ck_assert_ptr_nonnull(strstr(t_body, "{\"consumeTps\":0.0,\"offsetTable\":{"));
+    /* queue 0: behind, read from the consume queue and the commit log */
+    ts = t_stats_last_ts("TQ", 0, 3, 2);
+    ck_assert_int_ge(ts, t0);
+    ck_assert_int_le(ts, t1);
+    /* queue 1: caught up, the dispatcher's newest store time */
+    ts = t_stats_last_ts("TQ", 1, 2, 2);
+    ck_assert_int_ge(ts, t0);
+    ck_assert_int_le(ts, t1);
+    ck_assert_int_eq(t_stats_last_ts("TQ", 2, 0, 0), 0);
     /* no topic: every topic the group has offsets for */
-    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUME_STATS, NULL, ext),
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUME_STATS, NULL, all),
                      RMQ_RESP_SUCCESS);
-    ck_assert_ptr_nonnull(strstr(t_body, "\"queueId\":3,\"topic\":\"TQ\""));
+    ck_assert_int_eq(t_stats_last_ts("TQ", 2, 0, 0), 0);
     ck_assert_int_eq(t_call(1, RMQ_REQ_GET_ALL_CONSUMER_OFFSET, NULL, NULL),
                      RMQ_RESP_SUCCESS);
-    ck_assert_str_eq(t_body, "{\"offsetTable\":{\n\t\"TQ@G\":{2:10}\n}}\n");
+    ck_assert_str_eq(t_body, "{\"offsetTable\":{\n\t\"TQ@G\":{0:2,1:2}\n}}\n");
 }
 END_TEST
 
@@ -984,7 +1032,8 @@ rebalancer_actor_suite(void)
     tcase_set_tags(tc, "proc");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_heartbeat_waits_for_retry_topic_then_registers);
+    tcase_add_test(tc, test_heartbeat_creates_retry_topic_before_reply);
+    tcase_add_test(tc, test_heartbeat_reply_waits_at_most_a_second_for_clwriter);
     tcase_add_test(tc, test_second_consumer_notifies_group);
     tcase_add_test(tc, test_consumer_list_of_unknown_group);
     tcase_add_test(tc, test_group_and_subscriptions_published_in_shm);
