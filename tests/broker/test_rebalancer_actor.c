@@ -471,23 +471,29 @@ t_actor_state(int id)
     return atomic_load(&t_ctl.slots[id].sup.s.state);
 }
 
-/* Start the broker and wait until its rebalancer is READY. */
+static bool
+t_actor_ready(int id)
+{
+    rmq_actor_slot *slot = &t_ctl.slots[id];
+    int32_t         pid = atomic_load(&slot->sup.s.pid);
+
+    return t_actor_state(id) == RMQ_ASTATE_NONE ||
+           (pid != 0 && atomic_load(&slot->act.s.ready_pid) == pid);
+}
+
+/* Start the broker and wait until every actor it runs is READY. */
 static void
 t_start_and_wait(void)
 {
-    rmq_actor_slot *slot;
-    int64_t         end = t_now_ms() + t_scale(T_TIMEOUT_MS);
+    int64_t end = t_now_ms() + t_scale(T_TIMEOUT_MS);
 
     t_start_broker();
     t_attach();
-    slot = &t_ctl.slots[RMQ_ACTOR_REBALANCER];
-    for (;;) {
-        int32_t pid = atomic_load(&slot->sup.s.pid);
-        if (pid != 0 && atomic_load(&slot->act.s.ready_pid) == pid) {
-            break;
+    for (int id = 0; id < RMQ_ACTOR__COUNT; id++) {
+        while (!t_actor_ready(id)) {
+            ck_assert_msg(t_now_ms() < end, "actor %d did not get ready", id);
+            poll(NULL, 0, 10);
         }
-        ck_assert_msg(t_now_ms() < end, "the rebalancer did not get ready");
-        poll(NULL, 0, 10);
     }
 }
 
