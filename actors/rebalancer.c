@@ -65,6 +65,7 @@
 #define RB_TOPIC_RETRY_MS  30000 /* no new wait for a topic that failed */
 #define RB_SCAN_MAX_MS     10000 /* expiry scan period (Java: 10 s) */
 #define RB_WAIT_TOPICS_MAX 8     /* retry topics one reply waits for */
+#define RB_GAUGES_MS       1000  /* groups/clients gauges refresh */
 #define RB_EXT_MAX         8
 #define RB_OFFSETS_FILE    "consumerOffset.json"
 #define RB_SUBGROUPS_FILE  "subscriptionGroup.json"
@@ -120,6 +121,8 @@ struct rb {
     int64_t         next_scan_ms;
     int64_t         next_flush_ms;
     int64_t         prune_at_ms; /* 0 once done */
+    int64_t         next_gauges_ms;
+    bool            gauges_dirty;
     rmq_msg_fwd_request  req;
     rmq_msg_fwd_response resp;
     rmq_msg_client_notify notify;
@@ -267,14 +270,26 @@ rb_send_response(struct rb *rb, uint64_t req_id, uint64_t conn_id,
     rb_send(rb, &rb->to_acceptor, "response");
 }
 
+/* The groups/clients gauges walk the registry: at most once a second. */
 static void
 rb_update_gauges(struct rb *rb)
 {
+    rb->gauges_dirty = true;
+}
+
+static void
+rb_refresh_gauges(struct rb *rb, int64_t now)
+{
     uint32_t ngroups, nconns;
 
+    if (!rb->gauges_dirty || now < rb->next_gauges_ms) {
+        return;
+    }
     rmq_groups_count(&rb->groups, &ngroups, &nconns);
     rmq_actor_gauge(rb->self, RB_C_GROUPS, ngroups);
     rmq_actor_gauge(rb->self, RB_C_CLIENTS, nconns);
+    rb->gauges_dirty = false;
+    rb->next_gauges_ms = now + RB_GAUGES_MS;
 }
 
 /* ---- notifications and shm ------------------------------------------------ */
@@ -1206,6 +1221,7 @@ rb_timers(struct rb *rb, int64_t now)
     }
     rb_expire_creates(rb, now);
     rb_release_waiters(rb, now);
+    rb_refresh_gauges(rb, now);
 }
 
 static int64_t
@@ -1213,6 +1229,9 @@ rb_next_deadline(const struct rb *rb)
 {
     int64_t d = RMQ_MIN(rb->next_scan_ms, rb->next_flush_ms);
 
+    if (rb->gauges_dirty) {
+        d = RMQ_MIN(d, rb->next_gauges_ms);
+    }
     if (rb->prune_at_ms != 0) {
         d = RMQ_MIN(d, rb->prune_at_ms);
     }
@@ -1310,6 +1329,8 @@ rb_init(rmq_actor *self, struct rb *rb)
     rb->next_scan_ms = now + rb_scan_period(rb);
     rb->next_flush_ms = now + self->cfg.broker.flush_offset_interval_ms;
     rb->prune_at_ms = now + self->cfg.broker.channel_expired_ms;
+    /* seqs of an earlier incarnation may still be answered: start apart */
+    rb->topic_seq = (uint64_t)rmq_now_ms() << 16;
     return 0;
 }
 

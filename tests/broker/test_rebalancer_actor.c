@@ -736,6 +736,35 @@ START_TEST(test_second_consumer_notifies_group)
 }
 END_TEST
 
+/* Counter i of the rebalancer's slot (requests, groups, clients, ...). */
+static uint64_t
+t_counter(int i)
+{
+    return atomic_load(&t_ctl.slots[RMQ_ACTOR_REBALANCER].act.s.counters[i]);
+}
+
+START_TEST(test_counters_published)
+{
+    int64_t end;
+
+    T_NEED_ACCEPTOR_ROLE();
+    t_heartbeat(1, "c1@1");
+    t_heartbeat(2, "c2@2");
+    /* groups G and CLIENT_INNER_PRODUCER, two connections */
+    end = t_now_ms() + t_scale(T_TIMEOUT_MS);
+    while (t_counter(1) != 2 || t_counter(2) != 2) {
+        ck_assert_msg(t_now_ms() < end, "gauges: groups %llu clients %llu",
+                      (unsigned long long)t_counter(1),
+                      (unsigned long long)t_counter(2));
+        poll(NULL, 0, 20);
+    }
+    ck_assert_uint_ge(t_counter(0), 2); /* requests */
+    ck_assert_uint_ge(t_counter(3), 2); /* notifications */
+    ck_assert_str_eq(t_ctl.slots[RMQ_ACTOR_REBALANCER].act.s.counter_names[2],
+                     "clients");
+}
+END_TEST
+
 START_TEST(test_consumer_list_of_unknown_group)
 {
     T_NEED_ACCEPTOR_ROLE();
@@ -1041,6 +1070,7 @@ rebalancer_actor_suite(void)
     tcase_add_test(tc, test_heartbeat_creates_retry_topic_before_reply);
     tcase_add_test(tc, test_heartbeat_reply_waits_at_most_a_second_for_clwriter);
     tcase_add_test(tc, test_second_consumer_notifies_group);
+    tcase_add_test(tc, test_counters_published);
     tcase_add_test(tc, test_consumer_list_of_unknown_group);
     tcase_add_test(tc, test_group_and_subscriptions_published_in_shm);
     tcase_add_test(tc, test_conn_closed_removes_and_notifies);
