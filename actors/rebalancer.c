@@ -59,16 +59,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RB_DRAIN_MAX       256   /* messages per loop pass */
+#define RB_DRAIN_MAX 256          /* messages per loop pass */
 #define RB_FINAL_DRAIN_MAX 100000 /* at stop: what the acceptor left queued */
-#define RB_TOPIC_WAIT_MS   1000  /* a heartbeat waits this long for topics */
-#define RB_TOPIC_RETRY_MS  30000 /* no new wait for a topic that failed */
-#define RB_SCAN_MAX_MS     10000 /* expiry scan period (Java: 10 s) */
-#define RB_WAIT_TOPICS_MAX 8     /* retry topics one reply waits for */
-#define RB_GAUGES_MS       1000  /* groups/clients gauges refresh */
-#define RB_EXT_MAX         8
-#define RB_OFFSETS_FILE    "consumerOffset.json"
-#define RB_SUBGROUPS_FILE  "subscriptionGroup.json"
+#define RB_TOPIC_WAIT_MS 1000     /* a heartbeat waits this long for topics */
+#define RB_TOPIC_RETRY_MS 30000   /* no new wait for a topic that failed */
+#define RB_SCAN_MAX_MS 10000      /* expiry scan period (Java: 10 s) */
+#define RB_WAIT_TOPICS_MAX 8      /* retry topics one reply waits for */
+#define RB_GAUGES_MS 1000         /* groups/clients gauges refresh */
+#define RB_EXT_MAX 8
+#define RB_OFFSETS_FILE "consumerOffset.json"
+#define RB_SUBGROUPS_FILE "subscriptionGroup.json"
 
 enum { RB_C_REQUESTS, RB_C_GROUPS, RB_C_CLIENTS, RB_C_NOTIFIES, RB_C_ERRORS };
 
@@ -101,35 +101,35 @@ struct rb_reply {
 };
 
 struct rb {
-    rmq_actor      *self;
-    rmq_ipc         in;
-    rmq_ipc         to_acceptor;
-    rmq_ipc         to_clwriter;
-    rmq_groups      groups;
-    rmq_offsets     offsets;
-    rmq_locks       locks;
-    rmq_subgroups  *subgroups;
-    rmq_msgtime     msgtime;
-    char            offsets_path[RMQ_CONFIG_PATH_MAX + 64];
-    char            subgroups_path[RMQ_CONFIG_PATH_MAX + 64];
-    uint64_t        offsets_saved; /* offsets.changes at the last save */
-    struct rb_create *creates;
-    uint32_t        ncreates, creates_cap;
-    struct rb_waiter *waiters;
-    uint32_t        nwaiters, waiters_cap;
-    uint64_t        topic_seq;
-    int64_t         next_scan_ms;
-    int64_t         next_flush_ms;
-    int64_t         prune_at_ms; /* 0 once done */
-    int64_t         next_gauges_ms;
-    bool            gauges_dirty;
-    rmq_msg_fwd_request  req;
-    rmq_msg_fwd_response resp;
+    rmq_actor            *self;
+    rmq_ipc               in;
+    rmq_ipc               to_acceptor;
+    rmq_ipc               to_clwriter;
+    rmq_groups            groups;
+    rmq_offsets           offsets;
+    rmq_locks             locks;
+    rmq_subgroups        *subgroups;
+    rmq_msgtime           msgtime;
+    char                  offsets_path[RMQ_CONFIG_PATH_MAX + 64];
+    char                  subgroups_path[RMQ_CONFIG_PATH_MAX + 64];
+    uint64_t              offsets_saved; /* offsets.changes at the last save */
+    struct rb_create     *creates;
+    uint32_t              ncreates, creates_cap;
+    struct rb_waiter     *waiters;
+    uint32_t              nwaiters, waiters_cap;
+    uint64_t              topic_seq;
+    int64_t               next_scan_ms;
+    int64_t               next_flush_ms;
+    int64_t               prune_at_ms; /* 0 once done */
+    int64_t               next_gauges_ms;
+    bool                  gauges_dirty;
+    rmq_msg_fwd_request   req;
+    rmq_msg_fwd_response  resp;
     rmq_msg_client_notify notify;
-    rmq_msg_conn_closed  closed;
-    rmq_msg_topic_result tres;
-    rmq_buf         body;
-    rmq_buf         enc;
+    rmq_msg_conn_closed   closed;
+    rmq_msg_topic_result  tres;
+    rmq_buf               body;
+    rmq_buf               enc;
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -161,8 +161,8 @@ rb_fail(struct rb_reply *r, int32_t code, const char *fmt, const char *arg)
 
 /* A required (NN) string field; on absence the reply says which. */
 static bool
-rb_need(const rmq_msg_fwd_request *req, const char *key, char *dst,
-        size_t cap, struct rb_reply *r)
+rb_need(const rmq_msg_fwd_request *req, const char *key, char *dst, size_t cap,
+        struct rb_reply *r)
 {
     if (rb_ext(req, key, dst, cap) && dst[0] != '\0') {
         return true;
@@ -181,8 +181,10 @@ rb_need_i64(const rmq_msg_fwd_request *req, const char *key, int64_t *out,
         return false;
     }
     if (rmq_parse_i64(text, out) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "the custom field <%s> is not a "
-                                          "number", key);
+        rb_fail(r, RMQ_RESP_SYSTEM_ERROR,
+                "the custom field <%s> is not a "
+                "number",
+                key);
         return false;
     }
     return true;
@@ -198,8 +200,10 @@ rb_need_i32(const rmq_msg_fwd_request *req, const char *key, int32_t *out,
         return false;
     }
     if (v < INT32_MIN || v > INT32_MAX) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "the custom field <%s> is out of "
-                                          "range", key);
+        rb_fail(r, RMQ_RESP_SYSTEM_ERROR,
+                "the custom field <%s> is out of "
+                "range",
+                key);
         return false;
     }
     *out = (int32_t)v;
@@ -292,7 +296,8 @@ rb_refresh_gauges(struct rb *rb, int64_t now)
     rb->next_gauges_ms = now + RB_GAUGES_MS;
 }
 
-/* ---- notifications and shm ------------------------------------------------ */
+/* ---- notifications and shm ------------------------------------------------
+ */
 
 /* NOTIFY_CONSUMER_IDS_CHANGED to every connection of grp. */
 static void
@@ -367,7 +372,8 @@ rb_on_group_event(void *arg, const char *group, const rmq_group *grp)
     }
 }
 
-/* ---- retry topics and held heartbeat replies ------------------------------ */
+/* ---- retry topics and held heartbeat replies ------------------------------
+ */
 
 static struct rb_create *
 rb_create_find(struct rb *rb, const char *topic)
@@ -395,7 +401,7 @@ rb_create_add(struct rb *rb, const char *topic)
     struct rb_create *c;
 
     if (rb->ncreates == rb->creates_cap) {
-        uint32_t cap = rb->creates_cap ? rb->creates_cap * 2 : 8;
+        uint32_t          cap = rb->creates_cap ? rb->creates_cap * 2 : 8;
         struct rb_create *p = realloc(rb->creates, cap * sizeof(*p));
         if (p == NULL) {
             return NULL;
@@ -487,7 +493,7 @@ rb_hold_reply(struct rb *rb, const rmq_msg_fwd_request *req,
     struct rb_waiter *w;
 
     if (rb->nwaiters == rb->waiters_cap) {
-        uint32_t cap = rb->waiters_cap ? rb->waiters_cap * 2 : 16;
+        uint32_t          cap = rb->waiters_cap ? rb->waiters_cap * 2 : 16;
         struct rb_waiter *p = realloc(rb->waiters, cap * sizeof(*p));
         if (p == NULL) {
             return RMQ_ERR_NOMEM;
@@ -561,8 +567,10 @@ rb_on_topic_result(struct rb *rb, const void *data, size_t len)
         }
         c->done_ms = rmq_mono_ms();
         if (rb->tres.status != 0) {
-            rmq_log(RMQ_LOG_WARN, "rb.topic", "clwriter could not create "
-                    "\"%s\": %s", c->topic, rmq_strerror(rb->tres.status));
+            rmq_log(RMQ_LOG_WARN, "rb.topic",
+                    "clwriter could not create "
+                    "\"%s\": %s",
+                    c->topic, rmq_strerror(rb->tres.status));
         } else {
             /* created: a later heartbeat finds it in the topic table */
             rb->creates[i] = rb->creates[--rb->ncreates];
@@ -586,8 +594,8 @@ static uint64_t
 rb_register_consumer(struct rb *rb, const rmq_client_ref *cl,
                      const rmq_hb_consumer *c, int64_t now)
 {
-    bool              auto_create = rb->self->cfg.broker.auto_create_group ||
-                                    rb_is_sys_group(c->group);
+    bool auto_create =
+        rb->self->cfg.broker.auto_create_group || rb_is_sys_group(c->group);
     bool              created = false;
     const rmq_sgconf *conf;
     const rmq_group  *grp;
@@ -615,8 +623,7 @@ rb_register_consumer(struct rb *rb, const rmq_client_ref *cl,
 }
 
 static void
-rb_heart_beat(struct rb *rb, const rmq_msg_fwd_request *req,
-              struct rb_reply *r)
+rb_heart_beat(struct rb *rb, const rmq_msg_fwd_request *req, struct rb_reply *r)
 {
     rmq_heartbeat  hb;
     rmq_client_ref cl;
@@ -700,7 +707,8 @@ rb_consumer_list(struct rb *rb, const rmq_msg_fwd_request *req,
     r->code = RMQ_RESP_SUCCESS;
 }
 
-/* ---- offsets -------------------------------------------------------------- */
+/* ---- offsets --------------------------------------------------------------
+ */
 
 /* The queue's window from the control segment; false if unknown. */
 static bool
@@ -739,8 +747,8 @@ rb_query_offset(struct rb *rb, const rmq_msg_fwd_request *req,
     off = rmq_offsets_query(&rb->offsets, group, topic, qid);
     /* no offset yet: a young queue (min 0; Java also for unknown queues)
      * is read from its start so a new group misses nothing */
-    if (off < 0 && (!rb_queue_window(rb, topic, qid, &min, &max, &last) ||
-                    min <= 0)) {
+    if (off < 0 &&
+        (!rb_queue_window(rb, topic, qid, &min, &max, &last) || min <= 0)) {
         off = 0;
     }
     if (off < 0) {
@@ -816,15 +824,16 @@ rb_save_offsets(struct rb *rb)
     return rc;
 }
 
-/* ---- GET_CONSUME_STATS ---------------------------------------------------- */
+/* ---- GET_CONSUME_STATS ----------------------------------------------------
+ */
 
 struct rb_stats {
     struct rb      *rb;
     const char     *group;
     rmq_cstats_row *rows;
     size_t          n, cap;
-    char          (*topics)[RMQ_TOPIC_NAME_MAX]; /* row topics live here */
-    size_t          ntopics;
+    char (*topics)[RMQ_TOPIC_NAME_MAX]; /* row topics live here */
+    size_t ntopics;
 };
 
 /*
@@ -846,10 +855,10 @@ rb_last_timestamp(struct rb *rb, const char *topic, int32_t queue_id,
         return last_ms;
     }
     lim.queue_max = max;
-    lim.cl_end = atomic_load_explicit(&ctl->pos->cl_written,
-                                      memory_order_acquire);
-    lim.store_gen = atomic_load_explicit(&ctl->pos->store_gen,
-                                         memory_order_acquire);
+    lim.cl_end =
+        atomic_load_explicit(&ctl->pos->cl_written, memory_order_acquire);
+    lim.store_gen =
+        atomic_load_explicit(&ctl->pos->store_gen, memory_order_acquire);
     if (lim.store_gen != ctl->hdr->generation) {
         return 0; /* the store is not open in this generation yet */
     }
@@ -886,16 +895,14 @@ rb_stats_topic(void *arg, const char *topic)
     for (int32_t q = 0; q < t.read_queues; q++) {
         rmq_cstats_row *row = &st->rows[st->n++];
         int64_t         min = 0, max = 0, last = 0;
-        int64_t         off = rmq_offsets_query(&st->rb->offsets, st->group,
-                                                name, q);
+        int64_t off = rmq_offsets_query(&st->rb->offsets, st->group, name, q);
         rb_queue_window(st->rb, name, q, &min, &max, &last);
         row->topic = name;
         row->queue_id = q;
         row->broker_offset = max > 0 ? max : 0;
         row->consumer_offset = off > 0 ? off : 0;
-        row->last_timestamp = rb_last_timestamp(st->rb, name, q,
-                                                row->consumer_offset, max,
-                                                last);
+        row->last_timestamp =
+            rb_last_timestamp(st->rb, name, q, row->consumer_offset, max, last);
     }
 }
 
@@ -943,7 +950,8 @@ rb_consume_stats(struct rb *rb, const rmq_msg_fwd_request *req,
     free(st.topics);
 }
 
-/* ---- locks ------------------------------------------------------------------ */
+/* ---- locks ------------------------------------------------------------------
+ */
 
 static void
 rb_lock(struct rb *rb, const rmq_msg_fwd_request *req, struct rb_reply *r)
@@ -1069,7 +1077,8 @@ rb_connection_list(struct rb *rb, const rmq_msg_fwd_request *req,
     r->code = RMQ_RESP_SUCCESS;
 }
 
-/* ---- dispatch --------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------
+ */
 
 typedef void (*rb_handler)(struct rb *rb, const rmq_msg_fwd_request *req,
                            struct rb_reply *r);
@@ -1178,7 +1187,8 @@ rb_drain(struct rb *rb, uint32_t max)
     }
 }
 
-/* ---- timers ----------------------------------------------------------------- */
+/* ---- timers -----------------------------------------------------------------
+ */
 
 static int64_t
 rb_scan_period(const struct rb *rb)
@@ -1246,7 +1256,8 @@ rb_next_deadline(const struct rb *rb)
     return d;
 }
 
-/* ---- start and stop -------------------------------------------------------- */
+/* ---- start and stop --------------------------------------------------------
+ */
 
 /*
  * consumerOffset.json, or its .bak when the file is damaged or is JSON
@@ -1259,8 +1270,8 @@ rb_load_offsets(struct rb *rb)
     json_t *doc = NULL;
     int     rc = rmq_jsonfile_load(rb->offsets_path, &doc);
 
-    if (rc == 0 && (rc = rmq_offsets_load_doc(&rb->offsets, doc)) ==
-                       RMQ_ERR_PROTO) {
+    if (rc == 0 &&
+        (rc = rmq_offsets_load_doc(&rb->offsets, doc)) == RMQ_ERR_PROTO) {
         json_decref(doc);
         doc = NULL;
         snprintf(bak, sizeof(bak), "%s.bak", rb->offsets_path);
@@ -1288,8 +1299,7 @@ rb_load(struct rb *rb)
         return RMQ_ERR_CORRUPT;
     }
     rb->offsets_saved = rb->offsets.changes;
-    rc = rmq_subgroups_open(&rb->subgroups, &rb->self->ctl,
-                            rb->subgroups_path);
+    rc = rmq_subgroups_open(&rb->subgroups, &rb->self->ctl, rb->subgroups_path);
     if (rc != 0) {
         rmq_log(RMQ_LOG_ERR, "rb.load", "cannot load \"%s\" or its .bak: %s",
                 rb->subgroups_path, rmq_strerror(rc));
@@ -1320,10 +1330,10 @@ rb_init(rmq_actor *self, struct rb *rb)
     }
     if (rmq_ipc_open(&rb->in, RMQ_IPC_PULL, self->run_dir, "rebalancer",
                      "in") ||
-        rmq_ipc_open(&rb->to_acceptor, RMQ_IPC_PUSH, self->run_dir,
-                     "acceptor", "in") ||
-        rmq_ipc_open(&rb->to_clwriter, RMQ_IPC_PUSH, self->run_dir,
-                     "clwriter", "in")) {
+        rmq_ipc_open(&rb->to_acceptor, RMQ_IPC_PUSH, self->run_dir, "acceptor",
+                     "in") ||
+        rmq_ipc_open(&rb->to_clwriter, RMQ_IPC_PUSH, self->run_dir, "clwriter",
+                     "in")) {
         return RMQ_ERR_SYS;
     }
     rb->next_scan_ms = now + rb_scan_period(rb);

@@ -77,7 +77,8 @@ hb_typed_array(json_t *obj, const char *key, json_type type)
     if (out == NULL || !json_is_array(in)) {
         return out;
     }
-    json_array_foreach(in, i, v) {
+    json_array_foreach(in, i, v)
+    {
         if (json_typeof(v) == type) {
             json_array_append(out, v);
         }
@@ -96,8 +97,8 @@ hb_parse_sub(json_t *js, rmq_sub_data *s)
     const char *text;
 
     memset(s, 0, sizeof(*s));
-    if (!json_is_object(js) || !hb_str(js, "topic", s->topic,
-                                       sizeof(s->topic)) || !s->topic[0]) {
+    if (!json_is_object(js) ||
+        !hb_str(js, "topic", s->topic, sizeof(s->topic)) || !s->topic[0]) {
         return RMQ_ERR_PROTO;
     }
     text = json_is_string(sub_string) ? json_string_value(sub_string) : "*";
@@ -115,8 +116,7 @@ hb_parse_sub(json_t *js, rmq_sub_data *s)
                         "subVersion", (json_int_t)s->sub_version,
                         "classFilterMode", hb_bool(js, "classFilterMode"),
                         "tagsSet", hb_typed_array(js, "tagsSet", JSON_STRING),
-                        "codeSet",
-                        hb_typed_array(js, "codeSet", JSON_INTEGER));
+                        "codeSet", hb_typed_array(js, "codeSet", JSON_INTEGER));
     if (s->sub_string == NULL || s->json == NULL) {
         return RMQ_ERR_NOMEM;
     }
@@ -157,7 +157,8 @@ hb_parse_consumer(json_t *jc, rmq_hb_consumer *c)
     if (c->subs == NULL) {
         return RMQ_ERR_NOMEM;
     }
-    json_array_foreach(subs, i, js) {
+    json_array_foreach(subs, i, js)
+    {
         int rc;
         if (c->nsubs == RMQ_HB_SUBS_MAX) {
             break;
@@ -189,7 +190,8 @@ hb_parse_producers(json_t *arr, rmq_heartbeat *hb)
     if (hb->producers == NULL) {
         return RMQ_ERR_NOMEM;
     }
-    json_array_foreach(arr, i, jp) {
+    json_array_foreach(arr, i, jp)
+    {
         char *name;
         if (hb->nproducers == RMQ_HB_GROUPS_MAX) {
             break;
@@ -217,7 +219,8 @@ hb_parse_consumers(json_t *arr, rmq_heartbeat *hb)
     if (hb->consumers == NULL) {
         return RMQ_ERR_NOMEM;
     }
-    json_array_foreach(arr, i, jc) {
+    json_array_foreach(arr, i, jc)
+    {
         rmq_hb_consumer *c = &hb->consumers[hb->nconsumers];
         int              rc;
         if (hb->nconsumers == RMQ_HB_GROUPS_MAX) {
@@ -527,8 +530,8 @@ rmq_groups_register_producer(rmq_groups *g, const rmq_client_ref *cl,
 
 /* What to remove from a group's connections. */
 struct group_filter {
-    uint64_t    conn_id;   /* 0 = none */
-    const char *client_id; /* NULL = none */
+    uint64_t    conn_id;          /* 0 = none */
+    const char *client_id;        /* NULL = none */
     int64_t     expire_before_ms; /* INT64_MIN = none */
 };
 
@@ -558,9 +561,8 @@ group_remove_clients(rmq_group *grp, const struct group_filter *f)
 
 /* Apply f to the group named; drop it when left empty.  Returns removals. */
 static uint32_t
-groups_remove_one(rmq_strmap *m, const char *name,
-                  const struct group_filter *f, rmq_group_event_fn fn,
-                  void *arg)
+groups_remove_one(rmq_strmap *m, const char *name, const struct group_filter *f,
+                  rmq_group_event_fn fn, void *arg)
 {
     rmq_group *grp = rmq_strmap_get(m, name);
     uint32_t   n;
@@ -732,7 +734,8 @@ json_array_has_string(json_t *arr, const char *s)
     size_t  i;
     json_t *v;
 
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (strcmp(json_string_value(v), s) == 0) {
             return true;
         }
@@ -766,11 +769,11 @@ groups_connection_set(const rmq_group *grp)
 
     for (uint32_t i = 0; set != NULL && i < grp->nclients; i++) {
         const rmq_gclient *c = &grp->clients[i];
-        json_array_append_new(
-            set, json_pack("{s:s,s:s,s:s,s:i}", "clientId", c->client_id,
-                           "clientAddr", c->client_addr, "language",
-                           rmq_language_name(c->language), "version",
-                           (int)c->version));
+        json_array_append_new(set, json_pack("{s:s,s:s,s:s,s:i}", "clientId",
+                                             c->client_id, "clientAddr",
+                                             c->client_addr, "language",
+                                             rmq_language_name(c->language),
+                                             "version", (int)c->version));
     }
     return set;
 }

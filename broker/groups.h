@@ -25,18 +25,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RMQ_CLIENT_ID_MAX   256
+#define RMQ_CLIENT_ID_MAX 256
 #define RMQ_CLIENT_ADDR_MAX 64
-#define RMQ_HB_GROUPS_MAX   1024 /* per heartbeat and kind */
-#define RMQ_HB_SUBS_MAX     1024 /* per consumer group */
+#define RMQ_HB_GROUPS_MAX 1024 /* per heartbeat and kind */
+#define RMQ_HB_SUBS_MAX 1024   /* per consumer group */
 
 /* One SubscriptionData as a consumer reported it. */
 typedef struct rmq_sub_data {
-    char     topic[RMQ_TOPIC_NAME_MAX];
-    char    *sub_string;    /* subString, "*" = everything */
-    char     expr_type[16]; /* "TAG" (default) or "SQL92" */
-    int64_t  sub_version;
-    json_t  *json; /* normalised SubscriptionData, for ConsumerConnection */
+    char    topic[RMQ_TOPIC_NAME_MAX];
+    char   *sub_string;    /* subString, "*" = everything */
+    char    expr_type[16]; /* "TAG" (default) or "SQL92" */
+    int64_t sub_version;
+    json_t *json; /* normalised SubscriptionData, for ConsumerConnection */
 } rmq_sub_data;
 
 /* One ConsumerData of a heartbeat. */
@@ -52,9 +52,9 @@ typedef struct rmq_hb_consumer {
 
 /* A parsed HeartbeatData body. */
 typedef struct rmq_heartbeat {
-    char             client_id[RMQ_CLIENT_ID_MAX];
-    uint32_t         nproducers;
-    char           (*producers)[RMQ_GROUP_NAME_MAX];
+    char     client_id[RMQ_CLIENT_ID_MAX];
+    uint32_t nproducers;
+    char (*producers)[RMQ_GROUP_NAME_MAX];
     uint32_t         nconsumers;
     rmq_hb_consumer *consumers;
 } rmq_heartbeat;
@@ -107,7 +107,7 @@ typedef struct rmq_groups {
 
 /* What a registration changed (bits). */
 #define RMQ_GRP_CLIENTS_CHANGED 0x1 /* a connection joined */
-#define RMQ_GRP_SUBS_CHANGED    0x2 /* a topic added, dropped or changed */
+#define RMQ_GRP_SUBS_CHANGED 0x2    /* a topic added, dropped or changed */
 
 /*
  * Called for each consumer group whose connection set shrank: grp is the
@@ -157,8 +157,7 @@ const rmq_group *rmq_groups_producer(const rmq_groups *g, const char *name);
 /* The group's subscription to topic, or NULL. */
 const rmq_sub_data *rmq_group_sub(const rmq_group *grp, const char *topic);
 /* Groups online, and distinct connections among them. */
-void rmq_groups_count(const rmq_groups *g, uint32_t *groups,
-                      uint32_t *conns);
+void rmq_groups_count(const rmq_groups *g, uint32_t *groups, uint32_t *conns);
 
 /* {"consumerIdList":[...]}: clientIDs as sent, each once, join order. */
 int rmq_groups_consumer_list_json(const rmq_group *grp, rmq_buf *out);

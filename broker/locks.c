@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOCK_KEY_MAX                                                          \
+#define LOCK_KEY_MAX                                                           \
     (RMQ_GROUP_NAME_MAX + RMQ_TOPIC_NAME_MAX + RMQ_BROKER_NAME_MAX + 16)
 
 struct lock_entry {
@@ -95,7 +95,8 @@ rmq_lock_req_parse(const void *body, size_t len, rmq_lock_req *out,
             goto done;
         }
     }
-    json_array_foreach(set, i, jm) {
+    json_array_foreach(set, i, jm)
+    {
         if (!lock_parse_mq(jm, &out->mqs[out->n])) {
             lock_remark(remark, remark_cap, "malformed MessageQueue in mqSet");
             goto done;
@@ -224,10 +225,10 @@ rmq_locks_owner(const rmq_locks *l, const char *group, const rmq_mq *mq,
 uint32_t
 rmq_locks_expire(rmq_locks *l, int64_t now_ms)
 {
-    char   **doomed = calloc(l->map.n + 1, sizeof(*doomed));
-    uint32_t n = 0;
-    size_t   pos = 0;
-    void    *v;
+    char      **doomed = calloc(l->map.n + 1, sizeof(*doomed));
+    uint32_t    n = 0;
+    size_t      pos = 0;
+    void       *v;
     const char *key;
 
     if (doomed == NULL) {

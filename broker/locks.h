@@ -22,9 +22,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RMQ_LOCK_LEASE_MS    60000
-#define RMQ_BROKER_NAME_MAX  256
-#define RMQ_LOCK_BATCH_MAX   4096 /* queues per request */
+#define RMQ_LOCK_LEASE_MS 60000
+#define RMQ_BROKER_NAME_MAX 256
+#define RMQ_LOCK_BATCH_MAX 4096 /* queues per request */
 
 typedef struct rmq_mq {
     char    topic[RMQ_TOPIC_NAME_MAX];
@@ -62,8 +62,7 @@ void rmq_locks_fini(rmq_locks *l);
  * or RMQ_ERR_NOMEM.
  */
 int rmq_locks_try(rmq_locks *l, const char *group, const char *client_id,
-                  const rmq_mq *mqs, uint32_t n, int64_t now_ms,
-                  bool *locked);
+                  const rmq_mq *mqs, uint32_t n, int64_t now_ms, bool *locked);
 /* Release those of mqs that client_id holds; others stay as they are. */
 void rmq_locks_unlock(rmq_locks *l, const char *group, const char *client_id,
                       const rmq_mq *mqs, uint32_t n);

@@ -184,10 +184,10 @@ rmq_offsets_commit(rmq_offsets *o, const char *group, const char *topic,
 void
 rmq_offsets_remove_group(rmq_offsets *o, const char *group)
 {
-    char   **doomed = calloc(o->tg.n + 1, sizeof(*doomed));
-    size_t   n = 0;
-    size_t   pos = 0;
-    void    *v;
+    char      **doomed = calloc(o->tg.n + 1, sizeof(*doomed));
+    size_t      n = 0;
+    size_t      pos = 0;
+    void       *v;
     const char *key;
 
     if (doomed == NULL) {
@@ -217,7 +217,7 @@ rmq_offsets_remove_group(rmq_offsets *o, const char *group)
 }
 
 void
-rmq_offsets_group_topics(const rmq_offsets *o, const char *group,
+rmq_offsets_group_topics(const rmq_offsets *o, const char               *group,
                          void (*fn)(void *arg, const char *topic), void *arg)
 {
     size_t pos = 0;
@@ -315,7 +315,8 @@ off_load_entry(rmq_strmap *m, const char *key, json_t *queues)
     }
     memcpy(topic, key, (size_t)(at - key));
     topic[at - key] = '\0';
-    json_object_foreach(queues, qkey, val) {
+    json_object_foreach(queues, qkey, val)
+    {
         struct off_tg *t;
         int32_t        qid;
         int            rc;
@@ -346,7 +347,8 @@ rmq_offsets_load_doc(rmq_offsets *o, json_t *doc)
         return RMQ_ERR_PROTO;
     }
     rmq_strmap_init(&fresh);
-    json_object_foreach(table, key, queues) {
+    json_object_foreach(table, key, queues)
+    {
         if ((rc = off_load_entry(&fresh, key, queues)) != 0) {
             break;
         }
@@ -385,7 +387,8 @@ rmq_consume_stats_json(const char *broker_name, const rmq_cstats_row *rows,
     rmq_buf_printf(out, "{\"consumeTps\":%.1f,\"offsetTable\":{", consume_tps);
     for (size_t i = 0; i < n; i++) {
         const rmq_cstats_row *r = &rows[i];
-        rmq_buf_append_str(out, i == 0 ? "{\"brokerName\":" : ",{\"brokerName\":");
+        rmq_buf_append_str(out,
+                           i == 0 ? "{\"brokerName\":" : ",{\"brokerName\":");
         off_json_str(out, broker_name);
         rmq_buf_printf(out, ",\"queueId\":%d,\"topic\":", r->queue_id);
         off_json_str(out, r->topic);

@@ -54,10 +54,10 @@ strmap_find(const rmq_strmap *m, const char *key, uint32_t h)
 static int
 strmap_grow(rmq_strmap *m)
 {
-    size_t    cap = m->cap ? m->cap * 2 : 16;
-    char    **keys = calloc(cap, sizeof(*keys));
-    void    **vals = calloc(cap, sizeof(*vals));
-    uint32_t *hashes = calloc(cap, sizeof(*hashes));
+    size_t     cap = m->cap ? m->cap * 2 : 16;
+    char     **keys = calloc(cap, sizeof(*keys));
+    void     **vals = calloc(cap, sizeof(*vals));
+    uint32_t  *hashes = calloc(cap, sizeof(*hashes));
     rmq_strmap old = *m;
 
     if (keys == NULL || vals == NULL || hashes == NULL) {
@@ -143,8 +143,8 @@ rmq_strmap_del(rmq_strmap *m, const char *key)
     for (j = (i + 1) & (m->cap - 1); m->keys[j] != NULL;
          j = (j + 1) & (m->cap - 1)) {
         size_t home = m->hashes[j] & (m->cap - 1);
-        bool   movable = (j > i) ? (home <= i || home > j)
-                                 : (home <= i && home > j);
+        bool   movable =
+            (j > i) ? (home <= i || home > j) : (home <= i && home > j);
         if (movable) {
             m->keys[i] = m->keys[j];
             m->vals[i] = m->vals[j];

@@ -19,9 +19,9 @@ typedef struct rmq_strmap {
     size_t    n;
 } rmq_strmap;
 
-void  rmq_strmap_init(rmq_strmap *m);
+void rmq_strmap_init(rmq_strmap *m);
 /* Free the map and its key copies (not the values). */
-void  rmq_strmap_free(rmq_strmap *m);
+void rmq_strmap_free(rmq_strmap *m);
 /* Insert or replace.  Returns 0 or RMQ_ERR_NOMEM. */
 int   rmq_strmap_put(rmq_strmap *m, const char *key, void *val);
 void *rmq_strmap_get(const rmq_strmap *m, const char *key);

@@ -16,8 +16,8 @@
 
 /* Java's SubscriptionGroupManager pre-seeds these. */
 static const char *const sg_seeds[] = {
-    "TOOLS_CONSUMER",     "FILTERSRV_CONSUMER",    "SELF_TEST_C_GROUP",
-    "CID_ONS-HTTP-PROXY", "CID_ONSAPI_PULL",       "CID_ONSAPI_PERMISSION",
+    "TOOLS_CONSUMER",     "FILTERSRV_CONSUMER", "SELF_TEST_C_GROUP",
+    "CID_ONS-HTTP-PROXY", "CID_ONSAPI_PULL",    "CID_ONSAPI_PERMISSION",
     "CID_ONSAPI_OWNER",
 };
 
@@ -34,7 +34,7 @@ struct rmq_subgroups {
     rmq_ctl          *ctl;  /* NULL: publish nothing */
     char             *path; /* NULL: load and save nothing */
     rmq_strmap        byname;
-    struct sg_entry **by_idx; /* [RMQ_GROUP_MAX], when ctl */
+    struct sg_entry **by_idx;     /* [RMQ_GROUP_MAX], when ctl */
     uint32_t          next_group; /* first free group entry */
     uint32_t          next_sub;   /* first free subscription row */
     uint32_t          nlive;
@@ -42,7 +42,8 @@ struct rmq_subgroups {
     int64_t           dv_timestamp;
 };
 
-/* ---- configs -------------------------------------------------------------- */
+/* ---- configs --------------------------------------------------------------
+ */
 
 void
 rmq_sgconf_defaults(rmq_sgconf *c, const char *name)
@@ -129,9 +130,10 @@ rmq_sgconf_parse(const void *body, size_t len, rmq_sgconf *out, char *remark,
 
     json_decref(doc);
     if (rc != 0 && remark != NULL) {
-        rmq_strlcpy(remark, doc == NULL ? "body is not JSON"
-                                        : "SubscriptionGroupConfig needs a "
-                                          "groupName",
+        rmq_strlcpy(remark,
+                    doc == NULL ? "body is not JSON"
+                                : "SubscriptionGroupConfig needs a "
+                                  "groupName",
                     remark_cap);
     }
     return rc;
@@ -334,8 +336,7 @@ sg_find_pub(const rmq_sub_pub *fit, const bool *ok, uint32_t n,
 }
 
 static bool
-sg_has_row(const rmq_subgroups *sg, const struct sg_entry *e,
-           const char *topic)
+sg_has_row(const rmq_subgroups *sg, const struct sg_entry *e, const char *topic)
 {
     for (uint32_t i = 0; i < e->nsubs; i++) {
         if (strcmp(sg->ctl->subs[e->subs[i]].topic, topic) == 0) {
@@ -451,7 +452,8 @@ rmq_subgroups_prune_subs(rmq_subgroups *sg,
     }
 }
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------------
+ */
 
 static struct sg_entry *
 sg_entry_get_or_add(rmq_subgroups *sg, const char *name)
@@ -575,7 +577,8 @@ rmq_subgroups_shm_index(const rmq_subgroups *sg, const char *name)
     return e != NULL ? e->shm_idx : -1;
 }
 
-/* ---- JSON file ------------------------------------------------------------ */
+/* ---- JSON file ------------------------------------------------------------
+ */
 
 /* {"dataVersion":{...},"subscriptionGroupTable":{...}} of the live configs. */
 static json_t *
@@ -603,8 +606,8 @@ rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
     json_t *doc = sg_doc(sg);
     char   *text;
 
-    text = doc ? json_dumps(doc, JSON_SORT_KEYS | (pretty ? JSON_INDENT(2)
-                                                          : JSON_COMPACT))
+    text = doc ? json_dumps(doc, JSON_SORT_KEYS |
+                                     (pretty ? JSON_INDENT(2) : JSON_COMPACT))
                : NULL;
     json_decref(doc);
     if (text == NULL) {
@@ -649,8 +652,10 @@ sg_apply_doc(rmq_subgroups *sg, json_t *doc)
     if (!json_is_object(table)) {
         return RMQ_ERR_PROTO;
     }
-    json_object_foreach(table, name, jc) {
-        if (sg_conf_from_json(jc, name, &c) == 0 && sg_put_conf(sg, &c) == NULL) {
+    json_object_foreach(table, name, jc)
+    {
+        if (sg_conf_from_json(jc, name, &c) == 0 &&
+            sg_put_conf(sg, &c) == NULL) {
             return RMQ_ERR_NOMEM;
         }
     }
@@ -693,7 +698,8 @@ sg_load(rmq_subgroups *sg)
     return rc == RMQ_ERR_PROTO ? RMQ_ERR_CORRUPT : rc;
 }
 
-/* ---- open / close: adopting a live segment -------------------------------- */
+/* ---- open / close: adopting a live segment --------------------------------
+ */
 
 /* Group entries a previous rebalancer of this segment published. */
 static int
@@ -811,8 +817,7 @@ rmq_subgroups_open(rmq_subgroups **out, rmq_ctl *ctl, const char *path)
         return RMQ_ERR_NOMEM;
     }
     /* adopt first: names already published keep their indexes */
-    if ((ctl != NULL && (rc = sg_attach(sg)) != 0) ||
-        (rc = sg_load(sg)) != 0) {
+    if ((ctl != NULL && (rc = sg_attach(sg)) != 0) || (rc = sg_load(sg)) != 0) {
         rmq_subgroups_close(sg);
         return rc;
     }

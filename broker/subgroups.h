@@ -35,18 +35,18 @@ typedef struct rmq_sgconf {
     bool    consume_enable;           /* consumeEnable (true) */
     bool    consume_from_min_enable;  /* consumeFromMinEnable (true) */
     bool    consume_broadcast_enable; /* consumeBroadcastEnable (true) */
-    bool    notify_ids_changed;       /* notifyConsumerIdsChangedEnable (true) */
-    bool    orderly;                  /* consumeMessageOrderly (5.x; false) */
-    int32_t retry_queue_nums;         /* retryQueueNums (1) */
-    int32_t retry_max_times;          /* retryMaxTimes (16) */
-    int64_t broker_id;                /* brokerId (0) */
-    int64_t which_broker_when_slow;   /* whichBrokerWhenConsumeSlowly (1) */
+    bool    notify_ids_changed;     /* notifyConsumerIdsChangedEnable (true) */
+    bool    orderly;                /* consumeMessageOrderly (5.x; false) */
+    int32_t retry_queue_nums;       /* retryQueueNums (1) */
+    int32_t retry_max_times;        /* retryMaxTimes (16) */
+    int64_t broker_id;              /* brokerId (0) */
+    int64_t which_broker_when_slow; /* whichBrokerWhenConsumeSlowly (1) */
 } rmq_sgconf;
 
 /* A subscription to publish (see rmq_subgroups_publish_subs). */
 typedef struct rmq_sub_pub {
     const char *topic;
-    const char *expr;      /* subString */
+    const char *expr; /* subString */
     int64_t     sub_version;
     uint32_t    expr_type; /* 0 TAG, 1 SQL92 */
 } rmq_sub_pub;
@@ -74,8 +74,7 @@ int  rmq_subgroups_open(rmq_subgroups **out, rmq_ctl *ctl, const char *path);
 void rmq_subgroups_close(rmq_subgroups *sg);
 
 /* The live config of name, or NULL. */
-const rmq_sgconf *rmq_subgroups_find(const rmq_subgroups *sg,
-                                     const char *name);
+const rmq_sgconf *rmq_subgroups_find(const rmq_subgroups *sg, const char *name);
 /*
  * The live config of name; when there is none and create is set, a new
  * one with the defaults (published and saved).  *created tells whether

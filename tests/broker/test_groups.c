@@ -107,17 +107,16 @@ hb_text(const char *client_id, const char *topic, const char *expr,
 }
 
 static unsigned
-beat(uint64_t conn, const char *client_id, const char *topic,
-     const char *expr, long long version, int64_t now)
+beat(uint64_t conn, const char *client_id, const char *topic, const char *expr,
+     long long version, int64_t now)
 {
     rmq_client_ref cl = client(conn, client_id);
     unsigned       changed = 99;
 
     ck_assert_int_eq(parse(hb_text(client_id, topic, expr, version)), 0);
     ck_assert_int_eq(hb.nconsumers, 1);
-    ck_assert_int_eq(rmq_groups_register_consumer(&groups, &cl,
-                                                  &hb.consumers[0], now,
-                                                  &changed),
+    ck_assert_int_eq(rmq_groups_register_consumer(
+                         &groups, &cl, &hb.consumers[0], now, &changed),
                      0);
     return changed;
 }
@@ -144,9 +143,8 @@ START_TEST(test_parse_ali_ons_heartbeat)
     ck_assert_str_eq(c->subs[0].sub_string, "TagA || TagB");
     ck_assert_str_eq(c->subs[0].expr_type, "TAG"); /* ali-ons omits it */
     ck_assert_int_eq(c->subs[0].sub_version, 1700000000000LL);
-    ck_assert_int_eq(json_array_size(json_object_get(c->subs[0].json,
-                                                     "codeSet")),
-                     2);
+    ck_assert_int_eq(
+        json_array_size(json_object_get(c->subs[0].json, "codeSet")), 2);
     ck_assert_str_eq(c->subs[1].topic, "%RETRY%GID_ONS");
     ck_assert_str_eq(c->subs[1].sub_string, "*");
 }
@@ -180,9 +178,9 @@ START_TEST(test_parse_rejects_non_json_and_missing_client_id)
 {
     char remark[64] = "";
 
-    ck_assert_int_eq(rmq_heartbeat_parse("nope", 4, &hb, remark,
-                                         sizeof(remark)),
-                     RMQ_ERR_PROTO);
+    ck_assert_int_eq(
+        rmq_heartbeat_parse("nope", 4, &hb, remark, sizeof(remark)),
+        RMQ_ERR_PROTO);
     ck_assert_str_eq(remark, "heartbeat body is not JSON");
     rmq_heartbeat_free(&hb);
     ck_assert_int_eq(rmq_heartbeat_parse("{\"consumerDataSet\":[]}", 22, &hb,
@@ -307,7 +305,8 @@ START_TEST(test_producer_registration)
 }
 END_TEST
 
-/* ---- removal --------------------------------------------------------------- */
+/* ---- removal ---------------------------------------------------------------
+ */
 
 START_TEST(test_conn_closed_reports_shrunk_group)
 {
@@ -350,18 +349,15 @@ START_TEST(test_silent_clients_expire)
     beat(1, "a@1", "T", "*", 1, 0);
     beat(2, "b@2", "T", "*", 1, 100000);
     /* 120 s timeout at 120001: a (last 0) is over it, b (100000) is not */
-    ck_assert_uint_eq(rmq_groups_expire(&groups, 120001, 120000, on_event,
-                                        NULL),
-                      1);
+    ck_assert_uint_eq(
+        rmq_groups_expire(&groups, 120001, 120000, on_event, NULL), 1);
     ck_assert_int_eq(nevents, 1);
     ck_assert(!event_gone[0]);
     ck_assert_int_eq(rmq_groups_consumer(&groups, "G")->nclients, 1);
-    ck_assert_uint_eq(rmq_groups_expire(&groups, 120000 + 100000, 120000,
-                                        on_event, NULL),
-                      0);
-    ck_assert_uint_eq(rmq_groups_expire(&groups, 120001 + 100000, 120000,
-                                        on_event, NULL),
-                      1);
+    ck_assert_uint_eq(
+        rmq_groups_expire(&groups, 120000 + 100000, 120000, on_event, NULL), 0);
+    ck_assert_uint_eq(
+        rmq_groups_expire(&groups, 120001 + 100000, 120000, on_event, NULL), 1);
     ck_assert(event_gone[1]);
     ck_assert_ptr_null(rmq_groups_consumer(&groups, "G"));
 }
@@ -372,29 +368,30 @@ START_TEST(test_unregister_by_conn_and_by_client_id)
     beat(1, "a@1", "T", "*", 1, 0);
     beat(2, "b@2", "T", "*", 1, 0);
     beat(3, "c@3", "T", "*", 1, 0);
-    ck_assert(rmq_groups_unregister(&groups, true, "G", 1, NULL, on_event,
-                                    NULL));
-    ck_assert(rmq_groups_unregister(&groups, true, "G", 0, "b@2", on_event,
-                                    NULL));
-    ck_assert(!rmq_groups_unregister(&groups, true, "G", 7, "x@9", on_event,
-                                     NULL));
-    ck_assert(!rmq_groups_unregister(&groups, true, "NOPE", 3, NULL, on_event,
-                                     NULL));
+    ck_assert(
+        rmq_groups_unregister(&groups, true, "G", 1, NULL, on_event, NULL));
+    ck_assert(
+        rmq_groups_unregister(&groups, true, "G", 0, "b@2", on_event, NULL));
+    ck_assert(
+        !rmq_groups_unregister(&groups, true, "G", 7, "x@9", on_event, NULL));
+    ck_assert(
+        !rmq_groups_unregister(&groups, true, "NOPE", 3, NULL, on_event, NULL));
     ck_assert_int_eq(nevents, 2);
     ck_assert_int_eq(rmq_groups_consumer(&groups, "G")->nclients, 1);
 }
 END_TEST
 
-/* ---- bodies ---------------------------------------------------------------- */
+/* ---- bodies ----------------------------------------------------------------
+ */
 
 START_TEST(test_consumer_list_has_ids_as_sent_once)
 {
     beat(1, "10.0.0.5@12345", "T", "*", 1, 0);
     beat(2, "10.0.0.6@777#inst", "T", "*", 1, 0);
     beat(3, "10.0.0.5@12345", "T", "*", 1, 0); /* same client, 2nd conn */
-    ck_assert_int_eq(rmq_groups_consumer_list_json(
-                         rmq_groups_consumer(&groups, "G"), &out),
-                     0);
+    ck_assert_int_eq(
+        rmq_groups_consumer_list_json(rmq_groups_consumer(&groups, "G"), &out),
+        0);
     ck_assert_str_eq(rmq_buf_cstr(&out),
                      "{\"consumerIdList\":[\"10.0.0.5@12345\","
                      "\"10.0.0.6@777#inst\"]}");
@@ -418,9 +415,9 @@ START_TEST(test_connection_json_matches_consumer_connection)
                      "CONSUME_PASSIVELY");
     ck_assert_str_eq(json_string_value(json_object_get(doc, "messageModel")),
                      "CLUSTERING");
-    ck_assert_str_eq(json_string_value(json_object_get(doc,
-                                                       "consumeFromWhere")),
-                     "CONSUME_FROM_LAST_OFFSET");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(doc, "consumeFromWhere")),
+        "CONSUME_FROM_LAST_OFFSET");
     conn = json_array_get(json_object_get(doc, "connectionSet"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(conn, "clientId")),
                      "10.0.0.5@12345");
@@ -434,9 +431,9 @@ START_TEST(test_connection_json_matches_consumer_connection)
                      "TagA || TagB");
     ck_assert_str_eq(json_string_value(json_object_get(sub, "expressionType")),
                      "TAG");
-    ck_assert_int_eq(json_integer_value(json_array_get(
-                         json_object_get(sub, "codeSet"), 1)),
-                     2598920);
+    ck_assert_int_eq(
+        json_integer_value(json_array_get(json_object_get(sub, "codeSet"), 1)),
+        2598920);
     json_decref(doc);
 }
 END_TEST

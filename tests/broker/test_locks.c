@@ -74,7 +74,7 @@ END_TEST
 
 START_TEST(test_parse_rejects_bad_bodies)
 {
-    char remark[80];
+    char        remark[80];
     const char *no_client = "{\"consumerGroup\":\"G\",\"mqSet\":[]}";
     const char *bad_mq = "{\"consumerGroup\":\"G\",\"clientId\":\"c\","
                          "\"mqSet\":[{\"topic\":\"T\",\"queueId\":0}]}";
@@ -106,8 +106,7 @@ START_TEST(test_locks_are_per_group)
     bool locked[1];
 
     ck_assert_uint_eq(lock("a", 1, 0), 0x1);
-    ck_assert_int_eq(rmq_locks_try(&locks, "OTHER", "b", mqs, 1, 0, locked),
-                     0);
+    ck_assert_int_eq(rmq_locks_try(&locks, "OTHER", "b", mqs, 1, 0, locked), 0);
     ck_assert(locked[0]);
 }
 END_TEST
@@ -125,9 +124,9 @@ END_TEST
 START_TEST(test_lease_expires_after_60_seconds)
 {
     ck_assert_uint_eq(lock("a", 1, 0), 0x1);
-    ck_assert_uint_eq(lock("b", 1, 60000), 0);      /* exactly 60 s: held */
+    ck_assert_uint_eq(lock("b", 1, 60000), 0); /* exactly 60 s: held */
     ck_assert_ptr_null(rmq_locks_owner(&locks, "G", &mqs[0], 60001));
-    ck_assert_uint_eq(lock("b", 1, 60001), 0x1);    /* past it: taken */
+    ck_assert_uint_eq(lock("b", 1, 60001), 0x1); /* past it: taken */
     ck_assert_str_eq(rmq_locks_owner(&locks, "G", &mqs[0], 60001), "b");
     ck_assert_uint_eq(lock("a", 1, 60002), 0);
 }

@@ -39,11 +39,10 @@ write_store(void)
     ck_assert_int_eq(rmq_cl_start(&cl, 0), 0);
     ck_assert_int_eq(rmq_cq_open(&cq, st_dir, "T", 1, 1, CQ_FSZ, true), 0);
     for (int i = 0; i < 3; i++) {
-        uint32_t     len = st_make_rec(rec, sizeof(rec), "T", 1, 10, (uint32_t)i);
+        uint32_t len = st_make_rec(rec, sizeof(rec), "T", 1, 10, (uint32_t)i);
         rmq_cq_entry e = {0, (int32_t)len, 0};
-        ck_assert_int_eq(rmq_cl_append(&cl, rec, len, i, 1000 * (i + 1),
-                                       &e.offset),
-                         0);
+        ck_assert_int_eq(
+            rmq_cl_append(&cl, rec, len, i, 1000 * (i + 1), &e.offset), 0);
         ck_assert_int_eq(rmq_cq_put(&cq, i, &e), 0);
     }
     cl_end = rmq_cl_write_pos(&cl);

@@ -78,7 +78,8 @@ write_text(const char *p, const char *text)
     fclose(f);
 }
 
-/* ---- table ---------------------------------------------------------------- */
+/* ---- table ----------------------------------------------------------------
+ */
 
 START_TEST(test_query_without_commit_is_minus_one)
 {
@@ -126,9 +127,9 @@ START_TEST(test_commit_rejects_bad_arguments)
 
     ck_assert_int_eq(rmq_offsets_commit(&offs, "G", "T", -1, 1, false, &r),
                      RMQ_ERR_INVAL);
-    ck_assert_int_eq(rmq_offsets_commit(&offs, "G", "T", RMQ_OFFSET_QUEUE_MAX,
-                                        1, false, &r),
-                     RMQ_ERR_INVAL);
+    ck_assert_int_eq(
+        rmq_offsets_commit(&offs, "G", "T", RMQ_OFFSET_QUEUE_MAX, 1, false, &r),
+        RMQ_ERR_INVAL);
     ck_assert_int_eq(rmq_offsets_commit(&offs, "G", "T", 0, -5, false, &r),
                      RMQ_ERR_INVAL);
     ck_assert_int_eq(rmq_offsets_commit(&offs, "", "T", 0, 1, false, &r),
@@ -167,7 +168,8 @@ START_TEST(test_group_topics_and_remove_group)
 }
 END_TEST
 
-/* ---- JSON ------------------------------------------------------------------ */
+/* ---- JSON ------------------------------------------------------------------
+ */
 
 START_TEST(test_json_uses_bare_integer_keys)
 {
@@ -175,11 +177,10 @@ START_TEST(test_json_uses_bare_integer_keys)
     commit("G", "T", 0, 1234, false);
     commit("G", "%RETRY%G", 0, 0, false);
     ck_assert_int_eq(rmq_offsets_json(&offs, &out), 0);
-    ck_assert_str_eq(rmq_buf_cstr(&out),
-                     "{\"offsetTable\":{\n"
-                     "\t\"%RETRY%G@G\":{0:0},\n"
-                     "\t\"T@G\":{0:1234,1:99}\n"
-                     "}}\n");
+    ck_assert_str_eq(rmq_buf_cstr(&out), "{\"offsetTable\":{\n"
+                                         "\t\"%RETRY%G@G\":{0:0},\n"
+                                         "\t\"T@G\":{0:1234,1:99}\n"
+                                         "}}\n");
 }
 END_TEST
 
@@ -219,8 +220,7 @@ END_TEST
 START_TEST(test_load_rejects_garbage_and_keeps_table)
 {
     commit("G", "T", 0, 5, false);
-    ck_assert_int_eq(rmq_offsets_load_json(&offs, "{\"x\":", 5),
-                     RMQ_ERR_PROTO);
+    ck_assert_int_eq(rmq_offsets_load_json(&offs, "{\"x\":", 5), RMQ_ERR_PROTO);
     ck_assert_int_eq(rmq_offsets_load_json(&offs, "[1,2]", 5), RMQ_ERR_PROTO);
     ck_assert_int_eq(rmq_offsets_query(&offs, "G", "T", 0), 5);
 }
@@ -235,9 +235,8 @@ START_TEST(test_json_round_trip)
     commit("H", "\"odd\"topic", 2, 3, false);
     ck_assert_int_eq(rmq_offsets_json(&offs, &out), 0);
     rmq_offsets_init(&back);
-    ck_assert_int_eq(rmq_offsets_load_json(&back, (const char *)out.data,
-                                           out.len),
-                     0);
+    ck_assert_int_eq(
+        rmq_offsets_load_json(&back, (const char *)out.data, out.len), 0);
     ck_assert_int_eq(rmq_offsets_query(&back, "G", "T", 15), 1LL << 40);
     ck_assert_int_eq(rmq_offsets_query(&back, "H", "\"odd\"topic", 2), 3);
     ck_assert_int_eq(rmq_offsets_query(&back, "G", "T", 1), -1);
@@ -245,7 +244,8 @@ START_TEST(test_json_round_trip)
 }
 END_TEST
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- files ------------------------------------------------------------------
+ */
 
 START_TEST(test_file_write_then_load)
 {
@@ -254,8 +254,7 @@ START_TEST(test_file_write_then_load)
     commit("G", "T", 0, 42, false);
     commit("G", "T", 7, 43, false);
     ck_assert_int_eq(rmq_offsets_json(&offs, &out), 0);
-    ck_assert_int_eq(rmq_jsonfile_write(path, (const char *)out.data,
-                                        out.len),
+    ck_assert_int_eq(rmq_jsonfile_write(path, (const char *)out.data, out.len),
                      0);
     rmq_offsets_init(&back);
     ck_assert_int_eq(load_file(&back), 0);
@@ -281,7 +280,8 @@ START_TEST(test_torn_file_falls_back_to_bak)
 }
 END_TEST
 
-/* ---- ConsumeStats -------------------------------------------------------------- */
+/* ---- ConsumeStats
+ * -------------------------------------------------------------- */
 
 START_TEST(test_consume_stats_exact_form)
 {

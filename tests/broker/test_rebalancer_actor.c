@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #define T_TIMEOUT_MS 5000
-#define T_EXPIRE_MS  1000
+#define T_EXPIRE_MS 1000
 
 /* ---- minimal process and file helpers ------------------------------------ */
 
@@ -145,8 +145,7 @@ t_start_broker(void)
             dup2(fd, 2);
         }
         unsetenv("NOTIFY_SOCKET");
-        execl(t_supervisor_bin(), "rmq-supervisor", "-c", t_conf,
-              (char *)NULL);
+        execl(t_supervisor_bin(), "rmq-supervisor", "-c", t_conf, (char *)NULL);
         _exit(127);
     }
 }
@@ -179,9 +178,9 @@ t_stop_broker(void)
 static char *
 t_read_file(const char *path)
 {
-    FILE  *f = fopen(path, "r");
-    char  *text;
-    long   n;
+    FILE *f = fopen(path, "r");
+    char *text;
+    long  n;
 
     if (f == NULL) {
         return NULL;
@@ -197,11 +196,12 @@ t_read_file(const char *path)
     return text;
 }
 
-/* ---- the acceptor's and clwriter's side --------------------------------------- */
+/* ---- the acceptor's and clwriter's side
+ * --------------------------------------- */
 
-static rmq_ipc  t_acc;   /* acceptor.in: responses, notifications */
-static rmq_ipc  t_rb;    /* rebalancer.in */
-static rmq_ctl  t_ctl;   /* the broker's control segment */
+static rmq_ipc  t_acc; /* acceptor.in: responses, notifications */
+static rmq_ipc  t_rb;  /* rebalancer.in */
+static rmq_ctl  t_ctl; /* the broker's control segment */
 static uint64_t t_next_req;
 static bool     t_acceptor_runs; /* an acceptor owns acceptor.in */
 
@@ -307,9 +307,8 @@ t_pump(int timeout_ms)
 
         while (rmq_ipc_recv(&t_acc, &m) == 0) {
             bool got = false;
-            ck_assert_int_eq(rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m),
-                                             &id),
-                             0);
+            ck_assert_int_eq(
+                rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m), &id), 0);
             if (id == RMQ_MSG_CLIENT_NOTIFY) {
                 t_on_notify(nng_msg_body(m), nng_msg_len(m));
             } else if (id == RMQ_MSG_FWD_RESPONSE) {
@@ -361,7 +360,8 @@ t_resp_ext(const char *key)
     return NULL;
 }
 
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests
+ * ---------------------------------------------------------------- */
 
 static const char *
 t_heartbeat_body(const char *client_id, const char *group, const char *topic)
@@ -402,8 +402,8 @@ t_consumer_list(const char *group)
 static int32_t
 t_query(const char *topic, const char *qid)
 {
-    const char *ext[] = {"consumerGroup", "G", "topic", topic, "queueId", qid,
-                         NULL};
+    const char *ext[] = {"consumerGroup", "G", "topic", topic,
+                         "queueId",       qid, NULL};
 
     return t_call(1, RMQ_REQ_QUERY_CONSUMER_OFFSET, NULL, ext);
 }
@@ -411,9 +411,17 @@ t_query(const char *topic, const char *qid)
 static void
 t_commit(const char *qid, const char *offset, bool force)
 {
-    const char *ext[] = {"consumerGroup", "G",     "topic",        "T",
-                         "queueId",       qid,     "commitOffset", offset,
-                         force ? "force" : NULL, "true", NULL};
+    const char *ext[] = {"consumerGroup",
+                         "G",
+                         "topic",
+                         "T",
+                         "queueId",
+                         qid,
+                         "commitOffset",
+                         offset,
+                         force ? "force" : NULL,
+                         "true",
+                         NULL};
 
     /* oneway, as ali-ons sends it: no response comes back */
     t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, ext);
@@ -449,7 +457,8 @@ t_notified(const char *group, const uint64_t *conns, uint32_t n)
     return false;
 }
 
-/* ---- fixtures ----------------------------------------------------------------- */
+/* ---- fixtures
+ * ----------------------------------------------------------------- */
 
 /* Attach the broker's control segment (it exists once an actor runs). */
 static void
@@ -506,13 +515,11 @@ t_open_sockets(void)
                         "acceptor.in; this test cannot play it and does "
                         "nothing\n");
     } else {
-        ck_assert_int_eq(rmq_ipc_open(&t_acc, RMQ_IPC_PULL, t_run, "acceptor",
-                                      "in"),
-                         0);
+        ck_assert_int_eq(
+            rmq_ipc_open(&t_acc, RMQ_IPC_PULL, t_run, "acceptor", "in"), 0);
     }
-    ck_assert_int_eq(rmq_ipc_open(&t_rb, RMQ_IPC_PUSH, t_run, "rebalancer",
-                                  "in"),
-                     0);
+    ck_assert_int_eq(
+        rmq_ipc_open(&t_rb, RMQ_IPC_PUSH, t_run, "rebalancer", "in"), 0);
 }
 
 static void
@@ -563,24 +570,25 @@ teardown(void)
 }
 
 /* Cases that need the store actors (clwriter, dispatcher) running. */
-#define T_NEED_STORE()                                                        \
-    do {                                                                      \
-        if (t_actor_state(RMQ_ACTOR_CLWRITER) == RMQ_ASTATE_NONE ||           \
-            t_actor_state(RMQ_ACTOR_DISPATCHER) == RMQ_ASTATE_NONE) {         \
-            fprintf(stderr, "%s: no store actors in this build\n", __func__); \
-            return;                                                           \
-        }                                                                     \
+#define T_NEED_STORE()                                                         \
+    do {                                                                       \
+        if (t_actor_state(RMQ_ACTOR_CLWRITER) == RMQ_ASTATE_NONE ||            \
+            t_actor_state(RMQ_ACTOR_DISPATCHER) == RMQ_ASTATE_NONE) {          \
+            fprintf(stderr, "%s: no store actors in this build\n", __func__);  \
+            return;                                                            \
+        }                                                                      \
     } while (0)
 
 /* Every case starts with this: nothing to do when we cannot play acceptor. */
-#define T_NEED_ACCEPTOR_ROLE()                                                \
-    do {                                                                      \
-        if (t_acceptor_runs) {                                                \
-            return;                                                           \
-        }                                                                     \
+#define T_NEED_ACCEPTOR_ROLE()                                                 \
+    do {                                                                       \
+        if (t_acceptor_runs) {                                                 \
+            return;                                                            \
+        }                                                                      \
     } while (0)
 
-/* ---- the store ---------------------------------------------------------------- */
+/* ---- the store
+ * ---------------------------------------------------------------- */
 
 static rmq_putter t_put;
 static int        t_put_done;
@@ -604,9 +612,8 @@ t_store_topic(const char *topic, int queues, const int *n)
     ck_assert_int_eq(rmq_putter_open(&t_put, t_run, RMQ_ACTOR_TESTACTOR,
                                      1 << 20, t_on_put, NULL),
                      0);
-    ck_assert_int_eq(rmq_putter_topic(&t_put, topic, queues,
-                                      t_scale(T_TIMEOUT_MS)),
-                     0);
+    ck_assert_int_eq(
+        rmq_putter_topic(&t_put, topic, queues, t_scale(T_TIMEOUT_MS)), 0);
     t_put_done = 0;
     for (int q = 0; q < queues; q++) {
         for (int i = 0; i < n[q]; i++, want++) {
@@ -667,7 +674,8 @@ t_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 START_TEST(test_heartbeat_creates_retry_topic_before_reply)
 {
@@ -818,8 +826,9 @@ END_TEST
 START_TEST(test_unregister_client_removes_and_notifies)
 {
     const uint64_t two[] = {2};
-    const char    *ext[] = {"clientID", "c1@1", "consumerGroup", "G",
-                            "producerGroup", "CLIENT_INNER_PRODUCER", NULL};
+    const char    *ext[] = {"clientID", "c1@1",          "consumerGroup",
+                            "G",        "producerGroup", "CLIENT_INNER_PRODUCER",
+                            NULL};
 
     T_NEED_ACCEPTOR_ROLE();
     t_heartbeat(1, "c1@1");
@@ -888,12 +897,10 @@ START_TEST(test_consume_stats_and_all_offsets)
     const int   n[3] = {3, 2, 0};
     const char *all[] = {"consumerGroup", "G", NULL};
     const char *one[] = {"consumerGroup", "G", "topic", "TQ", NULL};
-    const char *c0[] = {"consumerGroup", "G",    "topic",        "TQ",
-                        "queueId",       "0",    "commitOffset", "2",
-                        NULL};
-    const char *c1[] = {"consumerGroup", "G",    "topic",        "TQ",
-                        "queueId",       "1",    "commitOffset", "2",
-                        NULL};
+    const char *c0[] = {"consumerGroup", "G", "topic", "TQ", "queueId", "0",
+                        "commitOffset",  "2", NULL};
+    const char *c1[] = {"consumerGroup", "G", "topic", "TQ", "queueId", "1",
+                        "commitOffset",  "2", NULL};
     int64_t     t0, t1;
     long long   ts;
 
@@ -908,7 +915,8 @@ START_TEST(test_consume_stats_and_all_offsets)
     t_request(1, RMQ_REQ_UPDATE_CONSUMER_OFFSET, true, NULL, c1);
     ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUME_STATS, NULL, one),
                      RMQ_RESP_SUCCESS);
-    ck_assert_ptr_nonnull(strstr(t_body, "{\"consumeTps\":0.0,\"offsetTable\":{"));
+    ck_assert_ptr_nonnull(
+        strstr(t_body, "{\"consumeTps\":0.0,\"offsetTable\":{"));
     /* queue 0: behind, read from the consume queue and the commit log */
     ts = t_stats_last_ts("TQ", 0, 3, 2);
     ck_assert_int_ge(ts, t0);
@@ -960,18 +968,16 @@ END_TEST
 
 START_TEST(test_subscription_group_admin)
 {
-    const char *cfg = "{\"groupName\":\"GA\",\"consumeEnable\":false,"
-                      "\"retryMaxTimes\":3}";
-    const char *del[] = {"groupName", "GA", NULL};
+    const char     *cfg = "{\"groupName\":\"GA\",\"consumeEnable\":false,"
+                          "\"retryMaxTimes\":3}";
+    const char     *del[] = {"groupName", "GA", NULL};
     rmq_group_entry g;
 
     T_NEED_ACCEPTOR_ROLE();
-    ck_assert_int_eq(t_call(1, RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
-                            cfg, NULL),
-                     0);
-    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL,
-                            NULL),
-                     0);
+    ck_assert_int_eq(
+        t_call(1, RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, cfg, NULL), 0);
+    ck_assert_int_eq(
+        t_call(1, RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL, NULL), 0);
     ck_assert_ptr_nonnull(strstr(t_body, "\"GA\":{"));
     ck_assert_ptr_nonnull(strstr(t_body, "\"retryMaxTimes\":3"));
     ck_assert_int_ge(rmq_ctl_group_find(&t_ctl, "GA", &g), 0);
@@ -990,20 +996,19 @@ START_TEST(test_consumer_connection_list)
 
     T_NEED_ACCEPTOR_ROLE();
     t_heartbeat(1, "c1@1");
-    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, NULL,
-                            ext),
+    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, NULL, ext),
                      0);
     doc = json_loads(t_body, 0, NULL);
     ck_assert_ptr_nonnull(doc);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_array_get(json_object_get(doc, "connectionSet"),
-                                        0),
-                         "clientAddr")),
-                     "127.0.0.1:40001");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(doc, "connectionSet"), 0),
+            "clientAddr")),
+        "127.0.0.1:40001");
     json_decref(doc);
-    ck_assert_int_eq(t_call(1, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, NULL,
-                            none),
-                     RMQ_RESP_CONSUMER_NOT_ONLINE);
+    ck_assert_int_eq(
+        t_call(1, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, NULL, none),
+        RMQ_RESP_CONSUMER_NOT_ONLINE);
 }
 END_TEST
 
@@ -1068,7 +1073,8 @@ rebalancer_actor_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_heartbeat_creates_retry_topic_before_reply);
-    tcase_add_test(tc, test_heartbeat_reply_waits_at_most_a_second_for_clwriter);
+    tcase_add_test(tc,
+                   test_heartbeat_reply_waits_at_most_a_second_for_clwriter);
     tcase_add_test(tc, test_second_consumer_notifies_group);
     tcase_add_test(tc, test_counters_published);
     tcase_add_test(tc, test_consumer_list_of_unknown_group);

@@ -65,8 +65,8 @@ static const rmq_sgconf *
 create(const char *name)
 {
     bool              created;
-    const rmq_sgconf *c = rmq_subgroups_find_or_create(sg, name, true,
-                                                       &created);
+    const rmq_sgconf *c =
+        rmq_subgroups_find_or_create(sg, name, true, &created);
 
     ck_assert_ptr_nonnull(c);
     return c;
@@ -90,7 +90,8 @@ subs_gen(void)
     return atomic_load(&ctl.pos->subs_gen);
 }
 
-/* ---- configs ---------------------------------------------------------------- */
+/* ---- configs ----------------------------------------------------------------
+ */
 
 START_TEST(test_java_groups_are_preseeded)
 {
@@ -178,24 +179,24 @@ START_TEST(test_json_has_java_field_names)
     ck_assert_int_eq(rmq_subgroups_json(sg, false, &out), 0);
     doc = json_loads(rmq_buf_cstr(&out), 0, NULL);
     ck_assert_ptr_nonnull(doc);
-    ck_assert(json_is_integer(json_object_get(
-        json_object_get(doc, "dataVersion"), "counter")));
+    ck_assert(json_is_integer(
+        json_object_get(json_object_get(doc, "dataVersion"), "counter")));
     g = json_object_get(json_object_get(doc, "subscriptionGroupTable"), "G");
     ck_assert_ptr_nonnull(g);
     ck_assert_str_eq(json_string_value(json_object_get(g, "groupName")), "G");
     ck_assert(json_is_true(json_object_get(g, "consumeEnable")));
     ck_assert(json_is_true(json_object_get(g, "consumeFromMinEnable")));
     ck_assert(json_is_true(json_object_get(g, "consumeBroadcastEnable")));
-    ck_assert(json_is_true(json_object_get(g,
-                                           "notifyConsumerIdsChangedEnable")));
+    ck_assert(
+        json_is_true(json_object_get(g, "notifyConsumerIdsChangedEnable")));
     ck_assert_int_eq(json_integer_value(json_object_get(g, "retryQueueNums")),
                      1);
     ck_assert_int_eq(json_integer_value(json_object_get(g, "retryMaxTimes")),
                      16);
     ck_assert_int_eq(json_integer_value(json_object_get(g, "brokerId")), 0);
-    ck_assert_int_eq(json_integer_value(
-                         json_object_get(g, "whichBrokerWhenConsumeSlowly")),
-                     1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(g, "whichBrokerWhenConsumeSlowly")),
+        1);
     ck_assert_ptr_null(json_object_get(g, "consumeMessageOrderly"));
     ck_assert_int_eq(json_object_size(g), 9);
     json_decref(doc);
@@ -247,7 +248,8 @@ START_TEST(test_loads_java_file)
 }
 END_TEST
 
-/* ---- control segment ------------------------------------------------------ */
+/* ---- control segment ------------------------------------------------------
+ */
 
 START_TEST(test_open_publishes_configs)
 {
