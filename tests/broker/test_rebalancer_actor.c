@@ -337,7 +337,9 @@ t_take_frames(int n, int want_client, int32_t want)
             t_on_server_request(n, &t_resp);
         } else if (n == want_client && t_resp.opaque == want) {
             ck_assert_uint_lt(t_resp.body_len, sizeof(t_body));
-            memcpy(t_body, t_resp.body, t_resp.body_len);
+            if (t_resp.body_len > 0) { /* body is NULL when empty */
+                memcpy(t_body, t_resp.body, t_resp.body_len);
+            }
             t_body[t_resp.body_len] = '\0';
             snprintf(t_remark, sizeof(t_remark), "%s",
                      t_resp.remark ? t_resp.remark : "");
