@@ -159,6 +159,18 @@ rb_fail(struct rb_reply *r, int32_t code, const char *fmt, const char *arg)
     snprintf(r->remark, sizeof(r->remark), fmt, arg);
 }
 
+/* Finish a reply whose body a builder wrote: 0 on success, 1 if it failed. */
+static void
+rb_body_done(struct rb_reply *r, int rc)
+{
+    if (rc != 0) {
+        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "could not build the body: %s",
+                rmq_strerror(rc));
+        return;
+    }
+    r->code = RMQ_RESP_SUCCESS;
+}
+
 /* A required (NN) string field; on absence the reply says which. */
 static bool
 rb_need(const rmq_msg_fwd_request *req, const char *key, char *dst, size_t cap,
@@ -296,8 +308,7 @@ rb_refresh_gauges(struct rb *rb, int64_t now)
     rb->next_gauges_ms = now + RB_GAUGES_MS;
 }
 
-/* ---- notifications and shm ------------------------------------------------
- */
+/* ---- notifications and shm ----------------------------------------------- */
 
 /* NOTIFY_CONSUMER_IDS_CHANGED to every connection of grp. */
 static void
@@ -372,8 +383,7 @@ rb_on_group_event(void *arg, const char *group, const rmq_group *grp)
     }
 }
 
-/* ---- retry topics and held heartbeat replies ------------------------------
- */
+/* ---- retry topics and held heartbeat replies ----------------------------- */
 
 static struct rb_create *
 rb_create_find(struct rb *rb, const char *topic)
@@ -684,31 +694,41 @@ rb_unregister_client(struct rb *rb, const rmq_msg_fwd_request *req,
     r->code = RMQ_RESP_SUCCESS;
 }
 
-static void
-rb_consumer_list(struct rb *rb, const rmq_msg_fwd_request *req,
-                 struct rb_reply *r)
+/*
+ * The online consumer group named by ext consumerGroup, or NULL with the
+ * reply set: a missing field, or no connection (code and fmt say how).
+ */
+static const rmq_group *
+rb_online_group(struct rb *rb, const rmq_msg_fwd_request *req,
+                struct rb_reply *r, int32_t code, const char *fmt)
 {
     char             group[RMQ_GROUP_NAME_MAX];
     const rmq_group *grp;
 
     if (!rb_need(req, "consumerGroup", group, sizeof(group), r)) {
-        return;
+        return NULL;
     }
     grp = rmq_groups_consumer(&rb->groups, group);
     if (grp == NULL || grp->nclients == 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "no consumer for this group, %s",
-                group);
-        return;
+        rb_fail(r, code, fmt, group);
+        return NULL;
     }
-    if (rmq_groups_consumer_list_json(grp, r->body) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "%s", "out of memory");
-        return;
-    }
-    r->code = RMQ_RESP_SUCCESS;
+    return grp;
 }
 
-/* ---- offsets --------------------------------------------------------------
- */
+static void
+rb_consumer_list(struct rb *rb, const rmq_msg_fwd_request *req,
+                 struct rb_reply *r)
+{
+    const rmq_group *grp = rb_online_group(rb, req, r, RMQ_RESP_SYSTEM_ERROR,
+                                           "no consumer for this group, %s");
+
+    if (grp != NULL) {
+        rb_body_done(r, rmq_groups_consumer_list_json(grp, r->body));
+    }
+}
+
+/* ---- offsets ------------------------------------------------------------- */
 
 /* The queue's window from the control segment; false if unknown. */
 static bool
@@ -797,11 +817,7 @@ static void
 rb_all_offsets(struct rb *rb, const rmq_msg_fwd_request *req,
                struct rb_reply *r)
 {
-    if (rmq_offsets_json(&rb->offsets, r->body) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "%s", "out of memory");
-        return;
-    }
-    r->code = RMQ_RESP_SUCCESS;
+    rb_body_done(r, rmq_offsets_json(&rb->offsets, r->body));
 }
 
 static int
@@ -824,8 +840,7 @@ rb_save_offsets(struct rb *rb)
     return rc;
 }
 
-/* ---- GET_CONSUME_STATS ----------------------------------------------------
- */
+/* ---- GET_CONSUME_STATS --------------------------------------------------- */
 
 struct rb_stats {
     struct rb      *rb;
@@ -940,24 +955,20 @@ rb_consume_stats(struct rb *rb, const rmq_msg_fwd_request *req,
     } else {
         rmq_offsets_group_topics(&rb->offsets, group, rb_stats_topic, &st);
     }
-    if (rmq_consume_stats_json(rb->self->cfg.broker.broker_name, st.rows, st.n,
-                               0.0, r->body) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "%s", "out of memory");
-    } else {
-        r->code = RMQ_RESP_SUCCESS;
-    }
+    rb_body_done(r, rmq_consume_stats_json(rb->self->cfg.broker.broker_name,
+                                           st.rows, st.n, 0.0, r->body));
     free(st.rows);
     free(st.topics);
 }
 
-/* ---- locks ------------------------------------------------------------------
- */
+/* ---- locks --------------------------------------------------------------- */
 
 static void
 rb_lock(struct rb *rb, const rmq_msg_fwd_request *req, struct rb_reply *r)
 {
     rmq_lock_req lr;
     bool        *locked = NULL;
+    int          rc;
 
     if (rmq_lock_req_parse(req->body.ptr, req->body.len, &lr, r->remark,
                            sizeof(r->remark)) != 0) {
@@ -966,14 +977,13 @@ rb_lock(struct rb *rb, const rmq_msg_fwd_request *req, struct rb_reply *r)
         return;
     }
     locked = calloc(lr.n + 1, sizeof(*locked));
-    if (locked == NULL ||
-        rmq_locks_try(&rb->locks, lr.group, lr.client_id, lr.mqs, lr.n,
-                      rmq_mono_ms(), locked) != 0 ||
-        rmq_lock_result_json(lr.mqs, locked, lr.n, r->body) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "%s", "out of memory");
-    } else {
-        r->code = RMQ_RESP_SUCCESS;
+    rc = locked == NULL ? RMQ_ERR_NOMEM
+                        : rmq_locks_try(&rb->locks, lr.group, lr.client_id,
+                                        lr.mqs, lr.n, rmq_mono_ms(), locked);
+    if (rc == 0) {
+        rc = rmq_lock_result_json(lr.mqs, locked, lr.n, r->body);
     }
+    rb_body_done(r, rc);
     free(locked);
     rmq_lock_req_free(&lr);
 }
@@ -1027,11 +1037,7 @@ static void
 rb_all_subgroups(struct rb *rb, const rmq_msg_fwd_request *req,
                  struct rb_reply *r)
 {
-    if (rmq_subgroups_json(rb->subgroups, false, r->body) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "%s", "out of memory");
-        return;
-    }
-    r->code = RMQ_RESP_SUCCESS;
+    rb_body_done(r, rmq_subgroups_json(rb->subgroups, false, r->body));
 }
 
 static void
@@ -1058,27 +1064,16 @@ static void
 rb_connection_list(struct rb *rb, const rmq_msg_fwd_request *req,
                    struct rb_reply *r)
 {
-    char             group[RMQ_GROUP_NAME_MAX];
-    const rmq_group *grp;
+    const rmq_group *grp =
+        rb_online_group(rb, req, r, RMQ_RESP_CONSUMER_NOT_ONLINE,
+                        "the consumer group[%s] not online");
 
-    if (!rb_need(req, "consumerGroup", group, sizeof(group), r)) {
-        return;
+    if (grp != NULL) {
+        rb_body_done(r, rmq_groups_connection_json(grp, r->body));
     }
-    grp = rmq_groups_consumer(&rb->groups, group);
-    if (grp == NULL || grp->nclients == 0) {
-        rb_fail(r, RMQ_RESP_CONSUMER_NOT_ONLINE,
-                "the consumer group[%s] not online", group);
-        return;
-    }
-    if (rmq_groups_connection_json(grp, r->body) != 0) {
-        rb_fail(r, RMQ_RESP_SYSTEM_ERROR, "%s", "out of memory");
-        return;
-    }
-    r->code = RMQ_RESP_SUCCESS;
 }
 
-/* ---- dispatch ---------------------------------------------------------------
- */
+/* ---- dispatch ------------------------------------------------------------ */
 
 typedef void (*rb_handler)(struct rb *rb, const rmq_msg_fwd_request *req,
                            struct rb_reply *r);
@@ -1187,8 +1182,7 @@ rb_drain(struct rb *rb, uint32_t max)
     }
 }
 
-/* ---- timers -----------------------------------------------------------------
- */
+/* ---- timers -------------------------------------------------------------- */
 
 static int64_t
 rb_scan_period(const struct rb *rb)
@@ -1256,8 +1250,7 @@ rb_next_deadline(const struct rb *rb)
     return d;
 }
 
-/* ---- start and stop --------------------------------------------------------
- */
+/* ---- start and stop ------------------------------------------------------ */
 
 /*
  * consumerOffset.json, or its .bak when the file is damaged or is JSON

@@ -42,8 +42,7 @@ struct rmq_subgroups {
     int64_t           dv_timestamp;
 };
 
-/* ---- configs --------------------------------------------------------------
- */
+/* ---- configs ------------------------------------------------------------- */
 
 void
 rmq_sgconf_defaults(rmq_sgconf *c, const char *name)
@@ -452,8 +451,7 @@ rmq_subgroups_prune_subs(rmq_subgroups *sg,
     }
 }
 
-/* ---- the table ------------------------------------------------------------
- */
+/* ---- the table ----------------------------------------------------------- */
 
 static struct sg_entry *
 sg_entry_get_or_add(rmq_subgroups *sg, const char *name)
@@ -577,8 +575,7 @@ rmq_subgroups_shm_index(const rmq_subgroups *sg, const char *name)
     return e != NULL ? e->shm_idx : -1;
 }
 
-/* ---- JSON file ------------------------------------------------------------
- */
+/* ---- JSON file ----------------------------------------------------------- */
 
 /* {"dataVersion":{...},"subscriptionGroupTable":{...}} of the live configs. */
 static json_t *
@@ -698,8 +695,7 @@ sg_load(rmq_subgroups *sg)
     return rc == RMQ_ERR_PROTO ? RMQ_ERR_CORRUPT : rc;
 }
 
-/* ---- open / close: adopting a live segment --------------------------------
- */
+/* ---- open / close: adopting a live segment ------------------------------- */
 
 /* Group entries a previous rebalancer of this segment published. */
 static int

@@ -305,8 +305,7 @@ START_TEST(test_producer_registration)
 }
 END_TEST
 
-/* ---- removal ---------------------------------------------------------------
- */
+/* ---- removal ------------------------------------------------------------- */
 
 START_TEST(test_conn_closed_reports_shrunk_group)
 {
@@ -381,8 +380,7 @@ START_TEST(test_unregister_by_conn_and_by_client_id)
 }
 END_TEST
 
-/* ---- bodies ----------------------------------------------------------------
- */
+/* ---- bodies -------------------------------------------------------------- */
 
 START_TEST(test_consumer_list_has_ids_as_sent_once)
 {

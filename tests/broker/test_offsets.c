@@ -78,8 +78,7 @@ write_text(const char *p, const char *text)
     fclose(f);
 }
 
-/* ---- table ----------------------------------------------------------------
- */
+/* ---- table --------------------------------------------------------------- */
 
 START_TEST(test_query_without_commit_is_minus_one)
 {
@@ -168,8 +167,7 @@ START_TEST(test_group_topics_and_remove_group)
 }
 END_TEST
 
-/* ---- JSON ------------------------------------------------------------------
- */
+/* ---- JSON ---------------------------------------------------------------- */
 
 START_TEST(test_json_uses_bare_integer_keys)
 {
@@ -244,8 +242,7 @@ START_TEST(test_json_round_trip)
 }
 END_TEST
 
-/* ---- files ------------------------------------------------------------------
- */
+/* ---- files --------------------------------------------------------------- */
 
 START_TEST(test_file_write_then_load)
 {
@@ -280,8 +277,7 @@ START_TEST(test_torn_file_falls_back_to_bak)
 }
 END_TEST
 
-/* ---- ConsumeStats
- * -------------------------------------------------------------- */
+/* ---- ConsumeStats -------------------------------------------------------- */
 
 START_TEST(test_consume_stats_exact_form)
 {

@@ -452,8 +452,7 @@ t_has_note(const char *group, int n)
     return false;
 }
 
-/* ---- requests
- * ---------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 static const char *
 t_heartbeat_body(const char *client_id, const char *group, const char *topic)
@@ -550,8 +549,7 @@ t_offset_of(const char *qid)
     return atoll(t_resp_ext("offset"));
 }
 
-/* ---- fixtures
- * ----------------------------------------------------------------- */
+/* ---- fixtures ------------------------------------------------------------ */
 
 /*
  * Attach the control segment of the supervisor we started (a file left by
@@ -673,8 +671,7 @@ teardown(void)
         }                                                                      \
     } while (0)
 
-/* ---- the store
- * ---------------------------------------------------------------- */
+/* ---- the store ----------------------------------------------------------- */
 
 static rmq_putter t_put;
 static int        t_put_done;
@@ -760,8 +757,7 @@ t_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- tests ----------------------------------------------------------------
- */
+/* ---- tests --------------------------------------------------------------- */
 
 START_TEST(test_heartbeat_creates_retry_topic_before_reply)
 {

@@ -90,8 +90,7 @@ subs_gen(void)
     return atomic_load(&ctl.pos->subs_gen);
 }
 
-/* ---- configs ----------------------------------------------------------------
- */
+/* ---- configs ------------------------------------------------------------- */
 
 START_TEST(test_java_groups_are_preseeded)
 {
@@ -248,8 +247,7 @@ START_TEST(test_loads_java_file)
 }
 END_TEST
 
-/* ---- control segment ------------------------------------------------------
- */
+/* ---- control segment ----------------------------------------------------- */
 
 START_TEST(test_open_publishes_configs)
 {
