@@ -9,10 +9,8 @@
  * the control segment and the offset file.  Messages are put into the
  * store with broker/putter.h (as the test actor).
  *
- * Every spawned supervisor gets PR_SET_PDEATHSIG and its actors die with
- * it, so a failing test (Check's fork mode) leaves no process behind.
- * The minimal helpers here stand in for tests/support/rmqtest.h until
- * that is on main.
+ * Processes, ports and temp dirs come from tests/support/rmqtest.h, so a
+ * failing test (Check's fork mode) leaves no process or file behind.
  */
 #include "broker/putter.h"
 #include "common/buf.h"
@@ -23,6 +21,7 @@
 #include "proto/remoting.h"
 #include "shm/control.h"
 #include "supervisor/actor.h"
+#include "tests/support/rmqtest.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -46,166 +45,51 @@
 #define T_EXPIRE_MS 1000
 #define T_CLIENTS 10 /* client numbers 1..9 */
 
-/* ---- minimal process and file helpers ------------------------------------ */
+/* ---- the broker under test --------------------------------------------- */
 
-static char  t_dir[128];
-static char  t_run[192];
-static char  t_conf[192];
-static char  t_offsets[256];
-static pid_t t_sup;
-static int   t_port; /* listenPort */
+static rmqtest_broker t_b;
+static char           t_offsets[1100]; /* consumerOffset.json */
 
 static int64_t
 t_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rmqtest_now_ms();
 }
 
 static int
 t_scale(int ms)
 {
-    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-
-    return m != NULL && atoi(m) > 1 ? ms * atoi(m) : ms;
-}
-
-static const char *
-t_supervisor_bin(void)
-{
-    static char path[1024];
-    const char *env = getenv("RMQ_SUPERVISOR_BIN");
-    ssize_t     n;
-
-    if (env != NULL) {
-        return env;
-    }
-    /* run by hand from build/tests: the daemon is one level up */
-    n = readlink("/proc/self/exe", path, sizeof(path) - 32);
-    ck_assert_int_gt(n, 0);
-    path[n] = '\0';
-    strcpy(strrchr(path, '/'), "/../rmq-supervisor");
-    return path;
-}
-
-static bool
-t_port_free(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    int                fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool               ok;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0) {
-        close(fd);
-    }
-    return ok;
-}
-
-/* A broker port P with P-2 (the acceptor's second port) and P+1 free. */
-static int
-t_free_broker_port(void)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int p = 20000 + (int)((unsigned)rand() % 40000u);
-        if (t_port_free(p) && t_port_free(p - 2) && t_port_free(p + 1)) {
-            return p;
-        }
-    }
-    ck_abort_msg("no free broker port");
-    return -1;
+    return rmqtest_scale_ms(ms);
 }
 
 static void
 t_write_conf(int expire_ms)
 {
-    FILE *f = fopen(t_conf, "w");
-
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "broker = {\n  brokerName = \"broker-t\";\n  listenPort = %d;\n"
-            "  namesrvAddr = \"127.0.0.1:1\";\n"
-            "  storePathRootDir = \"%s/store\";\n"
-            "  channelExpiredTimeout = %d;\n"
-            "  flushConsumerOffsetInterval = 200;\n};\n"
-            "supervisor = {\n  runDir = \"%s\";\n  logLevel = \"debug\";\n};\n",
-            t_port, t_dir, expire_ms, t_run);
-    fclose(f);
+    rmqtest_write_file(t_b.conf,
+                       "broker = {\n  brokerName = \"broker-t\";\n"
+                       "  listenPort = %d;\n"
+                       "  namesrvAddr = \"127.0.0.1:%d\";\n"
+                       "  storePathRootDir = \"%s/store\";\n"
+                       "  channelExpiredTimeout = %d;\n"
+                       "  flushConsumerOffsetInterval = 200;\n};\n"
+                       "supervisor = {\n  runDir = \"%s\";\n"
+                       "  logLevel = \"debug\";\n};\n",
+                       t_b.port, t_b.ns_port, t_b.dir, expire_ms, t_b.run_dir);
 }
 
 static void
 t_start_broker(void)
 {
-    char  log[256];
-    pid_t parent = getpid();
-
-    snprintf(log, sizeof(log), "%s/supervisor.log", t_dir);
-    t_sup = fork();
-    ck_assert_int_ge(t_sup, 0);
-    if (t_sup == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        unsetenv("NOTIFY_SOCKET");
-        execl(t_supervisor_bin(), "rmq-supervisor", "-c", t_conf, (char *)NULL);
-        _exit(127);
-    }
+    rmqtest_broker_start(&t_b, rmqtest_env("RMQ_SUPERVISOR_BIN"), NULL);
 }
 
-/* SIGTERM the supervisor and reap it; its exit code, or -1. */
+/* SIGTERM the supervisor and reap it; its exit code. */
 static int
 t_stop_broker(void)
 {
-    int64_t end = t_now_ms() + t_scale(10000);
-    int     status;
-
-    if (t_sup <= 0) {
-        return -1;
-    }
-    kill(t_sup, SIGTERM);
-    while (t_now_ms() < end) {
-        pid_t r = waitpid(t_sup, &status, WNOHANG);
-        if (r == t_sup) {
-            t_sup = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        poll(NULL, 0, 10);
-    }
-    kill(t_sup, SIGKILL);
-    waitpid(t_sup, &status, 0);
-    t_sup = 0;
-    return -1;
-}
-
-static char *
-t_read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *text;
-    long  n;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = calloc(1, (size_t)n + 1);
-    if (text != NULL && fread(text, 1, (size_t)n, f) != (size_t)n) {
-        text[0] = '\0';
-    }
-    fclose(f);
-    return text;
+    ck_assert_msg(rmqtest_proc_signal_wait(&t_b.sup, SIGTERM, 10000),
+                  "the supervisor did not stop");
+    return rmqtest_exit_code(t_b.sup.status);
 }
 
 /* ---- clients over TCP -------------------------------------------------- */
@@ -273,11 +157,11 @@ t_client(int n)
         return c;
     }
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)t_port);
+    a.sin_port = htons((uint16_t)t_b.port);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(c->fd, 0);
     ck_assert_msg(connect(c->fd, (struct sockaddr *)&a, sizeof(a)) == 0,
-                  "cannot connect to port %d: %s", t_port, strerror(errno));
+                  "cannot connect to port %d: %s", t_b.port, strerror(errno));
     return c;
 }
 
@@ -561,10 +445,10 @@ t_attach(void)
     char    path[256];
     int64_t end = t_now_ms() + t_scale(T_TIMEOUT_MS);
 
-    snprintf(path, sizeof(path), "%s/control", t_run);
+    snprintf(path, sizeof(path), "%s/control", t_b.run_dir);
     for (;;) {
         if (rmq_ctl_attach(path, true, &t_ctl) == 0) {
-            if (t_ctl.hdr->supervisor_pid == t_sup) {
+            if (t_ctl.hdr->supervisor_pid == t_b.sup.pid) {
                 return;
             }
             rmq_ctl_detach(&t_ctl);
@@ -610,15 +494,11 @@ t_start_and_wait(void)
 static void
 t_setup_with(int expire_ms)
 {
-    snprintf(t_dir, sizeof(t_dir), "/tmp/rmq-test-rb-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
-    snprintf(t_run, sizeof(t_run), "%s/run", t_dir);
-    snprintf(t_conf, sizeof(t_conf), "%s/rmq.conf", t_dir);
+    rmqtest_broker_init(&t_b, "rb");
     snprintf(t_offsets, sizeof(t_offsets),
-             "%s/store/config/consumerOffset.json", t_dir);
+             "%s/store/config/consumerOffset.json", t_b.dir);
     memset(&t_ctl, 0, sizeof(t_ctl));
     t_nnotes = 0;
-    t_port = t_free_broker_port();
     t_write_conf(expire_ms);
     t_start_and_wait();
     t_clients_init();
@@ -639,17 +519,12 @@ setup_fast_expiry(void)
 static void
 teardown(void)
 {
-    char cmd[256];
-
-    t_stop_broker();
+    if (rmqtest_broker_running(&t_b)) {
+        t_stop_broker(); /* a clean stop: actors get to save and exit */
+    }
     rmq_ctl_detach(&t_ctl);
     t_clients_fini();
-    if (getenv("RMQTEST_KEEP") == NULL) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
-        if (system(cmd) != 0) {
-            /* best effort */
-        }
-    }
+    rmqtest_broker_fini(&t_b);
 }
 
 /* Cases that need the store actors (clwriter, dispatcher) running. */
@@ -692,7 +567,7 @@ t_store_topic(const char *topic, int queues, const int *n)
     int     want = 0;
     int64_t end;
 
-    ck_assert_int_eq(rmq_putter_open(&t_put, t_run, RMQ_ACTOR_TESTACTOR,
+    ck_assert_int_eq(rmq_putter_open(&t_put, t_b.run_dir, RMQ_ACTOR_TESTACTOR,
                                      1 << 20, t_on_put, NULL),
                      0);
     ck_assert_int_eq(
@@ -1119,7 +994,7 @@ START_TEST(test_sigterm_saves_offsets_and_restart_loads_them)
     t_commit("0", "5", false);
     ck_assert_int_eq(t_offset_of("0"), 5);
     ck_assert_int_eq(t_stop_broker(), 0);
-    text = t_read_file(t_offsets);
+    text = rmqtest_read_file(t_offsets, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert_str_eq(text, "{\"offsetTable\":{\n\t\"T@G\":{0:5,3:77}\n}}\n");
     free(text);
@@ -1162,6 +1037,7 @@ rebalancer_actor_suite(void)
 
     tc = tcase_create("proc");
     tcase_set_tags(tc, "proc");
+    tcase_add_unchecked_fixture(tc, rmqtest_base_setup, rmqtest_base_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_heartbeat_creates_retry_topic_before_reply);
@@ -1185,6 +1061,7 @@ rebalancer_actor_suite(void)
 
     tc = tcase_create("expiry");
     tcase_set_tags(tc, "proc");
+    tcase_add_unchecked_fixture(tc, rmqtest_base_setup, rmqtest_base_teardown);
     tcase_add_checked_fixture(tc, setup_fast_expiry, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_silent_client_expires);
@@ -1195,11 +1072,5 @@ rebalancer_actor_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(rebalancer_actor_suite());
-    int      failed;
-
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rmqtest_run_suite(rebalancer_actor_suite());
 }
