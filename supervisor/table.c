@@ -41,6 +41,8 @@ static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
                                           "held", NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
                                           "errors", "conns", NULL};
+static const char *const rb_counters[] = {"requests", "groups", "clients",
+                                          "notifies", "errors", NULL};
 
 /* name, entry, restart type, shm access, stop timeout (ms), role, counters */
 const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
@@ -56,8 +58,9 @@ const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
                               RMQ_ROLE_BROKER, dp_counters},
     [RMQ_ACTOR_SCHEDULER] = {"scheduler", NULL, RMQ_RESTART_PERMANENT,
                              RMQ_SHM_RW, 5000, RMQ_ROLE_BROKER, no_counters},
-    [RMQ_ACTOR_REBALANCER] = {"rebalancer", NULL, RMQ_RESTART_PERMANENT,
-                              RMQ_SHM_RO, 5000, RMQ_ROLE_BROKER, no_counters},
+    [RMQ_ACTOR_REBALANCER] = {"rebalancer", rmq_rebalancer_main,
+                              RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 5000,
+                              RMQ_ROLE_BROKER, rb_counters},
     [RMQ_ACTOR_LONGPOLL] = {"longpoll", rmq_longpoll_main,
                             RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 5000,
                             RMQ_ROLE_BROKER, lp_counters},
