@@ -36,6 +36,8 @@ static const char *const dp_counters[] = {"records", "events", "skipped",
                                           "behind", NULL};
 static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
                                           "held", NULL};
+static const char *const sch_counters[] = {"delivered", "pending", "skipped",
+                                           "retries",   "errors",  NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
                                           "errors", "conns", NULL};
 
@@ -51,8 +53,9 @@ const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
     [RMQ_ACTOR_DISPATCHER] = {"dispatcher", rmq_dispatcher_main,
                               RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 10000,
                               RMQ_ROLE_BROKER, dp_counters},
-    [RMQ_ACTOR_SCHEDULER] = {"scheduler", NULL, RMQ_RESTART_PERMANENT,
-                             RMQ_SHM_RW, 5000, RMQ_ROLE_BROKER, no_counters},
+    [RMQ_ACTOR_SCHEDULER] = {"scheduler", rmq_scheduler_main,
+                             RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 5000,
+                             RMQ_ROLE_BROKER, sch_counters},
     [RMQ_ACTOR_REBALANCER] = {"rebalancer", NULL, RMQ_RESTART_PERMANENT,
                               RMQ_SHM_RO, 5000, RMQ_ROLE_BROKER, no_counters},
     [RMQ_ACTOR_LONGPOLL] = {"longpoll", rmq_longpoll_main,
