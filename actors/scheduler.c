@@ -26,7 +26,9 @@
  * (missing: all 0; bare or quoted integer keys) and publishes it.
  *
  * Stop: waits briefly for the puts in flight, then saves delayOffset.json
- * (also saved every flushDelayOffsetInterval while offsets move).
+ * (also saved every flushDelayOffsetInterval while offsets move).  A crash
+ * of the whole broker loses the control segment: the next start repeats
+ * what was delivered since the last save, as Java does.
  *
  * Shared data: writes the scheduler group of rmq_store_pos (delay_offset[]
  * with release stores, delay_gen, delay_pending) and its own put ring
