@@ -56,10 +56,11 @@
 
 #define SCH_POLL_MS 100  /* longest wait: new entries are seen this fast */
 #define SCH_RETRY_MS 200 /* after a put lost to a clwriter restart */
-#define SCH_ERROR_WAIT_MS 1000 /* after a store error: do not flood the log */
-#define SCH_MARGIN_MS 1000     /* beyond one level delay, a time is bogus */
-#define SCH_SKIP_MAX 256       /* entries skipped per level and pass */
-#define SCH_STOP_WAIT_MS 1000  /* at stop, for results of puts in flight */
+#define SCH_ERROR_WAIT_MS 1000  /* after a store error: do not flood the log */
+#define SCH_MARGIN_MS 1000      /* beyond one level delay, a time is bogus */
+#define SCH_SKIP_MAX 256        /* entries skipped per level and pass */
+#define SCH_STOP_WAIT_MS 1000   /* at stop, for results of puts in flight */
+#define SCH_PUT_TIMEOUT_MS 5000 /* an unanswered put is put again */
 #define SCH_LEVELS RMQ_DELAY_LEVEL_MAX
 #define SCH_DELAY_FILE "delayOffset.json"
 
@@ -79,15 +80,17 @@ enum sch_step {
 };
 
 struct sch_level {
-    int     level; /* 1-based; queue level-1 of the schedule topic */
-    int64_t delay_ms;
-    rmq_cq  cq;
-    bool    cq_open;
-    int64_t offset;     /* next entry to deliver == delay_offset[level-1] */
-    bool    inflight;   /* the put of entry `offset` awaits its result */
-    int64_t phys;       /* commit-log offset of that entry, for logs */
-    int64_t retry_mono; /* no new attempt before this (monotonic ms) */
-    int64_t due_ms;     /* wall-clock due time of the entry at offset; 0 none */
+    int      level; /* 1-based; queue level-1 of the schedule topic */
+    int64_t  delay_ms;
+    rmq_cq   cq;
+    bool     cq_open;
+    int64_t  offset;     /* next entry to deliver == delay_offset[level-1] */
+    bool     inflight;   /* the put of entry `offset` awaits its result */
+    uint32_t put_seq;    /* which put of this level the result must name */
+    int64_t  sent_mono;  /* when it was queued */
+    int64_t  phys;       /* commit-log offset of that entry, for logs */
+    int64_t  retry_mono; /* no new attempt before this (monotonic ms) */
+    int64_t  due_ms; /* wall-clock due time of the entry at offset; 0 none */
 };
 
 struct sch {
@@ -338,10 +341,11 @@ sch_read_record(struct sch *s, const rmq_cq_entry *e, rmq_rec_view *v)
     return 0;
 }
 
+/* A put's cookie names its level and which put of the level it is. */
 static uint64_t
 sch_cookie(const struct sch_level *l)
 {
-    return ((uint64_t)l->offset << 8) | (uint64_t)(l->level - 1);
+    return ((uint64_t)l->put_seq << 8) | (uint64_t)(l->level - 1);
 }
 
 /* Encode the rebuilt message into the ring and queue its put. */
@@ -365,6 +369,7 @@ sch_put(struct sch *s, struct sch_level *l, int64_t phys, uint32_t topic_idx)
         return sch_skip(s, l, phys, "sched.rebuild", "too big for the ring");
     }
     rc = rmq_rec_encode(&s->dm.msg, dst, size, &len);
+    l->put_seq++;
     if (rc == 0) {
         rc = rmq_putc_add(&s->putc, topic_idx, s->dm.msg.queue_id, 0,
                           sch_cookie(l));
@@ -376,6 +381,7 @@ sch_put(struct sch *s, struct sch_level *l, int64_t phys, uint32_t topic_idx)
     }
     l->inflight = true;
     l->phys = phys;
+    l->sent_mono = rmq_mono_ms();
     return SCH_STEP_SENT;
 }
 
@@ -422,6 +428,29 @@ sch_due(const struct sch_level *l, int64_t tags_code, int64_t now)
     return tags_code > now + l->delay_ms + SCH_MARGIN_MS ? now : tags_code;
 }
 
+/*
+ * A put clwriter never answers: its batch was lost on the way (sent into
+ * the connection of a clwriter that had just died, say) while the
+ * clwriter it was addressed to lives on, so rmq_putc_check never fails
+ * it.  Put the entry again; the old put stays with rmq_putc, and a later
+ * answer to it is ignored (its cookie is stale).  If it was only slow,
+ * the message is stored twice: a repeat, never a loss.
+ */
+static void
+sch_check_stuck(struct sch *s, struct sch_level *l, int64_t now_mono)
+{
+    if (!l->inflight || now_mono - l->sent_mono < SCH_PUT_TIMEOUT_MS) {
+        return;
+    }
+    rmq_log(RMQ_LOG_WARN, "sched.resend",
+            "no answer for level %d offset %lld after %lld ms; putting it "
+            "again",
+            l->level, (long long)l->offset,
+            (long long)(now_mono - l->sent_mono));
+    rmq_actor_count(s->self, SCH_C_RETRIES, 1);
+    l->inflight = false;
+}
+
 /* Look at the entry at l->offset: skip it, put it, or wait for it. */
 static enum sch_step
 sch_step(struct sch *s, struct sch_level *l, int64_t now_mono)
@@ -431,6 +460,7 @@ sch_step(struct sch *s, struct sch_level *l, int64_t now_mono)
     int          rc;
 
     l->due_ms = 0;
+    sch_check_stuck(s, l, now_mono);
     if (l->inflight || now_mono < l->retry_mono ||
         !sch_window(s, l, &min, &max)) {
         return SCH_STEP_IDLE;
@@ -497,8 +527,8 @@ sch_on_done(void *arg, uint64_t cookie, const rmq_put_res *res)
     struct sch_level *l;
 
     if (i >= s->nlevels || !s->lv[i].inflight ||
-        (int64_t)(cookie >> 8) != s->lv[i].offset) {
-        return; /* not ours any more */
+        (uint32_t)(cookie >> 8) != s->lv[i].put_seq) {
+        return; /* an older put of the level: given up on */
     }
     l = &s->lv[i];
     l->inflight = false;

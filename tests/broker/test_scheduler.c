@@ -136,6 +136,7 @@ sb_write_conf(void)
             "supervisor = {\n"
             "    runDir = \"%s\";\n"
             "    restartIntensity = 20;\n"
+            "    heartbeatTimeoutSec = 60;\n" /* SIGSTOP in a test */
             "    restartPeriodSec = 30;\n"
             "};\n",
             sb_free_port(), sb_free_port(), sb.store, SB_CL_FILE, SB_CQ_FILE,
@@ -449,11 +450,11 @@ sb_wait_pending(int64_t n, int timeout_ms)
     return true;
 }
 
-/* kill -9 the scheduler and wait for its successor to be READY. */
+/* kill -9 an actor and wait for its successor to be READY. */
 static void
-sb_kill_scheduler(void)
+sb_kill_actor(int id)
 {
-    const rmq_actor_slot *a = sb_sched_slot();
+    const rmq_actor_slot *a = &sb.p.ctl.slots[id];
     int32_t               old = atomic_load(&a->sup.s.pid);
     int64_t               end = rmq_mono_ms() + SB_READY_MS;
 
@@ -464,10 +465,16 @@ sb_kill_scheduler(void)
         if (pid != old && pid != 0 && atomic_load(&a->act.s.ready_pid) == pid) {
             return;
         }
-        ck_assert_msg(rmq_mono_ms() < end, "scheduler not back; log:\n%s",
-                      sb_log_tail());
+        ck_assert_msg(rmq_mono_ms() < end, "%s not back; log:\n%s",
+                      rmq_actor_table[id].name, sb_log_tail());
         poll(NULL, 0, 5);
     }
+}
+
+static void
+sb_kill_scheduler(void)
+{
+    sb_kill_actor(RMQ_ACTOR_SCHEDULER);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -753,11 +760,41 @@ START_TEST(test_scheduler_kill_9_delays_nothing_and_delivers_once)
 }
 END_TEST
 
+/*
+ * Messages msg-0 .. msg-(n-1) all reached queue 0 of the real topic; at
+ * most one of them twice.
+ */
+static void
+sb_assert_all_once_but_one(int n_sent)
+{
+    static bool seen[SB_READ_MAX];
+    int         n, dups = 0;
+
+    ck_assert_int_le(n_sent, SB_READ_MAX);
+    ck_assert_msg(sb_wait_pending(0, 15000), "%lld still pending; log:\n%s",
+                  (long long)atomic_load(&sb.p.ctl.pos->delay_pending),
+                  sb_log_tail());
+    /* the last deliveries may still be on their way to the queue */
+    ck_assert(sb_wait_queue(0, n_sent, 5000));
+    poll(NULL, 0, 200);
+    n = sb_read_queue(SB_TOPIC, 0);
+    memset(seen, 0, sizeof(seen));
+    for (int i = 0; i < n; i++) {
+        int seq = sb_seq_of(&sb.got[i]);
+        ck_assert(seq >= 0 && seq < n_sent);
+        dups += seen[seq];
+        seen[seq] = true;
+    }
+    for (int i = 0; i < n_sent; i++) {
+        ck_assert_msg(seen[i], "msg-%d lost", i);
+    }
+    /* one level was delivering: at most its one put in flight repeats */
+    ck_assert_int_le(dups, 1);
+}
+
 START_TEST(test_scheduler_kill_9_while_delivering_repeats_at_most_one)
 {
     enum { N = 2000 };
-    static bool seen[N];
-    int         n, dups = 0;
 
     for (int i = 0; i < N; i++) {
         sb_put_delayed(0, 1, i);
@@ -765,25 +802,53 @@ START_TEST(test_scheduler_kill_9_while_delivering_repeats_at_most_one)
     sb_wait_puts();
     ck_assert(sb_wait_queue(0, 1, 5000));
     sb_kill_scheduler();
-    ck_assert_msg(sb_wait_pending(0, 15000), "%lld still pending",
-                  (long long)atomic_load(&sb.p.ctl.pos->delay_pending));
-    /* the last deliveries may still be on their way to the queue */
-    ck_assert(sb_wait_queue(0, N, 5000));
-    poll(NULL, 0, 200);
-    n = sb_read_queue(SB_TOPIC, 0);
-    memset(seen, 0, sizeof(seen));
-    for (int i = 0; i < n; i++) {
-        int seq = sb_seq_of(&sb.got[i]);
-        ck_assert(seq >= 0 && seq < N);
-        dups += seen[seq];
-        seen[seq] = true;
-    }
+    sb_assert_all_once_but_one(N);
+}
+END_TEST
+
+START_TEST(test_scheduler_survives_a_clwriter_restart_while_delivering)
+{
+    enum { N = 2000 };
+
     for (int i = 0; i < N; i++) {
-        ck_assert_msg(seen[i], "msg-%d lost", i);
+        sb_put_delayed(0, 1, i);
     }
-    /* one level was delivering: at most its one put in flight repeats */
-    ck_assert_int_le(dups, 1);
-    ck_assert_int_eq(n, N + dups);
+    sb_wait_puts();
+    ck_assert(sb_wait_queue(0, 1, 5000));
+    sb_kill_actor(RMQ_ACTOR_CLWRITER);
+    sb_assert_all_once_but_one(N);
+    ck_assert_uint_eq(atomic_load(&sb_sched_slot()->sup.s.restarts), 0);
+}
+END_TEST
+
+START_TEST(test_scheduler_puts_again_what_clwriter_never_answers)
+{
+    const rmq_actor_slot *clw = &sb.p.ctl.slots[RMQ_ACTOR_CLWRITER];
+    pid_t                 pid = atomic_load(&clw->sup.s.pid);
+    int64_t               end;
+
+    sb_put_delayed(0, 1, 0);
+    sb_wait_puts();
+    /* the put made when it is due waits in the socket of a frozen clwriter */
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    end = rmq_mono_ms() + 9000;
+    while (sb_counter("retries") < 1 && rmq_mono_ms() < end) {
+        poll(NULL, 0, 20);
+    }
+    kill(pid, SIGCONT);
+    ck_assert_int_eq(sb_counter("retries"), 1);
+    /* both puts land: one repeat, and the level goes on */
+    sb_put_delayed(0, 1, 1);
+    sb_wait_puts();
+    ck_assert(sb_wait_queue(0, 3, 5000));
+    ck_assert(sb_wait_pending(0, 1000));
+    poll(NULL, 0, 200);
+    ck_assert_int_eq(sb_read_queue(SB_TOPIC, 0), 3);
+    ck_assert_str_eq(sb.got[0].body, "msg-0");
+    ck_assert_str_eq(sb.got[1].body, "msg-0");
+    ck_assert_str_eq(sb.got[2].body, "msg-1");
+    ck_assert_int_eq(atomic_load(&sb.p.ctl.pos->delay_offset[0]), 2);
+    ck_assert_uint_eq(atomic_load(&clw->sup.s.restarts), 0);
 }
 END_TEST
 
@@ -902,6 +967,10 @@ scheduler_suite(void)
                    test_scheduler_kill_9_delays_nothing_and_delivers_once);
     tcase_add_test(crash,
                    test_scheduler_kill_9_while_delivering_repeats_at_most_one);
+    tcase_add_test(crash,
+                   test_scheduler_survives_a_clwriter_restart_while_delivering);
+    tcase_add_test(crash,
+                   test_scheduler_puts_again_what_clwriter_never_answers);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, crash);
     return s;
