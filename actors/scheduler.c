@@ -691,10 +691,10 @@ sch_open(rmq_actor *self, struct sch *s)
 {
     const rmq_broker_config *b = &self->cfg.broker;
     char                     dir[RMQ_CONFIG_PATH_MAX + 16];
-    rmq_cl_opts              o = {dir, b->commitlog_file_size, false, 0};
-    size_t                   ring = (size_t)RMQ_MAX(b->put_ring_bytes,
-                                                    2 * ((int64_t)b->max_message_size + 65536));
-    int                      rc;
+    rmq_cl_opts o = {.dir = dir, .file_size = b->commitlog_file_size};
+    size_t      ring = (size_t)RMQ_MAX(b->put_ring_bytes,
+                                       2 * ((int64_t)b->max_message_size + 65536));
+    int         rc;
 
     snprintf(dir, sizeof(dir), "%s/%s", b->store_root, RMQ_CL_DIR);
     if (rmq_cl_open(&s->cl, &o) != 0) {

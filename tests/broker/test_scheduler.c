@@ -13,6 +13,7 @@
  * arrives once: across a kill -9 of the scheduler (nothing in flight:
  * exactly once; while delivering: at most one repeat for the one level
  * in flight) and across a supervisor stop + start (delayOffset.json).
+ * Processes, temp dirs and ports come from tests/support/rmqtest.h.
  */
 #include "broker/delay.h"
 #include "broker/putter.h"
@@ -25,22 +26,15 @@
 #include "store/cq.h"
 #include "store/jsonfile.h"
 #include "supervisor/actor.h"
+#include "tests/support/rmqtest.h"
 
-#include <arpa/inet.h>
 #include <check.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,73 +69,42 @@ typedef struct sb_msg {
     int64_t  store_ts;
 } sb_msg;
 
-/*
- * Every test's directory is under this one, which main() creates and
- * removes: a test that fails or times out ends without its teardown.
- */
-static char sb_top[128];
-
 static struct {
-    char          dir[256];
-    char          conf[300];
-    char          run[300];
-    char          store[300];
-    char          log[300];
-    pid_t         sup;
-    rmq_putter    p;
-    bool          p_open;
-    struct sb_put puts[SB_PUTS_MAX];
-    uint32_t      nputs;
-    sb_msg        got[SB_READ_MAX];
+    rmqtest_broker br;
+    char          *store;
+    rmq_putter     p;
+    bool           p_open;
+    struct sb_put  puts[SB_PUTS_MAX];
+    uint32_t       nputs;
+    sb_msg         got[SB_READ_MAX];
 } sb;
 
 /* ---- the broker --------------------------------------------------------- */
 
-static int
-sb_free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t          len = sizeof(a);
-    int                fd = socket(AF_INET, SOCK_STREAM, 0);
-    int                port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static void
 sb_write_conf(void)
 {
-    FILE *f = fopen(sb.conf, "w");
-
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "broker = {\n"
-            "    brokerName = \"broker-sched\";\n"
-            "    listenPort = %d;\n"
-            "    namesrvAddr = \"127.0.0.1:%d\";\n"
-            "    brokerIP1 = \"127.0.0.1\";\n"
-            "    storePathRootDir = \"%s\";\n"
-            "    messageDelayLevel = \"1s 2s 3s\";\n"
-            "    flushDelayOffsetInterval = 200;\n"
-            "    mappedFileSizeCommitLog = %d;\n"
-            "    mappedFileSizeConsumeQueue = %d;\n"
-            "    putRingBytes = 4194304;\n"
-            "};\n"
-            "supervisor = {\n"
-            "    runDir = \"%s\";\n"
-            "    restartIntensity = 20;\n"
-            "    heartbeatTimeoutSec = 60;\n" /* SIGSTOP in a test */
-            "    restartPeriodSec = 30;\n"
-            "};\n",
-            sb_free_port(), sb_free_port(), sb.store, SB_CL_FILE, SB_CQ_FILE,
-            sb.run);
-    fclose(f);
+    rmqtest_write_file(sb.br.conf,
+                       "broker = {\n"
+                       "    brokerName = \"broker-sched\";\n"
+                       "    listenPort = %d;\n"
+                       "    namesrvAddr = \"127.0.0.1:%d\";\n"
+                       "    brokerIP1 = \"127.0.0.1\";\n"
+                       "    storePathRootDir = \"%s\";\n"
+                       "    messageDelayLevel = \"1s 2s 3s\";\n"
+                       "    flushDelayOffsetInterval = 200;\n"
+                       "    mappedFileSizeCommitLog = %d;\n"
+                       "    mappedFileSizeConsumeQueue = %d;\n"
+                       "    putRingBytes = 4194304;\n"
+                       "};\n"
+                       "supervisor = {\n"
+                       "    runDir = \"%s\";\n"
+                       "    restartIntensity = 20;\n"
+                       "    heartbeatTimeoutSec = 60;\n" /* SIGSTOP in a test */
+                       "    restartPeriodSec = 30;\n"
+                       "};\n",
+                       sb.br.port, sb.br.ns_port, sb.store, SB_CL_FILE,
+                       SB_CQ_FILE, sb.br.run_dir);
 }
 
 /*
@@ -153,32 +116,21 @@ sb_write_conf(void)
 static void
 sb_write_topics(void)
 {
-    char  path[400];
-    FILE *f;
+    char *path = rmqtest_strf("%s/config", sb.store);
 
-    snprintf(path, sizeof(path), "%s/config", sb.store);
     ck_assert_int_eq(mkdir(sb.store, 0755), 0);
     ck_assert_int_eq(mkdir(path, 0755), 0);
-    snprintf(path, sizeof(path), "%s/config/topics.json", sb.store);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f,
-            "{\"dataVersion\":{\"counter\":1,\"timestamp\":0},"
-            "\"topicConfigTable\":{\"%s\":{\"order\":false,\"perm\":6,"
-            "\"readQueueNums\":%d,\"topicFilterType\":\"SINGLE_TAG\","
-            "\"topicName\":\"%s\",\"topicSysFlag\":0,"
-            "\"writeQueueNums\":%d}}}\n",
-            SB_TOPIC, SB_QUEUES, SB_TOPIC, SB_QUEUES);
-    fclose(f);
-}
-
-static const char *
-sb_bin(void)
-{
-    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
-
-    ck_assert_msg(bin != NULL, "RMQ_SUPERVISOR_BIN is not set (run by ctest)");
-    return bin;
+    free(path);
+    path = rmqtest_strf("%s/config/topics.json", sb.store);
+    rmqtest_write_file(
+        path,
+        "{\"dataVersion\":{\"counter\":1,\"timestamp\":0},"
+        "\"topicConfigTable\":{\"%s\":{\"order\":false,\"perm\":6,"
+        "\"readQueueNums\":%d,\"topicFilterType\":\"SINGLE_TAG\","
+        "\"topicName\":\"%s\",\"topicSysFlag\":0,"
+        "\"writeQueueNums\":%d}}}\n",
+        SB_TOPIC, SB_QUEUES, SB_TOPIC, SB_QUEUES);
+    free(path);
 }
 
 /* The end of the broker log, for failure messages. */
@@ -186,7 +138,7 @@ static const char *
 sb_log_tail(void)
 {
     static char tail[3072];
-    FILE       *f = fopen(sb.log, "r");
+    FILE       *f = fopen(sb.br.log, "r");
     long        size;
     size_t      n;
 
@@ -223,7 +175,7 @@ sb_ready(void)
     const rmq_actor_slot *a = &c->slots[RMQ_ACTOR_SCHEDULER];
     int32_t               pid = atomic_load(&a->sup.s.pid);
 
-    return c->hdr->supervisor_pid == sb.sup &&
+    return c->hdr->supervisor_pid == sb.br.sup.pid &&
            atomic_load(&c->hdr->sup_state) == RMQ_SUP_RUNNING && pid != 0 &&
            atomic_load(&a->act.s.ready_pid) == pid;
 }
@@ -232,17 +184,18 @@ sb_ready(void)
 static void
 sb_attach(void)
 {
-    int64_t end = rmq_mono_ms() + SB_READY_MS;
+    int64_t end = rmq_mono_ms() + rmqtest_scale_ms(SB_READY_MS);
 
     for (;;) {
-        if (!sb.p_open && rmq_putter_open(&sb.p, sb.run, RMQ_ACTOR_TESTACTOR,
-                                          4u << 20, sb_put_done, NULL) == 0) {
+        if (!sb.p_open &&
+            rmq_putter_open(&sb.p, sb.br.run_dir, RMQ_ACTOR_TESTACTOR, 4u << 20,
+                            sb_put_done, NULL) == 0) {
             sb.p_open = true;
         }
         if (sb.p_open && sb_ready()) {
             return;
         }
-        if (sb.p_open && sb.p.ctl.hdr->supervisor_pid != sb.sup) {
+        if (sb.p_open && sb.p.ctl.hdr->supervisor_pid != sb.br.sup.pid) {
             rmq_putter_close(&sb.p); /* a stale segment: attach again */
             sb.p_open = false;
         }
@@ -255,31 +208,7 @@ sb_attach(void)
 static void
 sb_start(void)
 {
-    pid_t parent = getpid();
-    pid_t pid;
-
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(sb.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-        setpgid(0, 0); /* cleanup kills the whole tree at once */
-        /* a test killed on timeout takes its broker with it */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        dup2(fd, 1);
-        dup2(fd, 2);
-        syscall(SYS_close_range, 3, ~0U, 0); /* nothing of Check's */
-        execl(sb_bin(), sb_bin(), "-c", sb.conf, (char *)NULL);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    sb.sup = pid;
+    rmqtest_broker_start(&sb.br, rmqtest_env("RMQ_SUPERVISOR_BIN"), NULL);
     sb_attach();
 }
 
@@ -287,53 +216,15 @@ sb_start(void)
 static void
 sb_stop(void)
 {
-    int64_t end = rmq_mono_ms() + 15000;
-    int     status = 0;
-    pid_t   r;
-
     if (sb.p_open) {
         rmq_putter_close(&sb.p);
         sb.p_open = false;
     }
-    ck_assert_int_eq(kill(sb.sup, SIGTERM), 0);
-    while ((r = waitpid(sb.sup, &status, WNOHANG)) == 0 &&
-           rmq_mono_ms() < end) {
-        poll(NULL, 0, 20);
-    }
-    ck_assert_msg(r == sb.sup, "supervisor did not stop; log:\n%s",
+    ck_assert_msg(rmqtest_proc_signal_wait(&sb.br.sup, SIGTERM, 15000),
+                  "supervisor did not stop; log:\n%s", sb_log_tail());
+    ck_assert_msg(rmqtest_exit_code(sb.br.sup.status) == 0,
+                  "supervisor exit status %d; log:\n%s", sb.br.sup.status,
                   sb_log_tail());
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "supervisor exit status %d; log:\n%s", status, sb_log_tail());
-    sb.sup = 0;
-}
-
-static int
-sb_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-/*
- * Kill the broker and remove the directory.  A test that fails or times
- * out skips this: its broker dies with it (PR_SET_PDEATHSIG) and main()
- * removes its directory.
- */
-static void
-sb_cleanup(void)
-{
-    if (sb.sup > 0) {
-        killpg(sb.sup, SIGKILL);
-        waitpid(sb.sup, NULL, 0);
-        sb.sup = 0;
-        poll(NULL, 0, 100); /* actors die with their parent */
-    }
-    if (sb.dir[0] != '\0') {
-        nftw(sb.dir, sb_rm, 16, FTW_DEPTH | FTW_PHYS);
-        sb.dir[0] = '\0';
-    }
 }
 
 static void
@@ -342,12 +233,8 @@ sb_setup(void)
     rmq_topic_entry t;
 
     memset(&sb, 0, sizeof(sb));
-    snprintf(sb.dir, sizeof(sb.dir), "%s/test.XXXXXX", sb_top);
-    ck_assert_ptr_nonnull(mkdtemp(sb.dir));
-    snprintf(sb.conf, sizeof(sb.conf), "%s/rmq.conf", sb.dir);
-    snprintf(sb.run, sizeof(sb.run), "%s/run", sb.dir);
-    snprintf(sb.store, sizeof(sb.store), "%s/store", sb.dir);
-    snprintf(sb.log, sizeof(sb.log), "%s/broker.log", sb.dir);
+    rmqtest_broker_init(&sb.br, "sched");
+    sb.store = rmqtest_strf("%s/store", sb.br.dir);
     sb_write_conf();
     sb_write_topics();
     sb_start();
@@ -361,11 +248,15 @@ sb_setup(void)
 static void
 sb_teardown(void)
 {
-    if (sb.sup > 0) {
+    if (rmqtest_broker_running(&sb.br)) {
         sb_stop();
     }
     sb_assert_clean_log();
-    sb_cleanup();
+    if (sb.p_open) {
+        rmq_putter_close(&sb.p);
+    }
+    rmqtest_broker_fini(&sb.br);
+    free(sb.store);
 }
 
 /*
@@ -376,7 +267,7 @@ static void
 sb_assert_clean_log(void)
 {
     static const char *const bad[] = {"Sanitizer", "runtime error:"};
-    FILE                    *f = fopen(sb.log, "r");
+    FILE                    *f = fopen(sb.br.log, "r");
     char                     line[1024];
 
     ck_assert_ptr_nonnull(f);
@@ -575,7 +466,7 @@ static void
 sb_open_cl(rmq_cl *cl)
 {
     char        dir[400];
-    rmq_cl_opts o = {dir, SB_CL_FILE, false, 0};
+    rmq_cl_opts o = {.dir = dir, .file_size = SB_CL_FILE};
 
     snprintf(dir, sizeof(dir), "%s/%s", sb.store, RMQ_CL_DIR);
     ck_assert_int_eq(rmq_cl_open(cl, &o), 0);
@@ -957,6 +848,9 @@ scheduler_suite(void)
     tcase_set_tags(crash, "proc");
     tcase_set_timeout(tc, 60);
     tcase_set_timeout(crash, 60);
+    tcase_add_unchecked_fixture(tc, rmqtest_base_setup, rmqtest_base_teardown);
+    tcase_add_unchecked_fixture(crash, rmqtest_base_setup,
+                                rmqtest_base_teardown);
     tcase_add_checked_fixture(tc, sb_setup, sb_teardown);
     tcase_add_checked_fixture(crash, sb_setup, sb_teardown);
     tcase_add_test(tc, test_scheduler_delivers_when_due_with_message_intact);
@@ -979,18 +873,6 @@ scheduler_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(scheduler_suite());
-    int      failed;
-
     rmq_log_init("test");
-    snprintf(sb_top, sizeof(sb_top), "/tmp/rmq-sched-test.XXXXXX");
-    if (mkdtemp(sb_top) == NULL) {
-        perror("mkdtemp");
-        return EXIT_FAILURE;
-    }
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(sb_top, sb_rm, 16, FTW_DEPTH | FTW_PHYS);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rmqtest_run_suite(scheduler_suite());
 }
