@@ -39,6 +39,8 @@ static const char *const acc_counters[] = {"conns", "requests", "puts",
                                            "errors", NULL};
 static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
                                           "held", NULL};
+static const char *const sch_counters[] = {"delivered", "pending", "skipped",
+                                           "retries",   "errors",  NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
                                           "errors", "conns", NULL};
 static const char *const rb_counters[] = {"requests", "groups", "clients",
@@ -56,10 +58,11 @@ const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
     [RMQ_ACTOR_DISPATCHER] = {"dispatcher", rmq_dispatcher_main,
                               RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 10000,
                               RMQ_ROLE_BROKER, dp_counters},
-    [RMQ_ACTOR_SCHEDULER] = {"scheduler", NULL, RMQ_RESTART_PERMANENT,
-                             RMQ_SHM_RW, 5000, RMQ_ROLE_BROKER, no_counters},
+    [RMQ_ACTOR_SCHEDULER] = {"scheduler", rmq_scheduler_main,
+                             RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 5000,
+                             RMQ_ROLE_BROKER, sch_counters},
     [RMQ_ACTOR_REBALANCER] = {"rebalancer", rmq_rebalancer_main,
-                              RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 5000,
+                              RMQ_RESTART_PERMANENT, RMQ_SHM_RW, 5000,
                               RMQ_ROLE_BROKER, rb_counters},
     [RMQ_ACTOR_LONGPOLL] = {"longpoll", rmq_longpoll_main,
                             RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 5000,
