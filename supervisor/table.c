@@ -26,7 +26,6 @@
 
 #define TESTACTOR_MAIN rmq_testactor_main
 
-static const char *const no_counters[] = {NULL};
 static const char *const test_counters[] = {"loops", "reloads", NULL};
 static const char *const cl_counters[] = {"puts", "batches", "bytes",
                                           "errors", "topics", NULL};
