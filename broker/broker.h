@@ -141,6 +141,15 @@ void rmq_stats_tps(const rmq_stats *s, bool put, char *out, size_t cap);
 /* send.c */
 void rmq_broker_send(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
 void rmq_broker_put_done(void *arg, uint64_t cookie, const rmq_put_res *res);
+/*
+ * Queue one encoded-to-be record (m) into topic index tidx and answer the
+ * request (opaque on c) with the bare result code once it is stored.
+ * Returns 0, or an error with nothing queued (the caller answers).
+ */
+struct rmq_rec_msg;
+int rmq_broker_put_record(rmq_broker *b, rmq_conn *c, int32_t opaque,
+                          const struct rmq_rec_msg *m, int tidx,
+                          uint32_t flags);
 /* sendback.c */
 void rmq_broker_send_back(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
 

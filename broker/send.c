@@ -15,6 +15,8 @@
  */
 #include "broker/broker.h"
 
+#include "broker/delay.h"
+
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -57,6 +59,7 @@ struct send_op {
     int32_t  opaque;
     bool     oneway;
     bool     batch;
+    bool     plain;    /* answer with the code only (send-back) */
     uint32_t nrec, ndone;
     int32_t  status;   /* worst rmq_put_status */
     int32_t  queue_id;
@@ -283,10 +286,11 @@ static int
 send_build_props(struct send_ctx *x, const char *own, uint32_t own_len,
                  const char *extra)
 {
-    rmq_props   p, hdr;
-    const char *wait;
-    uint32_t    wl;
-    int         rc;
+    rmq_props        p, hdr;
+    rmq_delay_target dt;
+    const char      *wait;
+    uint32_t         wl;
+    int              rc;
 
     rc = rmq_props_parse(own, own_len, &p);
     if (rc == 0 && extra != NULL) {
@@ -306,7 +310,20 @@ send_build_props(struct send_ctx *x, const char *own, uint32_t own_len,
     }
     rmq_props_del(&p, "WAIT");
     rmq_props_set(&p, "CLUSTER", x->b->cfg->broker.cluster_name);
-    /* TODO(delay): DELAY=n moves the message to SCHEDULE_TOPIC_XXXX */
+    if (strncmp(x->r->topic, RMQ_DLQ_PREFIX, strlen(RMQ_DLQ_PREFIX)) == 0) {
+        rmq_props_del(&p, "DELAY"); /* dead letters are not delayed */
+    }
+    /* DELAY=n: stored in SCHEDULE_TOPIC_XXXX queue n-1 until it is due */
+    rc = rmq_delay_rewrite(&p, x->r->topic, (uint32_t)strlen(x->r->topic),
+                           x->store_qid, (uint32_t)x->r->sysflag,
+                           x->b->cfg->broker.delay_level_count, &dt);
+    if (rc != 0) {
+        return rc;
+    }
+    if (dt.level > 0) {
+        x->store_topic = dt.topic;
+        x->store_qid = dt.queue_id;
+    }
     rmq_buf_reset(&x->props);
     rmq_props_write(&p, &x->props);
     return x->props.len > RMQ_PROPS_MAX_LEN ? RMQ_ERR_TOOBIG : 0;
@@ -495,13 +512,44 @@ send_error_code(int rc, const char **remark)
     }
 }
 
+/*
+ * A client sending to %RETRY%<group> itself (ali-ons does when send-back
+ * fails): past the group's max reconsume times it goes to %DLQ%<group>
+ * queue 0 instead (spec 5.1 item 4).  dlq holds the new name.
+ */
+static void
+send_retry_to_dlq(rmq_broker *b, struct send_req *r, char *dlq, size_t cap)
+{
+    const char     *group = r->topic + strlen(RMQ_RETRY_PREFIX);
+    rmq_group_entry g;
+    int32_t         max = 16;
+
+    if (strncmp(r->topic, RMQ_RETRY_PREFIX, strlen(RMQ_RETRY_PREFIX)) != 0) {
+        return;
+    }
+    if (rmq_ctl_group_find(b->ctl, group, &g) >= 0 && g.state == 1) {
+        max = g.retry_max_times;
+    }
+    if (r->version >= 122 && r->max_reconsume >= 0) {
+        max = r->max_reconsume;
+    }
+    if (r->reconsume >= max) {
+        snprintf(dlq, cap, "%s%s", RMQ_DLQ_PREFIX, group);
+        r->topic = dlq;
+        r->queue_id = 0;
+        r->sysflag &= ~RMQ_MSGF_TX_MASK;
+    }
+}
+
 static void
 send_execute(rmq_broker *b, rmq_conn *c, struct send_req *r, bool after_create)
 {
     struct send_ctx x;
     const char     *remark = NULL;
+    char            dlq[RMQ_TOPIC_NAME_MAX + 16];
     int             rc, code;
 
+    send_retry_to_dlq(b, r, dlq, sizeof(dlq));
     memset(&x, 0, sizeof(x));
     x.b = b;
     x.c = c;
@@ -544,6 +592,41 @@ send_execute(rmq_broker *b, rmq_conn *c, struct send_req *r, bool after_create)
         x.op->status = RMQ_PUT_BAD_RECORD;
     }
     rmq_actor_count(b->self, RMQ_ACC_C_PUTS, x.op->nrec);
+}
+
+int
+rmq_broker_put_record(rmq_broker *b, rmq_conn *c, int32_t opaque,
+                      const rmq_rec_msg *m, int tidx, uint32_t flags)
+{
+    struct send_op *op = calloc(1, sizeof(*op));
+    uint32_t        size;
+    uint8_t        *dst;
+    int             rc;
+
+    if (op == NULL) {
+        return RMQ_ERR_NOMEM;
+    }
+    *op = (struct send_op){.conn_id = c->id, .opaque = opaque, .plain = true,
+                           .queue_id = m->queue_id, .first_qoff = -1};
+    rmq_buf_init(&op->ids);
+    rc = rmq_rec_size(m, &size);
+    if (rc == 0 && (dst = rmq_putc_reserve(&b->putc, size, &rc)) != NULL) {
+        rc = rmq_rec_encode(m, dst, size, &size);
+        if (rc == 0) {
+            rc = rmq_putc_add(&b->putc, (uint32_t)tidx, m->queue_id, flags,
+                              (uint64_t)(uintptr_t)op);
+        }
+        if (rc != 0) {
+            rmq_putc_unreserve(&b->putc);
+        }
+    }
+    if (rc != 0) {
+        rmq_buf_free(&op->ids);
+        free(op);
+        return rc;
+    }
+    op->nrec = 1;
+    return 0;
 }
 
 void
@@ -597,7 +680,11 @@ send_answer(rmq_broker *b, struct send_op *op)
     }
     rmq_rcmd_out_init(&o, code, op->opaque, RMQ_RFLAG_RESPONSE);
     o.remark = remark;
-    if (code == RMQ_RESP_SUCCESS || code == RMQ_RESP_FLUSH_DISK_TIMEOUT) {
+    if (op->plain && code == RMQ_RESP_FLUSH_DISK_TIMEOUT) {
+        o.code = RMQ_RESP_SUCCESS; /* stored: the consumer need not care */
+    }
+    if (!op->plain &&
+        (code == RMQ_RESP_SUCCESS || code == RMQ_RESP_FLUSH_DISK_TIMEOUT)) {
         snprintf(qid, sizeof(qid), "%d", op->queue_id);
         snprintf(qoff, sizeof(qoff), "%lld", (long long)op->first_qoff);
         rmq_rcmd_out_ext(&o, "msgId", rmq_buf_cstr(&op->ids));
