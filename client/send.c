@@ -113,6 +113,7 @@ rmq_send_prepare(rmq_core *c, const rmq_send_cfg *cfg,
                  const rmq_message *msg, rmq_send_job **out, rmq_error *err)
 {
     rmq_send_job *j;
+    const char   *have;
     int           rc;
 
     if ((rc = send_check(cfg, msg, err)) != 0) {
@@ -124,10 +125,17 @@ rmq_send_prepare(rmq_core *c, const rmq_send_cfg *cfg,
                             "could not allocate a send");
     }
     j->flag = msg->flag;
-    rmq_uniq_next(&c->uniq, j->born_ms, j->msg_id);
+    /* a message sent again (a consumer's retry) keeps its UNIQ_KEY */
+    have = rmq_plist_get(&msg->props, RMQ_PROP_UNIQ_KEY);
+    if (have != NULL && strlen(have) < sizeof(j->msg_id)) {
+        strcpy(j->msg_id, have);
+    } else {
+        have = NULL;
+        rmq_uniq_next(&c->uniq, j->born_ms, j->msg_id);
+    }
     rc = send_encode_body(j, cfg, msg);
     if (rc == 0) {
-        rc = rmq_record_props(msg, j->msg_id, &j->props);
+        rc = rmq_record_props(msg, have != NULL ? NULL : j->msg_id, &j->props);
     }
     if (rc != 0) {
         rmq_send_job_free(j);
