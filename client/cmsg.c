@@ -449,12 +449,13 @@ rmq_message_ext_dup(const rmq_message_ext *m, rmq_message_ext **out,
     *d = *m;
     memset(&d->props, 0, sizeof(d->props));
     d->topic = strdup(m->topic);
-    d->body = malloc(m->body_len > 0 ? m->body_len : 1);
+    d->body = malloc(m->body_len + 1);
     if (d->topic == NULL || d->body == NULL ||
         rmq_plist_copy(&d->props, &m->props) != 0) {
         goto oom;
     }
     memcpy(d->body, m->body, m->body_len);
+    d->body[m->body_len] = '\0';
     *out = d;
     return 0;
 

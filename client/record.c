@@ -103,11 +103,12 @@ rec_body(rmq_message_ext *m, const uint8_t *body, size_t len)
     int     rc;
 
     if ((m->sys_flag & RMQ_MSGF_COMPRESSED) == 0) {
-        m->body = malloc(len > 0 ? len : 1);
+        m->body = malloc(len + 1);
         if (m->body == NULL) {
             return RMQ_CLIENT_ERR_NOMEM;
         }
         memcpy(m->body, body, len);
+        m->body[len] = '\0'; /* text bodies work as C strings */
         m->body_len = len;
         return 0;
     }
@@ -121,9 +122,14 @@ rec_body(rmq_message_ext *m, const uint8_t *body, size_t len)
         rmq_buf_free(&out);
         return rc;
     }
-    m->body = out.data != NULL ? out.data : malloc(1);
+    rmq_buf_cstr(&out); /* a NUL after the body, not counted */
+    if (out.oom) {
+        rmq_buf_free(&out);
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    m->body = out.data;
     m->body_len = out.len;
-    return m->body != NULL ? 0 : RMQ_CLIENT_ERR_NOMEM;
+    return 0;
 }
 
 /* Fields after the fixed header: body, topic, properties. */

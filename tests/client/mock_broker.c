@@ -689,7 +689,7 @@ static void
 mock_consumers(mock *m, mserver *s, rmq_conn *c, const rmq_rcmd *req)
 {
     const char *g = mock_ext(req, "consumerGroup");
-    json_t     *ids = json_array();
+    json_t     *ids = json_array(), *doc;
     char       *text;
     mreply      r;
 
@@ -699,7 +699,9 @@ mock_consumers(mock *m, mserver *s, rmq_conn *c, const rmq_rcmd *req)
             json_array_append_new(ids, json_string(m->clients[i].id));
         }
     }
-    text = json_dumps(json_pack("{s:o}", "consumerIdList", ids), JSON_COMPACT);
+    doc = json_pack("{s:o}", "consumerIdList", ids);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
     mr_init(&r, req, 0);
     mr_send(c, &r, text, strlen(text));
     free(text);

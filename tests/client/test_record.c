@@ -175,7 +175,7 @@ START_TEST(test_record_only_born_host_ipv6)
     rec_build(&rec, &s);
     ck_assert_int_eq(rmq_record_decode(rec.data, rec.len, &used, &m), 0);
     ck_assert_str_eq(rmq_message_ext_get_store_host(m), "10.0.0.1:10911");
-    ck_assert_str_eq(rmq_message_ext_get_body(m, NULL), "payload");
+    ck_assert_mem_eq(rmq_message_ext_get_body(m, NULL), "payload", 7);
 }
 END_TEST
 

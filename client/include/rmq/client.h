@@ -125,6 +125,8 @@ typedef struct rmq_message_ext rmq_message_ext;
 const char *rmq_message_ext_get_topic(const rmq_message_ext *m);
 const char *rmq_message_ext_get_tags(const rmq_message_ext *m); /* or NULL */
 const char *rmq_message_ext_get_keys(const rmq_message_ext *m); /* or NULL */
+/* The body; a NUL byte (not counted in *len) follows it, so a text body
+ * can be used as a C string. */
 const void *rmq_message_ext_get_body(const rmq_message_ext *m, size_t *len);
 /* A property by name, or NULL. */
 const char *rmq_message_ext_get_property(const rmq_message_ext *m,
