@@ -171,7 +171,9 @@ rmq_parse_i64(const char *s, int64_t *out)
     char     *end;
     long long v;
 
-    if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t' || *s == '+') {
+    /* like Java's Long.parseLong: optional sign (+ or -), digits only */
+    if (s == NULL || *s == '\0' || *s == ' ' || *s == '\t' ||
+        ((*s == '+' || *s == '-') && (s[1] < '0' || s[1] > '9'))) {
         return RMQ_ERR_INVAL;
     }
     errno = 0;

@@ -104,11 +104,10 @@ rmq_props_get(const rmq_props *p, const char *key, uint32_t *len)
  * a new key would exceed RMQ_PROPS_MAX.
  */
 int
-rmq_props_setn(rmq_props *p, const char *key, uint32_t klen,
-               const char *value, uint32_t vlen)
+rmq_props_setn(rmq_props *p, const char *key, uint32_t klen, const char *value,
+               uint32_t vlen)
 {
-    if (klen == 0 || vlen == 0 ||
-        memchr(key, RMQ_PROP_SEP_KV, klen) != NULL ||
+    if (klen == 0 || vlen == 0 || memchr(key, RMQ_PROP_SEP_KV, klen) != NULL ||
         memchr(key, RMQ_PROP_SEP_ITEM, klen) != NULL ||
         memchr(value, RMQ_PROP_SEP_ITEM, vlen) != NULL) {
         return RMQ_ERR_INVAL;
@@ -132,8 +131,7 @@ rmq_props_del(rmq_props *p, const char *key)
         return;
     }
     /* keep the order: written properties then read in the order they came */
-    memmove(&p->p[i], &p->p[i + 1],
-            (p->n - (uint32_t)i - 1) * sizeof(p->p[0]));
+    memmove(&p->p[i], &p->p[i + 1], (p->n - (uint32_t)i - 1) * sizeof(p->p[0]));
     p->n--;
 }
 

@@ -527,11 +527,12 @@ js_int(jscan *s, int64_t *v, const uint8_t **tok, size_t *tok_len)
         q++;
     }
     while (q < s->end && *q >= '0' && *q <= '9') {
-        x = x * 10 + (*q - '0');
-        q++;
+        /* count first: a 19th digit could overflow the multiplication */
         if (++nd > 18) {
             return RCMD_SLOW;
         }
+        x = x * 10 + (*q - '0');
+        q++;
     }
     if (nd == 0 || (nd > 1 && q[-(ptrdiff_t)nd] == '0') || (neg && x == 0)) {
         return RCMD_SLOW;
@@ -700,8 +701,7 @@ js_raw_str(jscan *s, const uint8_t **str, size_t *len)
 }
 
 static int
-js_ext_put(jscan *s, const char *key, uint32_t klen, const void *text,
-           size_t n)
+js_ext_put(jscan *s, const char *key, uint32_t klen, const void *text, size_t n)
 {
     const char *v;
 
@@ -837,8 +837,7 @@ js_skip_value(jscan *s)
         s->cmd->arena.len = mark;
         return 0;
     }
-    if (js_lit(s, "true", 4) || js_lit(s, "false", 5) ||
-        js_lit(s, "null", 4)) {
+    if (js_lit(s, "true", 4) || js_lit(s, "false", 5) || js_lit(s, "null", 4)) {
         return 0;
     }
     return js_int(s, &num, &tok, &tlen);
@@ -999,7 +998,8 @@ jn_ext(rmq_rcmd *c, const json_t *ext)
     if (!json_is_object(ext)) {
         return RMQ_ERR_PROTO;
     }
-    json_object_keylen_foreach((json_t *)ext, k, klen, v) {
+    json_object_keylen_foreach((json_t *)ext, k, klen, v)
+    {
         if ((rc = jn_ext_member(c, k, klen, v)) != 0) {
             return rc;
         }
@@ -1035,8 +1035,8 @@ jn_language(rmq_rcmd *c, const json_t *v)
         return 0;
     }
     if (json_is_string(v)) {
-        c->language = rcmd_lang_lookup(json_string_value(v),
-                                       json_string_length(v));
+        c->language =
+            rcmd_lang_lookup(json_string_value(v), json_string_length(v));
         return 0;
     }
     if (json_is_integer(v)) {
@@ -1069,7 +1069,8 @@ jn_fields(rmq_rcmd *c, const json_t *root)
 {
     int rc;
 
-    if (!json_is_object(root) || !json_is_integer(json_object_get(root, "code"))) {
+    if (!json_is_object(root) ||
+        !json_is_integer(json_object_get(root, "code"))) {
         return RMQ_ERR_PROTO;
     }
     if ((rc = jn_int(root, "code", &c->code)) != 0 ||
@@ -1163,8 +1164,7 @@ rmq_rcmd_decode(const uint8_t *frame, size_t frame_len, rmq_rcmd *cmd)
 }
 
 int
-rmq_rcmd_decode_jansson(const uint8_t *frame, size_t frame_len,
-                        rmq_rcmd *cmd)
+rmq_rcmd_decode_jansson(const uint8_t *frame, size_t frame_len, rmq_rcmd *cmd)
 {
     return rcmd_decode_with(frame, frame_len, cmd, jn_decode);
 }

@@ -56,6 +56,9 @@ ctl_bind(rmq_ctl *ctl, void *base, size_t len)
     ctl->topics = (rmq_topic_entry *)(b + RMQ_CTL_OFF_TOPICS);
     ctl->qw = (rmq_queue_w *)(b + RMQ_CTL_OFF_QW);
     ctl->qd = (rmq_queue_d *)(b + RMQ_CTL_OFF_QD);
+    ctl->ghash = (_Atomic uint32_t *)(b + RMQ_CTL_OFF_GHASH);
+    ctl->groups = (rmq_group_entry *)(b + RMQ_CTL_OFF_GROUPS);
+    ctl->subs = (rmq_sub_entry *)(b + RMQ_CTL_OFF_SUBS);
 }
 
 static void
@@ -235,28 +238,115 @@ rmq_ctl_topic_hash(const char *name, size_t len)
     return h;
 }
 
-bool
-rmq_ctl_topic_read(const rmq_ctl *ctl, int idx, rmq_topic_entry *snap)
+void
+rmq_ctl_seq_begin(_Atomic uint32_t *seq)
 {
-    const rmq_topic_entry *e;
+    atomic_store_explicit(seq, atomic_load(seq) + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
 
-    if (idx < 0 || idx >= RMQ_TOPIC_MAX) {
-        return false;
-    }
-    e = &ctl->topics[idx];
+void
+rmq_ctl_seq_end(_Atomic uint32_t *seq)
+{
+    atomic_store_explicit(seq, atomic_load(seq) + 1, memory_order_release);
+}
+
+/*
+ * Seqlock read of a size-byte entry whose first word is its seq: copy
+ * until the copy was taken while no write was in progress.
+ */
+static void
+ctl_seq_copy(const void *entry, void *snap, size_t size)
+{
+    _Atomic uint32_t *seq = (_Atomic uint32_t *)entry;
+
     for (;;) {
-        uint32_t s1 = atomic_load_explicit(&((rmq_topic_entry *)e)->seq,
-                                           memory_order_acquire);
+        uint32_t s1 = atomic_load_explicit(seq, memory_order_acquire);
         if ((s1 & 1) == 0) {
-            memcpy(snap, e, sizeof(*snap));
+            memcpy(snap, entry, size);
             atomic_thread_fence(memory_order_acquire);
-            if (atomic_load(&((rmq_topic_entry *)e)->seq) == s1) {
-                snap->name[RMQ_TOPIC_NAME_MAX - 1] = '\0';
-                return true;
+            if (atomic_load_explicit(seq, memory_order_relaxed) == s1) {
+                return;
             }
         }
         sched_yield();
     }
+}
+
+bool
+rmq_ctl_topic_read(const rmq_ctl *ctl, int idx, rmq_topic_entry *snap)
+{
+    if (idx < 0 || idx >= RMQ_TOPIC_MAX) {
+        return false;
+    }
+    ctl_seq_copy(&ctl->topics[idx], snap, sizeof(*snap));
+    snap->name[RMQ_TOPIC_NAME_MAX - 1] = '\0';
+    return true;
+}
+
+bool
+rmq_ctl_group_read(const rmq_ctl *ctl, int idx, rmq_group_entry *snap)
+{
+    if (idx < 0 || idx >= RMQ_GROUP_MAX) {
+        return false;
+    }
+    ctl_seq_copy(&ctl->groups[idx], snap, sizeof(*snap));
+    snap->name[RMQ_GROUP_NAME_MAX - 1] = '\0';
+    return true;
+}
+
+bool
+rmq_ctl_sub_read(const rmq_ctl *ctl, int idx, rmq_sub_entry *snap)
+{
+    if (idx < 0 || idx >= RMQ_SUB_MAX) {
+        return false;
+    }
+    ctl_seq_copy(&ctl->subs[idx], snap, sizeof(*snap));
+    snap->topic[RMQ_TOPIC_NAME_MAX - 1] = '\0';
+    snap->expr[RMQ_SUB_EXPR_MAX - 1] = '\0';
+    return true;
+}
+
+int
+rmq_ctl_group_find(const rmq_ctl *ctl, const char *name,
+                   rmq_group_entry *snap)
+{
+    size_t   len = strlen(name);
+    uint32_t mask = RMQ_GROUP_HASH - 1;
+    uint32_t h = rmq_ctl_topic_hash(name, len) & mask;
+
+    if (len == 0 || len >= RMQ_GROUP_NAME_MAX) {
+        return -1;
+    }
+    for (uint32_t probe = 0; probe < RMQ_GROUP_HASH; probe++) {
+        uint32_t v = atomic_load_explicit(&ctl->ghash[(h + probe) & mask],
+                                          memory_order_acquire);
+        if (v == 0) {
+            return -1;
+        }
+        if (strcmp(ctl->groups[v - 1].name, name) == 0) {
+            return rmq_ctl_group_read(ctl, (int)v - 1, snap) ? (int)v - 1 : -1;
+        }
+    }
+    return -1;
+}
+
+int
+rmq_ctl_sub_find(const rmq_ctl *ctl, int group_idx, const char *topic,
+                 rmq_sub_entry *snap)
+{
+    for (int i = 0; i < RMQ_SUB_MAX; i++) {
+        const rmq_sub_entry *e = &ctl->subs[i];
+        if (e->state == 0) {
+            break; /* entries are allocated in order */
+        }
+        if (e->state == 1 && e->group_idx == (uint32_t)group_idx &&
+            strcmp(e->topic, topic) == 0 && rmq_ctl_sub_read(ctl, i, snap) &&
+            snap->state == 1) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 int

@@ -31,6 +31,15 @@
  *                                             (next queue offset)
  *   ...      rmq_queue_d[RMQ_QUEUE_MAX]         writer: dispatcher
  *                                             (min/max consume-queue offset)
+ *   ...      group hash index        RMQ_GROUP_HASH x uint32
+ *                                             writer: rebalancer
+ *   ...      rmq_group_entry[RMQ_GROUP_MAX]    writer: rebalancer (seqlock
+ *                                             per entry): subscription
+ *                                             group configs
+ *   ...      rmq_sub_entry[RMQ_SUB_MAX]        writer: rebalancer (seqlock
+ *                                             per entry): subscriptions
+ *                                             from heartbeats, for pulls
+ *                                             that do not carry theirs
  *
  * Every field has exactly one writer process; readers use acquire loads on
  * the position words a writer publishes with release stores.  There are no
@@ -45,7 +54,7 @@
 #include <stdint.h>
 
 #define RMQ_CTL_MAGIC        UINT64_C(0x524d51434f4e5452) /* "RMQCONTR" */
-#define RMQ_CTL_VERSION      1
+#define RMQ_CTL_VERSION      2
 #define RMQ_ACTOR_MAX        16
 #define RMQ_COUNTER_MAX      8
 #define RMQ_COUNTER_NAME_MAX 16
@@ -55,6 +64,11 @@
 #define RMQ_TOPIC_HASH       16384 /* power of two, > 2 x RMQ_TOPIC_MAX */
 #define RMQ_TOPIC_NAME_MAX   128   /* bytes incl. NUL: topics <= 127 bytes */
 #define RMQ_QUEUE_MAX        65536
+#define RMQ_GROUP_MAX        4096
+#define RMQ_GROUP_HASH       8192 /* power of two, > 2 x RMQ_GROUP_MAX */
+#define RMQ_GROUP_NAME_MAX   256
+#define RMQ_SUB_MAX          16384
+#define RMQ_SUB_EXPR_MAX     256
 #define RMQ_CTL_FILE         "control"
 
 /* What the supervisor says about an actor (rmq_actor_slot.sup.state). */
@@ -148,6 +162,11 @@ typedef struct rmq_store_pos {
     _Atomic int64_t  dispatched_store_ms;
     /* writer: scheduler */
     _Alignas(64) _Atomic int64_t delay_pending; /* waiting delayed msgs */
+    _Atomic uint64_t delay_gen;  /* == header.generation once loaded */
+    _Atomic int64_t  delay_offset[32]; /* per level: next CQ offset */
+    /* writer: rebalancer */
+    _Alignas(64) _Atomic uint64_t groups_gen; /* bumped on group changes */
+    _Atomic uint64_t subs_gen;   /* bumped on subscription changes */
 } rmq_store_pos;
 
 enum rmq_topic_state {
@@ -191,6 +210,45 @@ typedef struct rmq_queue_d {
     int64_t         pad;
 } rmq_queue_d;
 
+/*
+ * One subscription group (subscriptionGroup.json).  Written only by the
+ * rebalancer under the entry's seqlock; entries never move; a name never
+ * changes once published in the group hash index.
+ */
+typedef struct rmq_group_entry {
+    _Atomic uint32_t seq;
+    uint32_t         state; /* 0 free, 1 live, 2 deleted */
+    char             name[RMQ_GROUP_NAME_MAX];
+    bool             consume_enable;
+    bool             consume_from_min_enable;
+    bool             consume_broadcast_enable;
+    bool             notify_ids_changed_enable;
+    int32_t          retry_queue_nums;
+    int32_t          retry_max_times;
+    int64_t          broker_id;
+    int64_t          which_broker_when_slow;
+    uint32_t         flags; /* RMQ_GROUP_F_* */
+    uint32_t         pad;
+} rmq_group_entry;
+
+#define RMQ_GROUP_F_ORDERLY 0x1 /* consumeMessageOrderly (rmq extension) */
+
+/*
+ * One (group, topic) subscription as the group's consumers last reported
+ * it in HEART_BEAT; the acceptor filters pulls that carry no
+ * subscription of their own with it.  Writer: rebalancer (seqlock).
+ */
+typedef struct rmq_sub_entry {
+    _Atomic uint32_t seq;
+    uint32_t         state; /* 0 free, 1 live, 2 removed */
+    uint32_t         group_idx;
+    char             topic[RMQ_TOPIC_NAME_MAX];
+    char             expr[RMQ_SUB_EXPR_MAX]; /* subString, "*" = all */
+    int64_t          sub_version;
+    uint32_t         expr_type; /* 0 TAG, 1 SQL92 */
+    uint32_t         pad;
+} rmq_sub_entry;
+
 /* Offsets of each region from the segment start. */
 #define RMQ_CTL_OFF_SLOTS  4096u
 #define RMQ_CTL_OFF_CONFIG (RMQ_CTL_OFF_SLOTS + RMQ_ACTOR_MAX * 1024u)
@@ -200,7 +258,11 @@ typedef struct rmq_queue_d {
 #define RMQ_CTL_OFF_QW                                                        \
     (RMQ_CTL_OFF_TOPICS + RMQ_TOPIC_MAX * sizeof(rmq_topic_entry))
 #define RMQ_CTL_OFF_QD     (RMQ_CTL_OFF_QW + RMQ_QUEUE_MAX * sizeof(rmq_queue_w))
-#define RMQ_CTL_SIZE       (RMQ_CTL_OFF_QD + RMQ_QUEUE_MAX * sizeof(rmq_queue_d))
+#define RMQ_CTL_OFF_GHASH  (RMQ_CTL_OFF_QD + RMQ_QUEUE_MAX * sizeof(rmq_queue_d))
+#define RMQ_CTL_OFF_GROUPS (RMQ_CTL_OFF_GHASH + RMQ_GROUP_HASH * 4u)
+#define RMQ_CTL_OFF_SUBS                                                      \
+    (RMQ_CTL_OFF_GROUPS + RMQ_GROUP_MAX * sizeof(rmq_group_entry))
+#define RMQ_CTL_SIZE       (RMQ_CTL_OFF_SUBS + RMQ_SUB_MAX * sizeof(rmq_sub_entry))
 
 /* A process's view of an attached segment. */
 typedef struct rmq_ctl {
@@ -214,6 +276,9 @@ typedef struct rmq_ctl {
     rmq_topic_entry *topics;
     rmq_queue_w     *qw;
     rmq_queue_d     *qd;
+    _Atomic uint32_t *ghash; /* group index + 1; 0 = empty */
+    rmq_group_entry *groups;
+    rmq_sub_entry   *subs;
 } rmq_ctl;
 
 /*
@@ -250,5 +315,26 @@ int rmq_ctl_topic_find(const rmq_ctl *ctl, const char *name, size_t len,
                        rmq_topic_entry *snap);
 /* Consistent copy of entry idx; false if the index is out of range. */
 bool rmq_ctl_topic_read(const rmq_ctl *ctl, int idx, rmq_topic_entry *snap);
+
+/* Group table (readers; the rebalancer writes). Same contract as topics. */
+int  rmq_ctl_group_find(const rmq_ctl *ctl, const char *name,
+                        rmq_group_entry *snap);
+bool rmq_ctl_group_read(const rmq_ctl *ctl, int idx, rmq_group_entry *snap);
+/* Consistent copy of subscription idx. */
+bool rmq_ctl_sub_read(const rmq_ctl *ctl, int idx, rmq_sub_entry *snap);
+/*
+ * Find the live subscription of group to topic (linear scan of the
+ * subscriptions of that group; callers cache by subs_gen).  Returns its
+ * index or -1.
+ */
+int rmq_ctl_sub_find(const rmq_ctl *ctl, int group_idx, const char *topic,
+                     rmq_sub_entry *snap);
+
+/*
+ * Seqlock helpers for the single writer of an entry: begin makes seq odd
+ * (readers retry), end makes it even again with release ordering.
+ */
+void rmq_ctl_seq_begin(_Atomic uint32_t *seq);
+void rmq_ctl_seq_end(_Atomic uint32_t *seq);
 
 #endif

@@ -61,7 +61,7 @@ written(void)
 
 START_TEST(test_parse_with_trailing_separator)
 {
-    ck_assert_int_eq(parse("TAGS\x01tagA\x02KEYS\x01k1\x02"), 0);
+    ck_assert_int_eq(parse("TAGS\001tagA\002KEYS\001k1\002"), 0);
     ck_assert_uint_eq(props.n, 2);
     assert_prop("TAGS", "tagA");
     assert_prop("KEYS", "k1");
@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(test_parse_without_trailing_separator)
 {
-    ck_assert_int_eq(parse("TAGS\x01tagA\x02KEYS\x01k1"), 0);
+    ck_assert_int_eq(parse("TAGS\001tagA\002KEYS\001k1"), 0);
     ck_assert_uint_eq(props.n, 2);
     assert_prop("KEYS", "k1");
 }
@@ -78,7 +78,7 @@ END_TEST
 
 START_TEST(test_parse_entries_point_into_text)
 {
-    static const char text[] = "WAIT\x01true";
+    static const char text[] = "WAIT\001true";
 
     ck_assert_int_eq(rmq_props_parse(text, sizeof(text) - 1, &props), 0);
     ck_assert_ptr_eq(props.p[0].key, text);
@@ -90,15 +90,14 @@ START_TEST(test_parse_empty_text_has_no_entries)
 {
     ck_assert_int_eq(rmq_props_parse(NULL, 0, &props), 0);
     ck_assert_uint_eq(props.n, 0);
-    ck_assert_int_eq(parse("\x02\x02\x02"), 0);
+    ck_assert_int_eq(parse("\002\002\002"), 0);
     ck_assert_uint_eq(props.n, 0);
 }
 END_TEST
 
 START_TEST(test_parse_skips_empty_items)
 {
-    ck_assert_int_eq(parse("\x02\x02" "A\x01" "1\x02\x02\x02" "B\x01" "2\x02"),
-                     0);
+    ck_assert_int_eq(parse("\002\002A\0011\002\002\002B\0012\002"), 0);
     ck_assert_uint_eq(props.n, 2);
     assert_prop("A", "1");
     assert_prop("B", "2");
@@ -107,7 +106,7 @@ END_TEST
 
 START_TEST(test_parse_skips_items_without_kv_separator)
 {
-    ck_assert_int_eq(parse("junk\x02" "A\x01" "1\x02" "more junk"), 0);
+    ck_assert_int_eq(parse("junk\002A\0011\002more junk"), 0);
     ck_assert_uint_eq(props.n, 1);
     assert_prop("A", "1");
 }
@@ -115,7 +114,7 @@ END_TEST
 
 START_TEST(test_parse_skips_empty_key_or_value_like_java)
 {
-    ck_assert_int_eq(parse("\x01v\x02k\x01\x02\x01\x02" "A\x01" "1"), 0);
+    ck_assert_int_eq(parse("\001v\002k\001\002\001\002A\0011"), 0);
     ck_assert_uint_eq(props.n, 1);
     assert_prop("A", "1");
 }
@@ -123,23 +122,23 @@ END_TEST
 
 START_TEST(test_parse_splits_on_first_kv_separator)
 {
-    ck_assert_int_eq(parse("k\x01" "a\x01" "b"), 0);
-    assert_prop("k", "a\x01" "b");
+    ck_assert_int_eq(parse("k\001a\001b"), 0);
+    assert_prop("k", "a\001b");
 }
 END_TEST
 
 START_TEST(test_parse_later_duplicate_replaces_earlier)
 {
-    ck_assert_int_eq(parse("A\x01" "1\x02" "B\x01" "2\x02" "A\x01" "3"), 0);
+    ck_assert_int_eq(parse("A\0011\002B\0012\002A\0013"), 0);
     ck_assert_uint_eq(props.n, 2);
     assert_prop("A", "3");
-    ck_assert_str_eq(written(), "A\x01" "3\x02" "B\x01" "2");
+    ck_assert_str_eq(written(), "A\0013\002B\0012");
 }
 END_TEST
 
 START_TEST(test_parse_keeps_utf8)
 {
-    ck_assert_int_eq(parse("TAGS\x01\xe6\xa0\x87\xe7\xad\xbe\x02"), 0);
+    ck_assert_int_eq(parse("TAGS\001\xe6\xa0\x87\xe7\xad\xbe\002"), 0);
     assert_prop("TAGS", "\xe6\xa0\x87\xe7\xad\xbe");
 }
 END_TEST
@@ -149,7 +148,7 @@ many_props(rmq_buf *b, int n)
 {
     rmq_buf_reset(b);
     for (int i = 0; i < n; i++) {
-        rmq_buf_printf(b, "k%d\x01v%d\x02", i, i);
+        rmq_buf_printf(b, "k%d\001v%d\002", i, i);
     }
 }
 
@@ -175,7 +174,7 @@ START_TEST(test_parse_duplicates_do_not_count_toward_max)
 
     rmq_buf_init(&text);
     many_props(&text, RMQ_PROPS_MAX);
-    rmq_buf_append_str(&text, "k0\x01" "again");
+    rmq_buf_append_str(&text, "k0\001again");
     ck_assert_int_eq(rmq_props_parse((const char *)text.data, text.len, &props),
                      0);
     assert_prop("k0", "again");
@@ -191,7 +190,7 @@ START_TEST(test_get_absent_key_returns_null_and_leaves_len)
 {
     uint32_t len = 77;
 
-    ck_assert_int_eq(parse("A\x01" "1"), 0);
+    ck_assert_int_eq(parse("A\0011"), 0);
     ck_assert_ptr_null(rmq_props_get(&props, "B", &len));
     ck_assert_ptr_null(rmq_props_get(&props, "AA", &len));
     ck_assert_ptr_null(rmq_props_get(&props, "", &len));
@@ -201,23 +200,23 @@ END_TEST
 
 START_TEST(test_set_replaces_existing_and_appends_new)
 {
-    ck_assert_int_eq(parse("A\x01" "1\x02" "B\x01" "2"), 0);
+    ck_assert_int_eq(parse("A\0011\002B\0012"), 0);
     ck_assert_int_eq(rmq_props_set(&props, "A", "x"), 0);
     ck_assert_int_eq(rmq_props_set(&props, "C", "3"), 0);
-    ck_assert_str_eq(written(), "A\x01x\x02" "B\x01" "2\x02" "C\x01" "3");
+    ck_assert_str_eq(written(), "A\001x\002B\0012\002C\0013");
 }
 END_TEST
 
 START_TEST(test_setn_takes_values_from_another_list)
 {
-    rmq_props src;
-    uint32_t  len = 0;
+    rmq_props   src;
+    uint32_t    len = 0;
     const char *v;
 
-    ck_assert_int_eq(rmq_props_parse("TAGS\x01tagA\x02", 10, &src), 0);
+    ck_assert_int_eq(rmq_props_parse("TAGS\001tagA\002", 10, &src), 0);
     v = rmq_props_get(&src, "TAGS", &len);
     ck_assert_int_eq(rmq_props_setn(&props, "TAGSX", 4, v, len), 0);
-    ck_assert_str_eq(written(), "TAGS\x01tagA");
+    ck_assert_str_eq(written(), "TAGS\001tagA");
 }
 END_TEST
 
@@ -225,9 +224,9 @@ START_TEST(test_set_rejects_what_would_not_read_back)
 {
     ck_assert_int_eq(rmq_props_set(&props, "", "v"), RMQ_ERR_INVAL);
     ck_assert_int_eq(rmq_props_set(&props, "k", ""), RMQ_ERR_INVAL);
-    ck_assert_int_eq(rmq_props_set(&props, "k\x01", "v"), RMQ_ERR_INVAL);
-    ck_assert_int_eq(rmq_props_set(&props, "k\x02", "v"), RMQ_ERR_INVAL);
-    ck_assert_int_eq(rmq_props_set(&props, "k", "v\x02"), RMQ_ERR_INVAL);
+    ck_assert_int_eq(rmq_props_set(&props, "k\001", "v"), RMQ_ERR_INVAL);
+    ck_assert_int_eq(rmq_props_set(&props, "k\002", "v"), RMQ_ERR_INVAL);
+    ck_assert_int_eq(rmq_props_set(&props, "k", "v\002"), RMQ_ERR_INVAL);
     ck_assert_uint_eq(props.n, 0);
 }
 END_TEST
@@ -248,11 +247,11 @@ END_TEST
 
 START_TEST(test_del_removes_and_keeps_order)
 {
-    ck_assert_int_eq(parse("A\x01" "1\x02" "B\x01" "2\x02" "C\x01" "3"), 0);
+    ck_assert_int_eq(parse("A\0011\002B\0012\002C\0013"), 0);
     rmq_props_del(&props, "B");
     rmq_props_del(&props, "absent");
     ck_assert_uint_eq(props.n, 2);
-    ck_assert_str_eq(written(), "A\x01" "1\x02" "C\x01" "3");
+    ck_assert_str_eq(written(), "A\0011\002C\0013");
     rmq_props_del(&props, "C");
     rmq_props_del(&props, "A");
     ck_assert_str_eq(written(), "");
@@ -264,7 +263,7 @@ START_TEST(test_write_appends_without_trailing_separator)
     rmq_buf_append_str(&out, "prefix:");
     ck_assert_int_eq(rmq_props_set(&props, "WAIT", "true"), 0);
     rmq_props_write(&props, &out);
-    ck_assert_str_eq(rmq_buf_cstr(&out), "prefix:WAIT\x01true");
+    ck_assert_str_eq(rmq_buf_cstr(&out), "prefix:WAIT\001true");
 }
 END_TEST
 
@@ -273,12 +272,11 @@ START_TEST(test_set_del_write_parse_round_trip)
     rmq_props back;
     char      text[256];
 
-    ck_assert_int_eq(parse("TAGS\x01tagA\x02KEYS\x01k1 k2\x02"), 0);
+    ck_assert_int_eq(parse("TAGS\001tagA\002KEYS\001k1 k2\002"), 0);
     ck_assert_int_eq(rmq_props_set(&props, "UNIQ_KEY", "0A0000010000"), 0);
     ck_assert_int_eq(rmq_props_set(&props, "TAGS", "tagB"), 0);
     rmq_props_del(&props, "KEYS");
-    ck_assert_str_eq(written(),
-                     "TAGS\x01tagB\x02UNIQ_KEY\x01" "0A0000010000");
+    ck_assert_str_eq(written(), "TAGS\001tagB\002UNIQ_KEY\0010A0000010000");
     /* out is reused by written(): copy before parsing back */
     snprintf(text, sizeof(text), "%s", rmq_buf_cstr(&out));
     ck_assert_int_eq(rmq_props_parse(text, strlen(text), &back), 0);

@@ -187,8 +187,7 @@ END_TEST
 START_TEST(test_decode_length_other_than_frame_is_proto)
 {
     frame_raw(&fb, 0, "{\"code\":1}", 10, NULL, 0);
-    ck_assert_int_eq(rmq_rcmd_decode(fb.data, fb.len - 1, &cmd),
-                     RMQ_ERR_PROTO);
+    ck_assert_int_eq(rmq_rcmd_decode(fb.data, fb.len - 1, &cmd), RMQ_ERR_PROTO);
     rmq_buf_u8(&fb, 0);
     ck_assert_int_eq(rmq_rcmd_decode(fb.data, fb.len, &cmd), RMQ_ERR_PROTO);
     ck_assert_int_eq(rmq_rcmd_decode(fb.data, 7, &cmd), RMQ_ERR_PROTO);
@@ -249,6 +248,23 @@ START_TEST(test_decode_json_integer_beyond_int64_is_proto)
 }
 END_TEST
 
+/* regression (fuzz): a 19-digit value overflowed the fast path's counter */
+START_TEST(test_decode_json_nineteen_digit_integers_are_left_to_jansson)
+{
+    ck_assert_int_eq(
+        decode_json("{\"code\":1,\"extFields\":{\"a\":9999999999999999999}}"),
+        RMQ_ERR_PROTO);
+    ck_assert_int_eq(decode_json("{\"code\":1,\"extFields\":{\"a\":"
+                                 "-9223372036854775808,\"b\":"
+                                 "1000000000000000000}}"),
+                     0);
+    assert_ext(&cmd, "a", "-9223372036854775808");
+    assert_ext(&cmd, "b", "1000000000000000000");
+    ck_assert_int_eq(decode_json("{\"code\":99999999999999999999}"),
+                     RMQ_ERR_PROTO);
+}
+END_TEST
+
 START_TEST(test_decode_json_booleans_become_text)
 {
     ck_assert_int_eq(
@@ -305,11 +321,16 @@ START_TEST(test_decode_json_language_names_and_ordinals)
         const char *text;
         int32_t     want;
     } cases[] = {
-        {"\"CPP\"", RMQ_LANG_CPP},       {"\"GO\"", RMQ_LANG_GO},
-        {"\"NODE_JS\"", RMQ_LANG_NODE_JS}, {"\"RUST\"", RMQ_LANG_RUST},
-        {"\"COBOL\"", RMQ_LANG_OTHER},   {"\"java\"", RMQ_LANG_OTHER},
-        {"9", RMQ_LANG_GO},              {"99", RMQ_LANG_OTHER},
-        {"-1", RMQ_LANG_OTHER},          {"null", RMQ_LANG_JAVA},
+        {"\"CPP\"", RMQ_LANG_CPP},
+        {"\"GO\"", RMQ_LANG_GO},
+        {"\"NODE_JS\"", RMQ_LANG_NODE_JS},
+        {"\"RUST\"", RMQ_LANG_RUST},
+        {"\"COBOL\"", RMQ_LANG_OTHER},
+        {"\"java\"", RMQ_LANG_OTHER},
+        {"9", RMQ_LANG_GO},
+        {"99", RMQ_LANG_OTHER},
+        {"-1", RMQ_LANG_OTHER},
+        {"null", RMQ_LANG_JAVA},
     };
     char hdr[128];
 
@@ -351,8 +372,8 @@ START_TEST(test_decode_json_int_fields_out_of_int32_are_proto)
     ck_assert_int_eq(decode_json("{\"code\":1,\"opaque\":-2147483649}"),
                      RMQ_ERR_PROTO);
     ck_assert_int_eq(decode_json("{\"code\":1,\"flag\":1.0}"), RMQ_ERR_PROTO);
-    ck_assert_int_eq(decode_json("{\"code\":-2147483648,\"opaque\":2147483647}"),
-                     0);
+    ck_assert_int_eq(
+        decode_json("{\"code\":-2147483648,\"opaque\":2147483647}"), 0);
     ck_assert_int_eq(cmd.code, INT32_MIN);
     ck_assert_int_eq(cmd.opaque, INT32_MAX);
 }
@@ -360,8 +381,8 @@ END_TEST
 
 START_TEST(test_decode_json_remark_string_or_null)
 {
-    ck_assert_int_eq(decode_json("{\"code\":1,\"remark\":\"no \\\"topic\\\"\"}"),
-                     0);
+    ck_assert_int_eq(
+        decode_json("{\"code\":1,\"remark\":\"no \\\"topic\\\"\"}"), 0);
     ck_assert_str_eq(cmd.remark, "no \"topic\"");
     ck_assert_int_eq(decode_json("{\"code\":1,\"remark\":null}"), 0);
     ck_assert_ptr_null(cmd.remark);
@@ -392,8 +413,13 @@ END_TEST
 
 START_TEST(test_decode_json_non_object_is_proto)
 {
-    static const char *const bad[] = {"[]", "\"code\"", "1", "null", "",
-                                      "{\"code\":1", "{\"code\":1}}",
+    static const char *const bad[] = {"[]",
+                                      "\"code\"",
+                                      "1",
+                                      "null",
+                                      "",
+                                      "{\"code\":1",
+                                      "{\"code\":1}}",
                                       "{\"code\":1} x"};
 
     for (size_t i = 0; i < RMQ_ARRAY_LEN(bad); i++) {
@@ -447,9 +473,9 @@ START_TEST(test_decode_json_invalid_utf8_is_proto)
 {
     static const char *const bad[] = {
         "{\"code\":1,\"remark\":\"\xff\"}",
-        "{\"code\":1,\"remark\":\"\xc3\"}",         /* truncated */
-        "{\"code\":1,\"remark\":\"\xc0\xaf\"}",     /* overlong */
-        "{\"code\":1,\"remark\":\"\xed\xa0\x80\"}", /* surrogate */
+        "{\"code\":1,\"remark\":\"\xc3\"}",             /* truncated */
+        "{\"code\":1,\"remark\":\"\xc0\xaf\"}",         /* overlong */
+        "{\"code\":1,\"remark\":\"\xed\xa0\x80\"}",     /* surrogate */
         "{\"code\":1,\"remark\":\"\xf4\x90\x80\x80\"}", /* > U+10FFFF */
         "{\"code\":1,\"extFields\":{\"\x80\":\"v\"}}",
         "{\"code\":1,\"extFields\":{\"k\":\"a\xe2\x82\"}}",
@@ -693,8 +719,7 @@ START_TEST(test_decode_binary_truncated_header_is_proto_at_every_length)
     bin_header(&h, "remark");
     for (size_t len = 0; len < h.len; len++) {
         frame_raw(&fb, RMQ_SERIALIZE_ROCKETMQ, h.data, len, NULL, 0);
-        ck_assert_int_eq(rmq_rcmd_decode(fb.data, fb.len, &cmd),
-                         RMQ_ERR_PROTO);
+        ck_assert_int_eq(rmq_rcmd_decode(fb.data, fb.len, &cmd), RMQ_ERR_PROTO);
     }
     rmq_buf_free(&h);
 }
@@ -883,8 +908,8 @@ START_TEST(test_encode_passes_utf8_and_replaces_invalid_bytes)
     rmq_rcmd_out_init(&o, 1, 1, 0);
     rmq_rcmd_out_ext(&o, "k", "\xe4\xb8\xad\xff\xc3");
     ck_assert_int_eq(rmq_rcmd_encode(&o, 0, &fb), 0);
-    ck_assert_ptr_nonnull(strstr(encoded_header(&fb, 0),
-                                 "\"k\":\"\xe4\xb8\xad\\ufffd\\ufffd\""));
+    ck_assert_ptr_nonnull(
+        strstr(encoded_header(&fb, 0), "\"k\":\"\xe4\xb8\xad\\ufffd\\ufffd\""));
 }
 END_TEST
 
@@ -911,7 +936,8 @@ START_TEST(test_encode_json_is_compact_and_ext_values_are_strings)
     ck_assert_ptr_nonnull(root);
     ext = json_object_get(root, "extFields");
     ck_assert_int_eq(json_object_size(ext), 3);
-    json_object_foreach(ext, k, v) {
+    json_object_foreach(ext, k, v)
+    {
         ck_assert_msg(json_is_string(v), "%s is not a string", k);
     }
     ck_assert_str_eq(json_string_value(json_object_get(ext, "TRACE_ON")),
@@ -923,8 +949,11 @@ END_TEST
 START_TEST(test_encode_then_decode_round_trips)
 {
     static const char *const vals[] = {
-        "q\"uo\"te", "back\\slash", "TAGS\x01tagA\x02KEYS\x01k1\x02",
-        "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80 caf\xc3\xa9", "",
+        "q\"uo\"te",
+        "back\\slash",
+        "TAGS\x01tagA\x02KEYS\x01k1\x02",
+        "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80 caf\xc3\xa9",
+        "",
         "\x7f\x1b[0m",
     };
     rmq_rcmd_out o;
@@ -1012,7 +1041,8 @@ remoting_suite(void)
     tcase_add_test(tc, test_peek_complete_frame_returns_its_length);
     tcase_add_test(tc, test_peek_truncated_frame_returns_again_at_every_length);
     tcase_add_test(tc, test_peek_leaves_following_frame_alone);
-    tcase_add_test(tc, test_peek_oversized_frame_is_toobig_from_the_length_word);
+    tcase_add_test(tc,
+                   test_peek_oversized_frame_is_toobig_from_the_length_word);
     tcase_add_test(tc, test_peek_frame_of_exactly_max_is_not_toobig);
     tcase_add_test(tc, test_peek_length_below_four_is_proto);
     tcase_add_test(tc, test_peek_header_longer_than_frame_is_proto);
@@ -1024,6 +1054,8 @@ remoting_suite(void)
     tcase_add_test(tc, test_decode_alions_send_header);
     tcase_add_test(tc, test_decode_json_numbers_become_strings);
     tcase_add_test(tc, test_decode_json_integer_beyond_int64_is_proto);
+    tcase_add_test(
+        tc, test_decode_json_nineteen_digit_integers_are_left_to_jansson);
     tcase_add_test(tc, test_decode_json_booleans_become_text);
     tcase_add_test(tc, test_decode_json_null_ext_value_is_absent);
     tcase_add_test(tc, test_decode_json_duplicate_ext_key_keeps_last);
@@ -1050,8 +1082,8 @@ remoting_suite(void)
     tcase_add_test(tc, test_decode_binary_header_with_remark_and_ext);
     tcase_add_test(tc, test_decode_binary_zero_length_remark_is_null);
     tcase_add_test(tc, test_decode_binary_zero_length_ext_value_is_absent);
-    tcase_add_test(tc,
-                   test_decode_binary_truncated_header_is_proto_at_every_length);
+    tcase_add_test(
+        tc, test_decode_binary_truncated_header_is_proto_at_every_length);
     tcase_add_test(tc, test_decode_binary_trailing_bytes_are_proto);
     tcase_add_test(tc, test_decode_binary_negative_lengths_are_proto);
     tcase_add_test(tc, test_decode_binary_invalid_utf8_or_nul_is_proto);
