@@ -505,7 +505,8 @@ core_fetch_answer(core_fetch *f, const rmq_rcmd *resp)
         core_fetch_parse(f, resp);
         return;
     }
-    if (none && c->default_route && !f->via_default) {
+    if (none && c->default_route && !f->via_default &&
+        strcmp(f->topic, RMQ_TOPIC_TBW102) != 0) {
         /* Java/ali-ons: send through TBW102 and let the broker create it */
         f->via_default = true;
         f->tries = 0;
