@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -656,12 +657,23 @@ rmq_cio_set_server_handler(rmq_cio *io, rmq_cio_server_fn fn, void *arg)
 int
 rmq_cio_start(rmq_cio *io)
 {
+    sigset_t all, old;
+    int      rc;
+
     if (io->started) {
         return RMQ_CLIENT_ERR_INVALID;
     }
     io->closed = false;
     io->next_sweep_ms = rmq_mono_ms() + CIO_SWEEP_MS;
-    if (pthread_create(&io->thread, NULL, cio_main, io) != 0) {
+    /* The thread blocks every signal: the application's handlers run on
+     * its own threads, and a write to a closed socket fails with EPIPE
+     * instead of killing the process with SIGPIPE (a library must not
+     * change the process-wide disposition). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&io->thread, NULL, cio_main, io);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         io->closed = true;
         return RMQ_CLIENT_ERR_SYS;
     }

@@ -7,6 +7,7 @@
 #include "rmq/client.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 typedef struct pool_task {
@@ -64,6 +65,8 @@ int
 rmq_pool_new(int nthreads, rmq_pool **out)
 {
     rmq_pool *p = calloc(1, sizeof(*p));
+    sigset_t  all, old;
+    int       rc = 0;
 
     if (p == NULL) {
         return RMQ_CLIENT_ERR_NOMEM;
@@ -78,12 +81,17 @@ rmq_pool_new(int nthreads, rmq_pool **out)
         rmq_pool_free(p);
         return RMQ_CLIENT_ERR_NOMEM;
     }
-    for (int i = 0; i < nthreads; i++) {
-        if (pthread_create(&p->threads[i], NULL, pool_main, p) != 0) {
-            rmq_pool_free(p);
-            return RMQ_CLIENT_ERR_SYS;
-        }
-        p->nthreads++;
+    /* pool threads block every signal, like the I/O thread (cio.c) */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < nthreads && rc == 0; i++) {
+        rc = pthread_create(&p->threads[i], NULL, pool_main, p);
+        p->nthreads += rc == 0;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        rmq_pool_free(p);
+        return RMQ_CLIENT_ERR_SYS;
     }
     *out = p;
     return 0;

@@ -24,6 +24,7 @@
 
 #define PUSH_RECONSUME_DELAY_MS 5000 /* consume again when sending back failed */
 #define PUSH_WAIT_GRACE_MS      1000
+#define PUSH_DEFAULT_BACK_MS    (30 * 60 * 1000)
 
 enum push_state { PUSH_NEW, PUSH_RUNNING, PUSH_STOPPED };
 
@@ -71,6 +72,11 @@ push_fix_opts(rmq_push_consumer_opts *o)
                                    : d.heartbeat_interval_ms;
     o->commit_interval_ms = o->commit_interval_ms > 0 ? o->commit_interval_ms
                                                       : d.commit_interval_ms;
+    if (o->consume_from == RMQ_CONSUME_FROM_TIMESTAMP &&
+        o->consume_timestamp_ms <= 0) {
+        /* Java's consumeTimestamp default: half an hour ago */
+        o->consume_timestamp_ms = rmq_now_ms() - PUSH_DEFAULT_BACK_MS;
+    }
 }
 
 int
@@ -431,7 +437,7 @@ push_retry_message(rmq_push_consumer *pc, const rmq_message_ext *m,
                    rmq_message *out)
 {
     const char *origin = rmq_plist_get(&m->props, RMQ_PROP_ORIGIN_MSG_ID);
-    char        delay[16];
+    char        delay[16], times[16], maxr[16];
 
     snprintf(delay, sizeof(delay), "%d", 3 + m->reconsume_times);
     out->topic = strdup(pc->retry_topic);
@@ -443,8 +449,14 @@ push_retry_message(rmq_push_consumer *pc, const rmq_message_ext *m,
         return RMQ_CLIENT_ERR_NOMEM;
     }
     memcpy(out->body, m->body, m->body_len);
-    rmq_plist_del(&out->props, RMQ_PROP_RECONSUME_TIME);
-    rmq_plist_del(&out->props, RMQ_PROP_MAX_RECONSUME_TIMES);
+    /* ali-ons sends the counters as properties; the header carries them
+     * too (j, l), which is where Java brokers read them */
+    snprintf(times, sizeof(times), "%d", m->reconsume_times + 1);
+    snprintf(maxr, sizeof(maxr), "%d", pc->opts.max_reconsume_times);
+    if (rmq_plist_set(&out->props, RMQ_PROP_RECONSUME_TIME, times) != 0 ||
+        rmq_plist_set(&out->props, RMQ_PROP_MAX_RECONSUME_TIMES, maxr) != 0) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
     if (rmq_plist_get(&out->props, RMQ_PROP_RETRY_TOPIC) == NULL &&
         rmq_plist_set(&out->props, RMQ_PROP_RETRY_TOPIC, m->topic) != 0) {
         return RMQ_CLIENT_ERR_NOMEM;

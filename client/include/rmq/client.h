@@ -377,7 +377,7 @@ typedef struct rmq_push_consumer_opts {
     const char       *instance_name; /* NULL: "<pid>#<nanoseconds>" */
     rmq_message_model model;         /* CLUSTERING */
     rmq_consume_from  consume_from;  /* LAST_OFFSET, for a group's new queues */
-    int64_t           consume_timestamp_ms; /* CONSUME_FROM_TIMESTAMP */
+    int64_t           consume_timestamp_ms; /* TIMESTAMP; 0: 30 min ago */
     rmq_consume_fn    on_message;    /* required */
     void             *on_message_arg;
     int               consume_threads;       /* 4 */
