@@ -25,8 +25,8 @@ rmq_alloc_average(size_t nmqs, size_t ncids, size_t cid_index, size_t *start,
     } else {
         avg = nmqs / ncids;
     }
-    first = (mod > 0 && cid_index < mod) ? cid_index * avg
-                                         : cid_index * avg + mod;
+    first =
+        (mod > 0 && cid_index < mod) ? cid_index * avg : cid_index * avg + mod;
     *start = first;
     /* Java: range = min(average, size - startIndex), may be <= 0 */
     *count = first < nmqs ? (avg < nmqs - first ? avg : nmqs - first) : 0;

@@ -28,7 +28,8 @@ static const char *const cerr_names[] = {
 const char *
 rmq_client_strerror(int code)
 {
-    if (code < 0 || (size_t)code >= sizeof(cerr_names) / sizeof(cerr_names[0]) ||
+    if (code < 0 ||
+        (size_t)code >= sizeof(cerr_names) / sizeof(cerr_names[0]) ||
         cerr_names[code] == NULL) {
         return "unknown error";
     }
@@ -56,8 +57,7 @@ rmq_cerr_response(rmq_error *err, const char *what, const char *server,
                   int response_code, const char *remark)
 {
     rmq_cerr_set(err, RMQ_CLIENT_ERR_BROKER, "%s: %s answered %d (%s)%s%s",
-                 what, server, response_code,
-                 rmq_cerr_resp_name(response_code),
+                 what, server, response_code, rmq_cerr_resp_name(response_code),
                  remark != NULL ? ": " : "", remark != NULL ? remark : "");
     if (err != NULL) {
         err->response_code = response_code;
@@ -107,34 +107,62 @@ const char *
 rmq_cerr_resp_name(int code)
 {
     switch (code) {
-    case RMQ_RESP_SUCCESS: return "SUCCESS";
-    case RMQ_RESP_SYSTEM_ERROR: return "SYSTEM_ERROR";
-    case RMQ_RESP_SYSTEM_BUSY: return "SYSTEM_BUSY";
-    case RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED: return "REQUEST_CODE_NOT_SUPPORTED";
-    case RMQ_RESP_TRANSACTION_FAILED: return "TRANSACTION_FAILED";
-    case RMQ_RESP_FLUSH_DISK_TIMEOUT: return "FLUSH_DISK_TIMEOUT";
-    case RMQ_RESP_SLAVE_NOT_AVAILABLE: return "SLAVE_NOT_AVAILABLE";
-    case RMQ_RESP_FLUSH_SLAVE_TIMEOUT: return "FLUSH_SLAVE_TIMEOUT";
-    case RMQ_RESP_MESSAGE_ILLEGAL: return "MESSAGE_ILLEGAL";
-    case RMQ_RESP_SERVICE_NOT_AVAILABLE: return "SERVICE_NOT_AVAILABLE";
-    case RMQ_RESP_VERSION_NOT_SUPPORTED: return "VERSION_NOT_SUPPORTED";
-    case RMQ_RESP_NO_PERMISSION: return "NO_PERMISSION";
-    case RMQ_RESP_TOPIC_NOT_EXIST: return "TOPIC_NOT_EXIST";
-    case RMQ_RESP_TOPIC_EXIST_ALREADY: return "TOPIC_EXIST_ALREADY";
-    case RMQ_RESP_PULL_NOT_FOUND: return "PULL_NOT_FOUND";
-    case RMQ_RESP_PULL_RETRY_IMMEDIATELY: return "PULL_RETRY_IMMEDIATELY";
-    case RMQ_RESP_PULL_OFFSET_MOVED: return "PULL_OFFSET_MOVED";
-    case RMQ_RESP_QUERY_NOT_FOUND: return "QUERY_NOT_FOUND";
-    case RMQ_RESP_SUBSCRIPTION_PARSE_FAILED: return "SUBSCRIPTION_PARSE_FAILED";
-    case RMQ_RESP_SUBSCRIPTION_NOT_EXIST: return "SUBSCRIPTION_NOT_EXIST";
-    case RMQ_RESP_SUBSCRIPTION_NOT_LATEST: return "SUBSCRIPTION_NOT_LATEST";
-    case RMQ_RESP_SUBSCRIPTION_GROUP_NOT_EXIST: return "SUBSCRIPTION_GROUP_NOT_EXIST";
-    case 204: return "NO_BUYER_ID";
-    case 205: return "NOT_IN_CURRENT_UNIT";
-    case RMQ_RESP_CONSUMER_NOT_ONLINE: return "CONSUMER_NOT_ONLINE";
-    case 207: return "CONSUME_MSG_TIMEOUT";
-    case 208: return "NO_MESSAGE";
-    default: return "?";
+    case RMQ_RESP_SUCCESS:
+        return "SUCCESS";
+    case RMQ_RESP_SYSTEM_ERROR:
+        return "SYSTEM_ERROR";
+    case RMQ_RESP_SYSTEM_BUSY:
+        return "SYSTEM_BUSY";
+    case RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED:
+        return "REQUEST_CODE_NOT_SUPPORTED";
+    case RMQ_RESP_TRANSACTION_FAILED:
+        return "TRANSACTION_FAILED";
+    case RMQ_RESP_FLUSH_DISK_TIMEOUT:
+        return "FLUSH_DISK_TIMEOUT";
+    case RMQ_RESP_SLAVE_NOT_AVAILABLE:
+        return "SLAVE_NOT_AVAILABLE";
+    case RMQ_RESP_FLUSH_SLAVE_TIMEOUT:
+        return "FLUSH_SLAVE_TIMEOUT";
+    case RMQ_RESP_MESSAGE_ILLEGAL:
+        return "MESSAGE_ILLEGAL";
+    case RMQ_RESP_SERVICE_NOT_AVAILABLE:
+        return "SERVICE_NOT_AVAILABLE";
+    case RMQ_RESP_VERSION_NOT_SUPPORTED:
+        return "VERSION_NOT_SUPPORTED";
+    case RMQ_RESP_NO_PERMISSION:
+        return "NO_PERMISSION";
+    case RMQ_RESP_TOPIC_NOT_EXIST:
+        return "TOPIC_NOT_EXIST";
+    case RMQ_RESP_TOPIC_EXIST_ALREADY:
+        return "TOPIC_EXIST_ALREADY";
+    case RMQ_RESP_PULL_NOT_FOUND:
+        return "PULL_NOT_FOUND";
+    case RMQ_RESP_PULL_RETRY_IMMEDIATELY:
+        return "PULL_RETRY_IMMEDIATELY";
+    case RMQ_RESP_PULL_OFFSET_MOVED:
+        return "PULL_OFFSET_MOVED";
+    case RMQ_RESP_QUERY_NOT_FOUND:
+        return "QUERY_NOT_FOUND";
+    case RMQ_RESP_SUBSCRIPTION_PARSE_FAILED:
+        return "SUBSCRIPTION_PARSE_FAILED";
+    case RMQ_RESP_SUBSCRIPTION_NOT_EXIST:
+        return "SUBSCRIPTION_NOT_EXIST";
+    case RMQ_RESP_SUBSCRIPTION_NOT_LATEST:
+        return "SUBSCRIPTION_NOT_LATEST";
+    case RMQ_RESP_SUBSCRIPTION_GROUP_NOT_EXIST:
+        return "SUBSCRIPTION_GROUP_NOT_EXIST";
+    case 204:
+        return "NO_BUYER_ID";
+    case 205:
+        return "NOT_IN_CURRENT_UNIT";
+    case RMQ_RESP_CONSUMER_NOT_ONLINE:
+        return "CONSUMER_NOT_ONLINE";
+    case 207:
+        return "CONSUME_MSG_TIMEOUT";
+    case 208:
+        return "NO_MESSAGE";
+    default:
+        return "?";
     }
 }
 

@@ -31,20 +31,20 @@ int rmq_cerr_from_rmq(int rmq_err);
 const char *rmq_cerr_resp_name(int response_code);
 
 typedef struct rmq_clog {
-    rmq_log_fn fn;    /* NULL: the common logger on stderr */
+    rmq_log_fn fn; /* NULL: the common logger on stderr */
     void      *arg;
-    int        level; /* lines above this level are not formatted */
+    int        level;     /* lines above this level are not formatted */
     char       ident[64]; /* "producer PG@10.0.0.1@123#456" */
 } rmq_clog;
 
 void rmq_clog_emit(const rmq_clog *log, int level, const char *msgid,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-#define rmq_clog(log, lvl, msgid, ...)                                        \
-    do {                                                                      \
-        if ((lvl) <= (log)->level) {                                          \
-            rmq_clog_emit((log), (lvl), (msgid), __VA_ARGS__);                \
-        }                                                                     \
+#define rmq_clog(log, lvl, msgid, ...)                                         \
+    do {                                                                       \
+        if ((lvl) <= (log)->level) {                                           \
+            rmq_clog_emit((log), (lvl), (msgid), __VA_ARGS__);                 \
+        }                                                                      \
     } while (0)
 
 #endif

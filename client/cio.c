@@ -26,9 +26,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define CIO_SWEEP_MS       100  /* request deadline resolution */
-#define CIO_IDLE_WAKE_MS   1000
-#define CIO_DRAIN_MS       1000 /* writing queued output at stop */
+#define CIO_SWEEP_MS 100 /* request deadline resolution */
+#define CIO_IDLE_WAKE_MS 1000
+#define CIO_DRAIN_MS 1000 /* writing queued output at stop */
 #define CIO_TIMERS_PER_RUN 1024
 
 typedef struct cio_req {
@@ -78,8 +78,8 @@ struct rmq_cio {
     bool              stopping; /* I/O thread: no new requests */
     pthread_mutex_t   mu;       /* guards post_* and closed */
     cio_task         *post_head, *post_tail;
-    bool              closed;   /* posts refused */
-    rmq_u64map        pending;  /* opaque -> cio_req */
+    bool              closed;  /* posts refused */
+    rmq_u64map        pending; /* opaque -> cio_req */
     int32_t           next_opaque;
     cio_failed       *fail_head, *fail_tail;
     cio_timer        *timers;
@@ -311,9 +311,8 @@ cio_opaque(rmq_cio *io)
 }
 
 void
-rmq_cio_call(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
-             const void *body, uint32_t body_len, int timeout_ms,
-             rmq_cio_done_fn fn, void *arg)
+rmq_cio_call(rmq_cio *io, const char *addr, rmq_rcmd_out *o, const void *body,
+             uint32_t body_len, int timeout_ms, rmq_cio_done_fn fn, void *arg)
 {
     rmq_conn *c;
     cio_req  *r;
@@ -328,8 +327,9 @@ rmq_cio_call(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
     r = malloc(sizeof(*r));
     if (c == NULL || r == NULL) {
         free(r);
-        cio_fail_later(io, fn, arg, c == NULL ? RMQ_CLIENT_ERR_CONNECT
-                                              : RMQ_CLIENT_ERR_NOMEM);
+        cio_fail_later(io, fn, arg,
+                       c == NULL ? RMQ_CLIENT_ERR_CONNECT
+                                 : RMQ_CLIENT_ERR_NOMEM);
         return;
     }
     o->opaque = cio_opaque(io);
@@ -348,15 +348,15 @@ rmq_cio_call(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
     /* a send that closed the connection already failed r via on_close */
     if (rc != 0 && rmq_u64map_del(&io->pending, key) != NULL) {
         free(r);
-        cio_fail_later(io, fn, arg, rc == RMQ_ERR_CLOSED
-                                        ? RMQ_CLIENT_ERR_CONNECT
-                                        : rmq_cerr_from_rmq(rc));
+        cio_fail_later(io, fn, arg,
+                       rc == RMQ_ERR_CLOSED ? RMQ_CLIENT_ERR_CONNECT
+                                            : rmq_cerr_from_rmq(rc));
     }
 }
 
 int
-rmq_cio_oneway(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
-               const void *body, uint32_t body_len)
+rmq_cio_oneway(rmq_cio *io, const char *addr, rmq_rcmd_out *o, const void *body,
+               uint32_t body_len)
 {
     rmq_conn *c;
     int       rc;
@@ -409,11 +409,10 @@ rmq_cio_after(rmq_cio *io, int64_t delay_ms, rmq_cio_task_fn fn, void *arg)
 }
 
 uint64_t
-rmq_cio_every(rmq_cio *io, int64_t interval_ms, rmq_cio_task_fn fn,
-              void *arg)
+rmq_cio_every(rmq_cio *io, int64_t interval_ms, rmq_cio_task_fn fn, void *arg)
 {
-    return cio_timer_add(io, interval_ms, interval_ms > 0 ? interval_ms : 1,
-                         fn, arg);
+    return cio_timer_add(io, interval_ms, interval_ms > 0 ? interval_ms : 1, fn,
+                         arg);
 }
 
 void
@@ -634,9 +633,8 @@ rmq_cio_new(const rmq_clog *log, rmq_cio **out)
     }
     rmq_conns_init(&io->conns, &io->loop, &ops, io);
     io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (io->wake_fd < 0 ||
-        rmq_loop_add(&io->loop, &io->wake_io, io->wake_fd, EPOLLIN,
-                     cio_wake_cb, io) != 0) {
+    if (io->wake_fd < 0 || rmq_loop_add(&io->loop, &io->wake_io, io->wake_fd,
+                                        EPOLLIN, cio_wake_cb, io) != 0) {
         goto fail;
     }
     *out = io;

@@ -41,7 +41,7 @@ typedef void (*rmq_cio_task_fn)(rmq_cio *io, void *arg);
 typedef int (*rmq_cio_server_fn)(rmq_cio *io, const rmq_rcmd *req,
                                  const char *peer, void *arg);
 
-int  rmq_cio_new(const rmq_clog *log, rmq_cio **out);
+int rmq_cio_new(const rmq_clog *log, rmq_cio **out);
 /* Before start: who handles server-initiated requests (default: 3). */
 void rmq_cio_set_server_handler(rmq_cio *io, rmq_cio_server_fn fn, void *arg);
 int  rmq_cio_start(rmq_cio *io);
@@ -73,8 +73,8 @@ void rmq_cio_call(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
                   const void *body, uint32_t body_len, int timeout_ms,
                   rmq_cio_done_fn fn, void *arg);
 /* Send o as a oneway request (no response).  Returns 0 once queued. */
-int  rmq_cio_oneway(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
-                    const void *body, uint32_t body_len);
+int rmq_cio_oneway(rmq_cio *io, const char *addr, rmq_rcmd_out *o,
+                   const void *body, uint32_t body_len);
 
 /* Timers: fn runs on the I/O thread.  Ids are never 0. */
 uint64_t rmq_cio_after(rmq_cio *io, int64_t delay_ms, rmq_cio_task_fn fn,

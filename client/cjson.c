@@ -24,11 +24,10 @@ cjson_sub(const rmq_hb_sub *s)
         json_array_append_new(tags, json_string(s->expr->tags[i]));
         json_array_append_new(codes, json_integer(s->expr->codes[i]));
     }
-    return json_pack("{s:b, s:o*, s:s, s:s, s:I, s:o*, s:s}",
-                     "classFilterMode", 0, "codeSet", codes,
-                     "expressionType", "TAG", "subString", s->expr->text,
-                     "subVersion", (json_int_t)s->version, "tagsSet", tags,
-                     "topic", s->topic);
+    return json_pack("{s:b, s:o*, s:s, s:s, s:I, s:o*, s:s}", "classFilterMode",
+                     0, "codeSet", codes, "expressionType", "TAG", "subString",
+                     s->expr->text, "subVersion", (json_int_t)s->version,
+                     "tagsSet", tags, "topic", s->topic);
 }
 
 static json_t *
@@ -66,8 +65,7 @@ rmq_cjson_heartbeat(const char *client_id, const char *producer_group,
                               json_pack("{s:s}", "groupName", producer_group));
     }
     doc = json_pack("{s:s, s:o*, s:o*}", "clientID", client_id,
-                    "consumerDataSet", consumers, "producerDataSet",
-                    producers);
+                    "consumerDataSet", consumers, "producerDataSet", producers);
     if (doc == NULL) {
         return RMQ_CLIENT_ERR_NOMEM;
     }
@@ -93,8 +91,7 @@ rmq_cjson_ids_free(char **ids, size_t n)
 }
 
 int
-rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids,
-                       size_t *n)
+rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids, size_t *n)
 {
     json_t *doc = json_loadb((const char *)body, len, 0, NULL);
     json_t *list = doc != NULL ? json_object_get(doc, "consumerIdList") : NULL;
@@ -132,9 +129,9 @@ rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids,
 /* ---- fastjson bare keys ------------------------------------------------ */
 
 typedef struct qk_state {
-    char   stack[CJSON_DEPTH_MAX]; /* '{' or '[' */
-    int    depth;
-    bool   want_key; /* in an object, before a key */
+    char stack[CJSON_DEPTH_MAX]; /* '{' or '[' */
+    int  depth;
+    bool want_key; /* in an object, before a key */
 } qk_state;
 
 /* Copy a JSON string starting at text[i] == '"'; returns the index after. */

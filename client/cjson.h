@@ -40,8 +40,8 @@ int rmq_cjson_heartbeat(const char *client_id, const char *producer_group,
  * Parse {"consumerIdList":[...]} into a malloc'd array of malloc'd
  * strings.  Returns 0 or RMQ_CLIENT_ERR_PROTO / _NOMEM.
  */
-int rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids,
-                           size_t *n);
+int  rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids,
+                            size_t *n);
 void rmq_cjson_ids_free(char **ids, size_t n);
 
 /*

@@ -16,15 +16,40 @@
 /* MessageConst names an application may not set (Java's STRING_HASH_SET,
  * plus what the broker adds). */
 static const char *const cmsg_reserved[] = {
-    "TRACE_ON", "MSG_REGION", "KEYS", "TAGS", "WAIT", "DELAY",
-    "RETRY_TOPIC", "REAL_TOPIC", "REAL_QID", "TRAN_MSG", "PGROUP",
-    "MIN_OFFSET", "MAX_OFFSET", "BUYER_ID", "ORIGIN_MESSAGE_ID",
-    "TRANSFER_FLAG", "CORRECTION_FLAG", "MQ2_FLAG", "RECONSUME_TIME",
-    "UNIQ_KEY", "MAX_RECONSUME_TIMES", "CONSUME_START_TIME",
-    "TRAN_PREPARED_QUEUE_OFFSET", "TRANSACTION_CHECK_TIMES",
-    "CHECK_IMMUNITY_TIME_IN_SECONDS", "CLUSTER", "INSTANCE_ID",
-    "CORRELATION_ID", "REPLY_TO_CLIENT", "TTL", "ARRIVE_TIME",
-    "PUSH_REPLY_TIME", "MSG_TYPE", "INNER_MULTI_DISPATCH",
+    "TRACE_ON",
+    "MSG_REGION",
+    "KEYS",
+    "TAGS",
+    "WAIT",
+    "DELAY",
+    "RETRY_TOPIC",
+    "REAL_TOPIC",
+    "REAL_QID",
+    "TRAN_MSG",
+    "PGROUP",
+    "MIN_OFFSET",
+    "MAX_OFFSET",
+    "BUYER_ID",
+    "ORIGIN_MESSAGE_ID",
+    "TRANSFER_FLAG",
+    "CORRECTION_FLAG",
+    "MQ2_FLAG",
+    "RECONSUME_TIME",
+    "UNIQ_KEY",
+    "MAX_RECONSUME_TIMES",
+    "CONSUME_START_TIME",
+    "TRAN_PREPARED_QUEUE_OFFSET",
+    "TRANSACTION_CHECK_TIMES",
+    "CHECK_IMMUNITY_TIME_IN_SECONDS",
+    "CLUSTER",
+    "INSTANCE_ID",
+    "CORRELATION_ID",
+    "REPLY_TO_CLIENT",
+    "TTL",
+    "ARRIVE_TIME",
+    "PUSH_REPLY_TIME",
+    "MSG_TYPE",
+    "INNER_MULTI_DISPATCH",
     "INNER_MULTI_QUEUE_OFFSET",
 };
 
@@ -124,8 +149,10 @@ rmq_plist_del(rmq_plist *l, const char *key)
     }
     free(l->keys[i]);
     free(l->vals[i]);
-    memmove(&l->keys[i], &l->keys[i + 1], (l->n - (size_t)i - 1) * sizeof(char *));
-    memmove(&l->vals[i], &l->vals[i + 1], (l->n - (size_t)i - 1) * sizeof(char *));
+    memmove(&l->keys[i], &l->keys[i + 1],
+            (l->n - (size_t)i - 1) * sizeof(char *));
+    memmove(&l->vals[i], &l->vals[i + 1],
+            (l->n - (size_t)i - 1) * sizeof(char *));
     l->n--;
 }
 
@@ -257,8 +284,7 @@ rmq_message_set_body(rmq_message *m, const void *body, size_t body_len,
     copy = malloc(body_len > 0 ? body_len : 1);
     if (copy == NULL) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM,
-                            "could not allocate a body of %zu bytes",
-                            body_len);
+                            "could not allocate a body of %zu bytes", body_len);
     }
     if (body_len > 0) {
         memcpy(copy, body, body_len);
@@ -271,8 +297,7 @@ rmq_message_set_body(rmq_message *m, const void *body, size_t body_len,
 
 /* Set or clear a system property after checking its value. */
 static int
-cmsg_set_sys(rmq_message *m, const char *key, const char *val,
-             rmq_error *err)
+cmsg_set_sys(rmq_message *m, const char *key, const char *val, rmq_error *err)
 {
     if (m == NULL) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID, "message is NULL");
@@ -463,8 +488,7 @@ oom:
     if (d != NULL) {
         rmq_message_ext_free(d);
     }
-    return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM,
-                        "could not copy a message");
+    return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM, "could not copy a message");
 }
 
 const char *

@@ -104,8 +104,8 @@ rmq_core_topic_ok(const char *topic)
     for (size_t i = 0; i < len; i++) {
         char ch = topic[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '%' || ch == '|' ||
-              ch == '_' || ch == '-')) {
+              (ch >= '0' && ch <= '9') || ch == '%' || ch == '|' || ch == '_' ||
+              ch == '-')) {
             return false;
         }
     }
@@ -160,14 +160,13 @@ core_identity(rmq_core *c, const rmq_core_cfg *cfg)
         snprintf(inst, sizeof(inst), "%d#%lld", (int)getpid(),
                  (long long)rmq_mono_us() * 1000);
     }
-    if (snprintf(c->client_id, sizeof(c->client_id), "%s@%s", ip_text,
-                 inst) >= (int)sizeof(c->client_id)) {
+    if (snprintf(c->client_id, sizeof(c->client_id), "%s@%s", ip_text, inst) >=
+        (int)sizeof(c->client_id)) {
         return RMQ_CLIENT_ERR_INVALID;
     }
     code = rmq_java_hash(c->client_id, strlen(c->client_id));
     rmq_uniq_init(&c->uniq, ip, ip_len, (uint32_t)getpid(), code);
-    snprintf(c->log.ident, sizeof(c->log.ident), "%s %s", cfg->kind,
-             c->group);
+    snprintf(c->log.ident, sizeof(c->log.ident), "%s %s", cfg->kind, c->group);
     return 0;
 }
 
@@ -181,8 +180,8 @@ rmq_core_init(rmq_core *c, const rmq_core_cfg *cfg, rmq_error *err)
     c->log.fn = cfg->log_fn;
     c->log.arg = cfg->log_arg;
     c->log.level = cfg->log_level;
-    c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
-                                        : RMQ_DEFAULT_TIMEOUT_MS;
+    c->timeout_ms =
+        cfg->timeout_ms > 0 ? cfg->timeout_ms : RMQ_DEFAULT_TIMEOUT_MS;
     c->route_refresh_ms = cfg->route_refresh_ms > 0 ? cfg->route_refresh_ms
                                                     : RMQ_DEFAULT_REFRESH_MS;
     c->default_route = cfg->default_route;
@@ -195,7 +194,8 @@ rmq_core_init(rmq_core *c, const rmq_core_cfg *cfg, rmq_error *err)
     rc = rmq_core_parse_namesrv(cfg->namesrv_addr, &c->ns, &c->nns);
     if (rc != 0) {
         rmq_core_fini(c);
-        return rmq_cerr_set(err, rc, "name server list \"%s\" is not "
+        return rmq_cerr_set(err, rc,
+                            "name server list \"%s\" is not "
                             "\"host:port;host:port\"",
                             cfg->namesrv_addr ? cfg->namesrv_addr : "(null)");
     }
@@ -386,7 +386,7 @@ rmq_route *
 rmq_core_route_get(rmq_core *c, const char *topic)
 {
     rmq_core_rentry *e;
-    rmq_route      *r = NULL;
+    rmq_route       *r = NULL;
 
     pthread_mutex_lock(&c->mu);
     e = core_route_entry(c, topic, false);
@@ -417,7 +417,7 @@ static rmq_route *
 core_route_put(rmq_core *c, const char *topic, rmq_route *r)
 {
     rmq_core_rentry *e;
-    rmq_route      *keep = r;
+    rmq_route       *keep = r;
 
     pthread_mutex_lock(&c->mu);
     e = core_route_entry(c, topic, true);
@@ -445,8 +445,7 @@ core_route_put(rmq_core *c, const char *topic, rmq_route *r)
 static void core_fetch_send(core_fetch *f);
 
 static void
-core_fetch_finish(core_fetch *f, int rc, rmq_route *route,
-                  const rmq_error *err)
+core_fetch_finish(core_fetch *f, int rc, rmq_route *route, const rmq_error *err)
 {
     rmq_core    *c = f->core;
     core_fetch **pp = &c->fetches;
@@ -483,8 +482,10 @@ core_fetch_parse(core_fetch *f, const rmq_rcmd *resp)
         r = d;
     }
     if (rc != 0) {
-        rmq_cerr_set(&err, rc, "could not parse the route of topic %s "
-                     "from %s", f->topic, c->ns[c->ns_cur]);
+        rmq_cerr_set(&err, rc,
+                     "could not parse the route of topic %s "
+                     "from %s",
+                     f->topic, c->ns[c->ns_cur]);
         rmq_clog(&c->log, RMQ_CLIENT_LOG_WARN, "route.parse", "%s",
                  err.message);
         core_fetch_finish(f, rc, NULL, &err);
@@ -536,16 +537,17 @@ core_fetch_done(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
         return;
     }
     rmq_clog(&c->log, RMQ_CLIENT_LOG_INFO, "route.fetch",
-             "could not ask name server %s for topic %s: %s",
-             c->ns[c->ns_cur], f->topic, rmq_client_strerror(rc));
+             "could not ask name server %s for topic %s: %s", c->ns[c->ns_cur],
+             f->topic, rmq_client_strerror(rc));
     c->ns_cur = (c->ns_cur + 1) % c->nns;
     if (++f->tries < c->nns && rc != RMQ_CLIENT_ERR_CLOSED) {
         core_fetch_send(f);
         return;
     }
-    rmq_cerr_set(&err, rc, "could not get the route of topic %s from any "
-                 "name server (last %s): %s", f->topic,
-                 c->ns[(c->ns_cur + c->nns - 1) % c->nns],
+    rmq_cerr_set(&err, rc,
+                 "could not get the route of topic %s from any "
+                 "name server (last %s): %s",
+                 f->topic, c->ns[(c->ns_cur + c->nns - 1) % c->nns],
                  rmq_client_strerror(rc));
     core_fetch_finish(f, rc, NULL, &err);
 }
@@ -644,8 +646,8 @@ core_route_job_release(core_route_job *j)
 }
 
 static void
-core_route_job_done(rmq_core *c, int rc, rmq_route *route,
-                    const rmq_error *err, void *arg)
+core_route_job_done(rmq_core *c, int rc, rmq_route *route, const rmq_error *err,
+                    void *arg)
 {
     core_route_job *j = arg;
 
@@ -692,9 +694,10 @@ rmq_core_route_sync(rmq_core *c, const char *topic, rmq_route **out,
         free(j);
         return rmq_cerr_set(err, rc, "the client is not running");
     }
-    if (!rmq_core_wait(c, &j->sync, rmq_mono_ms() +
-                                        (int64_t)c->timeout_ms * (int64_t)c->nns +
-                                        CORE_WAIT_GRACE_MS)) {
+    if (!rmq_core_wait(c, &j->sync,
+                       rmq_mono_ms() +
+                           (int64_t)c->timeout_ms * (int64_t)c->nns +
+                           CORE_WAIT_GRACE_MS)) {
         rc = rmq_cerr_set(err, RMQ_CLIENT_ERR_TIMEOUT,
                           "no route for topic %s in time", topic);
     } else if ((rc = j->rc) != 0) {
@@ -717,8 +720,7 @@ rmq_core_queues(const rmq_route *r, bool pub, rmq_queue **out, size_t *n,
 
     if (qs == NULL) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM,
-                            "could not list the queues of topic %s",
-                            r->topic);
+                            "could not list the queues of topic %s", r->topic);
     }
     for (size_t i = 0; i < cnt; i++) {
         rmq_core_queue(&qs[i], r->topic, mqs[i].broker, mqs[i].qid);
@@ -751,8 +753,7 @@ core_addr_add(char ***addrs, size_t *n, const char *addr)
 }
 
 int
-rmq_core_broker_addrs(rmq_core *c, bool masters_only, char ***addrs,
-                      size_t *n)
+rmq_core_broker_addrs(rmq_core *c, bool masters_only, char ***addrs, size_t *n)
 {
     int rc = 0;
 
@@ -916,8 +917,8 @@ rpc_done(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     rmq_error err;
 
     if (rc != 0) {
-        rmq_cerr_set(&err, rc, "request %d to %s failed: %s", r->code,
-                     r->addr, rmq_client_strerror(rc));
+        rmq_cerr_set(&err, rc, "request %d to %s failed: %s", r->code, r->addr,
+                     rmq_client_strerror(rc));
         rpc_finish(r, rc, &err);
         return;
     }
@@ -1008,8 +1009,8 @@ rmq_rpc_run(rmq_rpc *r, rmq_error *err)
         return rmq_cerr_set(err, rc, "the client is not running");
     }
     /* a route lookup may come first: allow for both timeouts */
-    deadline = rmq_mono_ms() + r->timeout_ms + c->timeout_ms +
-               CORE_WAIT_GRACE_MS;
+    deadline =
+        rmq_mono_ms() + r->timeout_ms + c->timeout_ms + CORE_WAIT_GRACE_MS;
     if (!rmq_core_wait(c, &r->sync, deadline)) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_TIMEOUT,
                             "request %d got no answer in time", r->code);

@@ -22,14 +22,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RMQ_DEFAULT_TIMEOUT_MS   3000
-#define RMQ_DEFAULT_REFRESH_MS   30000
+#define RMQ_DEFAULT_TIMEOUT_MS 3000
+#define RMQ_DEFAULT_REFRESH_MS 30000
 #define RMQ_INNER_PRODUCER_GROUP "CLIENT_INNER_PRODUCER"
-#define RMQ_DEFAULT_QUEUE_NUMS   4 /* defaultTopicQueueNums */
+#define RMQ_DEFAULT_QUEUE_NUMS 4 /* defaultTopicQueueNums */
 
 typedef struct rmq_core_cfg {
-    const char *kind;          /* "producer", ... for log lines */
-    const char *namesrv_addr;  /* "host:port;host:port" */
+    const char *kind;         /* "producer", ... for log lines */
+    const char *namesrv_addr; /* "host:port;host:port" */
     const char *group;
     const char *instance_name; /* NULL: "<pid>#<ns>" */
     int         timeout_ms;
@@ -51,20 +51,20 @@ typedef struct rmq_core {
     rmq_clog           log;
     char              *group;
     char               client_id[160];
-    char             **ns;       /* name server addresses */
+    char             **ns; /* name server addresses */
     size_t             nns;
-    size_t             ns_cur;   /* I/O thread: the one to ask first */
+    size_t             ns_cur; /* I/O thread: the one to ask first */
     rmq_cio           *io;
     rmq_uniq           uniq;
     int                timeout_ms;
     int                route_refresh_ms;
     bool               default_route;
     uint64_t           refresh_timer;
-    pthread_mutex_t    mu;       /* guards routes */
+    pthread_mutex_t    mu; /* guards routes */
     rmq_core_rentry   *routes;
     size_t             nroutes, routes_cap;
-    struct core_fetch *fetches;  /* I/O thread: route fetches in flight */
-    pthread_mutex_t    sync_mu;  /* guards every rmq_sync */
+    struct core_fetch *fetches; /* I/O thread: route fetches in flight */
+    pthread_mutex_t    sync_mu; /* guards every rmq_sync */
     pthread_cond_t     sync_cv;
 } rmq_core;
 
@@ -86,7 +86,7 @@ typedef struct rmq_sync {
     int  refs;
 } rmq_sync;
 
-void rmq_sync_init(rmq_sync *s);            /* done false, refs 2 */
+void rmq_sync_init(rmq_sync *s); /* done false, refs 2 */
 /* Wait until done or the monotonic deadline; returns done. */
 bool rmq_core_wait(rmq_core *c, rmq_sync *s, int64_t deadline_ms);
 void rmq_core_done(rmq_core *c, rmq_sync *s);
@@ -98,7 +98,7 @@ bool rmq_core_unref(rmq_core *c, rmq_sync *s);
 /* Any thread: the cached route of topic (retained), or NULL. */
 rmq_route *rmq_core_route_get(rmq_core *c, const char *topic);
 /* Any thread: remember topic so the refresh timer fetches it. */
-int        rmq_core_route_watch(rmq_core *c, const char *topic);
+int rmq_core_route_watch(rmq_core *c, const char *topic);
 
 /* rc 0: route (valid during the call; retain to keep); else err. */
 typedef void (*rmq_core_route_fn)(rmq_core *c, int rc, rmq_route *route,
@@ -114,11 +114,11 @@ void rmq_core_route(rmq_core *c, const char *topic, bool refresh,
  * Not on the I/O thread: the route of topic (cached or fetched), retained
  * for the caller.  0 or an error code with err.
  */
-int  rmq_core_route_sync(rmq_core *c, const char *topic, rmq_route **out,
-                         rmq_error *err);
+int rmq_core_route_sync(rmq_core *c, const char *topic, rmq_route **out,
+                        rmq_error *err);
 /* Public rmq_queue array of a route's pub or sub list (malloc'd). */
-int  rmq_core_queues(const rmq_route *r, bool pub, rmq_queue **out,
-                     size_t *n, rmq_error *err);
+int rmq_core_queues(const rmq_route *r, bool pub, rmq_queue **out, size_t *n,
+                    rmq_error *err);
 /* I/O thread: broker addresses of every cached route (masters only or all),
  * deduplicated; free with rmq_core_addrs_free. */
 int  rmq_core_broker_addrs(rmq_core *c, bool masters_only, char ***addrs,
@@ -147,9 +147,9 @@ typedef struct rmq_rpc {
     rmq_sync  sync;
     rmq_core *core;
     int       code;
-    rmq_plist ext;       /* request ext fields */
-    rmq_buf   body;      /* request body */
-    char     *addr;      /* or: */
+    rmq_plist ext;  /* request ext fields */
+    rmq_buf   body; /* request body */
+    char     *addr; /* or: */
     char     *topic;
     char     *broker;
     int       timeout_ms;
@@ -165,32 +165,31 @@ typedef struct rmq_rpc {
 
 rmq_rpc *rmq_rpc_new(rmq_core *c, int code, int timeout_ms);
 /* Address the master of broker in topic's route. */
-int      rmq_rpc_target(rmq_rpc *r, const char *topic, const char *broker);
-int      rmq_rpc_ext(rmq_rpc *r, const char *key, const char *fmt, ...)
+int rmq_rpc_target(rmq_rpc *r, const char *topic, const char *broker);
+int rmq_rpc_ext(rmq_rpc *r, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /*
  * Run and wait (not on the I/O thread).  0 once a response arrived
  * (whatever its code; see resp_code), else an error code in err.
  */
-int      rmq_rpc_run(rmq_rpc *r, rmq_error *err);
+int rmq_rpc_run(rmq_rpc *r, rmq_error *err);
 /* Drop the caller's reference. */
-void     rmq_rpc_release(rmq_rpc *r);
+void rmq_rpc_release(rmq_rpc *r);
 /* Response ext field as int64; 0 or RMQ_CLIENT_ERR_PROTO (with err). */
-int      rmq_rpc_resp_i64(rmq_rpc *r, const char *key, int64_t *out,
-                          rmq_error *err);
+int rmq_rpc_resp_i64(rmq_rpc *r, const char *key, int64_t *out, rmq_error *err);
 
 /* Build o's ext fields from a plist (pointers into it). */
 void rmq_core_out_ext(rmq_rcmd_out *o, const rmq_plist *ext);
 /* Copy a response's ext fields into a plist. */
-int  rmq_core_copy_ext(const rmq_rcmd *resp, rmq_plist *out);
+int rmq_core_copy_ext(const rmq_rcmd *resp, rmq_plist *out);
 
 /* ---- helpers ----------------------------------------------------------- */
 
 /* Parse "h:p;h:p" into a malloc'd array; 0 or RMQ_CLIENT_ERR_INVALID. */
-int  rmq_core_parse_namesrv(const char *list, char ***out, size_t *n);
+int rmq_core_parse_namesrv(const char *list, char ***out, size_t *n);
 /* Fill an rmq_queue; 0 or RMQ_CLIENT_ERR_INVALID when a name is too long. */
-int  rmq_core_queue(rmq_queue *q, const char *topic, const char *broker,
-                    int qid);
+int rmq_core_queue(rmq_queue *q, const char *topic, const char *broker,
+                   int qid);
 /* Whether topic is a valid RocketMQ topic name (^[%|a-zA-Z0-9_-]+$, <128). */
 bool rmq_core_topic_ok(const char *topic);
 

@@ -22,7 +22,7 @@ struct rmq_pool {
     pool_task      *head, *tail;
     int             queued;
     bool            stopping;
-    bool            cancel;  /* at stop: cancel the queue instead of running */
+    bool            cancel; /* at stop: cancel the queue instead of running */
     bool            joined;
     int             nthreads;
     pthread_t      *threads;

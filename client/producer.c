@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROD_DEFAULT_GROUP      "DEFAULT_PRODUCER"
-#define PROD_DEFAULT_MAX_SIZE   (4u * 1024 * 1024)
-#define PROD_DEFAULT_COMPRESS   4096
-#define PROD_WAIT_GRACE_MS      1000
+#define PROD_DEFAULT_GROUP "DEFAULT_PRODUCER"
+#define PROD_DEFAULT_MAX_SIZE (4u * 1024 * 1024)
+#define PROD_DEFAULT_COMPRESS 4096
+#define PROD_WAIT_GRACE_MS 1000
 
 enum prod_state { PROD_NEW, PROD_RUNNING, PROD_STOPPED };
 
@@ -68,16 +68,17 @@ rmq_producer_new(const rmq_producer_opts *opts, rmq_producer **out,
                             "could not allocate a producer");
     }
     p->opts = *opts;
-    cfg = (rmq_core_cfg){.kind = "producer",
-                         .namesrv_addr = opts->namesrv_addr,
-                         .group = opts->group ? opts->group : PROD_DEFAULT_GROUP,
-                         .instance_name = opts->instance_name,
-                         .timeout_ms = opts->send_timeout_ms,
-                         .route_refresh_ms = opts->route_refresh_ms,
-                         .default_route = true,
-                         .log_fn = opts->log_fn,
-                         .log_arg = opts->log_arg,
-                         .log_level = opts->log_level};
+    cfg =
+        (rmq_core_cfg){.kind = "producer",
+                       .namesrv_addr = opts->namesrv_addr,
+                       .group = opts->group ? opts->group : PROD_DEFAULT_GROUP,
+                       .instance_name = opts->instance_name,
+                       .timeout_ms = opts->send_timeout_ms,
+                       .route_refresh_ms = opts->route_refresh_ms,
+                       .default_route = true,
+                       .log_fn = opts->log_fn,
+                       .log_arg = opts->log_arg,
+                       .log_level = opts->log_level};
     if ((rc = rmq_core_init(&p->core, &cfg, err)) != 0) {
         free(p);
         return rc;
@@ -311,7 +312,7 @@ prod_run_sync(rmq_producer *p, rmq_send_job *j, rmq_send_result *res,
     int64_t deadline = j->deadline_ms +
                        (int64_t)p->core.timeout_ms * (int64_t)p->core.nns +
                        PROD_WAIT_GRACE_MS;
-    int     rc;
+    int rc;
 
     rmq_sync_init(&j->sync);
     j->done = prod_sync_done;
@@ -322,8 +323,7 @@ prod_run_sync(rmq_producer *p, rmq_send_job *j, rmq_send_result *res,
     }
     if (!rmq_core_wait(&p->core, &j->sync, deadline)) {
         rc = rmq_cerr_set(err, RMQ_CLIENT_ERR_TIMEOUT,
-                          "send to topic %s got no outcome in time",
-                          j->topic);
+                          "send to topic %s got no outcome in time", j->topic);
     } else if ((rc = j->rc) != 0) {
         rmq_cerr_copy(err, &j->err);
     } else if (res != NULL) {
@@ -336,8 +336,8 @@ prod_run_sync(rmq_producer *p, rmq_send_job *j, rmq_send_result *res,
 }
 
 int
-rmq_producer_send(rmq_producer *p, const rmq_message *msg,
-                  rmq_send_result *res, rmq_error *err)
+rmq_producer_send(rmq_producer *p, const rmq_message *msg, rmq_send_result *res,
+                  rmq_error *err)
 {
     rmq_send_cfg  cfg;
     rmq_send_job *j;
@@ -481,8 +481,8 @@ prod_async_done(rmq_send_job *j)
 }
 
 int
-rmq_producer_send_async(rmq_producer *p, const rmq_message *msg,
-                        rmq_send_cb cb, void *arg, rmq_error *err)
+rmq_producer_send_async(rmq_producer *p, const rmq_message *msg, rmq_send_cb cb,
+                        void *arg, rmq_error *err)
 {
     rmq_send_cfg  cfg;
     rmq_send_job *j;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define PULL_DEFAULT_GROUP "DEFAULT_CONSUMER"
-#define PULL_DEFAULT_MAX   32
+#define PULL_DEFAULT_MAX 32
 
 enum pull_state { PULL_NEW, PULL_RUNNING, PULL_STOPPED };
 
@@ -52,15 +52,16 @@ rmq_pull_consumer_new(const rmq_pull_consumer_opts *opts,
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM,
                             "could not allocate a pull consumer");
     }
-    cfg = (rmq_core_cfg){.kind = "pull consumer",
-                         .namesrv_addr = opts->namesrv_addr,
-                         .group = opts->group ? opts->group : PULL_DEFAULT_GROUP,
-                         .instance_name = opts->instance_name,
-                         .timeout_ms = opts->timeout_ms,
-                         .route_refresh_ms = opts->route_refresh_ms,
-                         .log_fn = opts->log_fn,
-                         .log_arg = opts->log_arg,
-                         .log_level = opts->log_level};
+    cfg =
+        (rmq_core_cfg){.kind = "pull consumer",
+                       .namesrv_addr = opts->namesrv_addr,
+                       .group = opts->group ? opts->group : PULL_DEFAULT_GROUP,
+                       .instance_name = opts->instance_name,
+                       .timeout_ms = opts->timeout_ms,
+                       .route_refresh_ms = opts->route_refresh_ms,
+                       .log_fn = opts->log_fn,
+                       .log_arg = opts->log_arg,
+                       .log_level = opts->log_level};
     if ((rc = rmq_core_init(&c->core, &cfg, err)) != 0) {
         free(c);
         return rc;
@@ -129,8 +130,9 @@ pull_check(rmq_pull_consumer *c, const rmq_queue *q, rmq_error *err)
     st = c->state;
     pthread_mutex_unlock(&c->mu);
     if (st != PULL_RUNNING) {
-        return rmq_cerr_set(err, st == PULL_NEW ? RMQ_CLIENT_ERR_INVALID
-                                                : RMQ_CLIENT_ERR_CLOSED,
+        return rmq_cerr_set(err,
+                            st == PULL_NEW ? RMQ_CLIENT_ERR_INVALID
+                                           : RMQ_CLIENT_ERR_CLOSED,
                             "pull consumer is %s",
                             st == PULL_NEW ? "not started" : "shut down");
     }
@@ -183,8 +185,7 @@ pull_rpc(rmq_pull_consumer *c, int code, const rmq_queue *q, int timeout_ms)
 
 /* Run r and read the ext field "offset" of a successful answer. */
 static int
-pull_rpc_offset(rmq_rpc *r, const char *what, int64_t *offset,
-                rmq_error *err)
+pull_rpc_offset(rmq_rpc *r, const char *what, int64_t *offset, rmq_error *err)
 {
     int rc = rmq_rpc_run(r, err);
 
@@ -304,8 +305,8 @@ static int
 pull_request_ext(rmq_pull_consumer *c, rmq_rpc *r, const rmq_pull_request *q,
                  const rmq_tagexpr *expr)
 {
-    int sysflag = RMQ_PULL_SUBSCRIPTION |
-                  (q->suspend_ms > 0 ? RMQ_PULL_SUSPEND : 0);
+    int sysflag =
+        RMQ_PULL_SUBSCRIPTION | (q->suspend_ms > 0 ? RMQ_PULL_SUSPEND : 0);
 
     return rmq_rpc_ext(r, "consumerGroup", "%s", c->core.group) ||
            rmq_rpc_ext(r, "queueOffset", "%lld", (long long)q->offset) ||
@@ -323,8 +324,7 @@ pull_request_ext(rmq_pull_consumer *c, rmq_rpc *r, const rmq_pull_request *q,
 /* Keep the decoded messages whose tag matches (the broker only compared
  * hash codes). */
 static void
-pull_filter(rmq_pull_result *res, const rmq_tagexpr *expr,
-            const char *broker)
+pull_filter(rmq_pull_result *res, const rmq_tagexpr *expr, const char *broker)
 {
     size_t kept = 0;
 
@@ -348,15 +348,21 @@ pull_result(rmq_rpc *r, const rmq_pull_request *q, const rmq_tagexpr *expr,
     int    rc;
 
     switch (r->resp_code) {
-    case RMQ_RESP_SUCCESS: res->status = RMQ_PULL_FOUND; break;
-    case RMQ_RESP_PULL_NOT_FOUND: res->status = RMQ_PULL_NO_NEW_MSG; break;
+    case RMQ_RESP_SUCCESS:
+        res->status = RMQ_PULL_FOUND;
+        break;
+    case RMQ_RESP_PULL_NOT_FOUND:
+        res->status = RMQ_PULL_NO_NEW_MSG;
+        break;
     case RMQ_RESP_PULL_RETRY_IMMEDIATELY:
         res->status = RMQ_PULL_NO_MATCHED_MSG;
         break;
-    case RMQ_RESP_PULL_OFFSET_MOVED: res->status = RMQ_PULL_OFFSET_ILLEGAL; break;
+    case RMQ_RESP_PULL_OFFSET_MOVED:
+        res->status = RMQ_PULL_OFFSET_ILLEGAL;
+        break;
     default:
-        return rmq_cerr_response(err, "could not pull", r->addr,
-                                 r->resp_code, r->remark);
+        return rmq_cerr_response(err, "could not pull", r->addr, r->resp_code,
+                                 r->remark);
     }
     if ((rc = rmq_rpc_resp_i64(r, "nextBeginOffset", &res->next_begin_offset,
                                err)) != 0 ||

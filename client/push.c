@@ -22,9 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUSH_RECONSUME_DELAY_MS 5000 /* consume again when sending back failed */
-#define PUSH_WAIT_GRACE_MS      1000
-#define PUSH_DEFAULT_BACK_MS    (30 * 60 * 1000)
+#define PUSH_RECONSUME_DELAY_MS                                                \
+    5000 /* consume again when sending back failed */
+#define PUSH_WAIT_GRACE_MS 1000
+#define PUSH_DEFAULT_BACK_MS (30 * 60 * 1000)
 
 enum push_state { PUSH_NEW, PUSH_RUNNING, PUSH_STOPPED };
 
@@ -53,16 +54,15 @@ push_fix_opts(rmq_push_consumer_opts *o)
     rmq_push_consumer_opts d;
 
     rmq_push_consumer_opts_init(&d);
-    o->consume_threads = o->consume_threads > 0 ? o->consume_threads
-                                                : d.consume_threads;
-    o->pull_batch_size = o->pull_batch_size > 0 ? o->pull_batch_size
-                                                : d.pull_batch_size;
+    o->consume_threads =
+        o->consume_threads > 0 ? o->consume_threads : d.consume_threads;
+    o->pull_batch_size =
+        o->pull_batch_size > 0 ? o->pull_batch_size : d.pull_batch_size;
     o->max_cached_per_queue = o->max_cached_per_queue > 0
                                   ? o->max_cached_per_queue
                                   : d.max_cached_per_queue;
-    o->max_reconsume_times = o->max_reconsume_times > 0
-                                 ? o->max_reconsume_times
-                                 : d.max_reconsume_times;
+    o->max_reconsume_times = o->max_reconsume_times > 0 ? o->max_reconsume_times
+                                                        : d.max_reconsume_times;
     o->suspend_ms = o->suspend_ms > 0 ? o->suspend_ms : d.suspend_ms;
     o->rebalance_interval_ms = o->rebalance_interval_ms > 0
                                    ? o->rebalance_interval_ms
@@ -116,8 +116,8 @@ rmq_push_consumer_new(const rmq_push_consumer_opts *opts,
     pc->opts.namesrv_addr = NULL;
     pc->opts.group = pc->core.group;
     pc->opts.instance_name = NULL;
-    snprintf(pc->retry_topic, sizeof(pc->retry_topic), "%s%s",
-             RMQ_RETRY_PREFIX, pc->core.group);
+    snprintf(pc->retry_topic, sizeof(pc->retry_topic), "%s%s", RMQ_RETRY_PREFIX,
+             pc->core.group);
     pthread_mutex_init(&pc->mu, NULL);
     *out = pc;
     return 0;
@@ -172,8 +172,8 @@ rmq_push_consumer_subscribe(rmq_push_consumer *pc, const char *topic,
     }
     pthread_mutex_lock(&pc->mu);
     if (pc->state != PUSH_NEW) {
-        rc = rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID,
-                          "subscribe before start");
+        rc =
+            rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID, "subscribe before start");
     } else {
         rc = push_add_sub(pc, topic, tag_expr, err);
     }
@@ -187,9 +187,12 @@ static const char *
 push_from_name(rmq_consume_from f)
 {
     switch (f) {
-    case RMQ_CONSUME_FROM_FIRST_OFFSET: return "CONSUME_FROM_FIRST_OFFSET";
-    case RMQ_CONSUME_FROM_TIMESTAMP: return "CONSUME_FROM_TIMESTAMP";
-    default: return "CONSUME_FROM_LAST_OFFSET";
+    case RMQ_CONSUME_FROM_FIRST_OFFSET:
+        return "CONSUME_FROM_FIRST_OFFSET";
+    case RMQ_CONSUME_FROM_TIMESTAMP:
+        return "CONSUME_FROM_TIMESTAMP";
+    default:
+        return "CONSUME_FROM_LAST_OFFSET";
     }
 }
 
@@ -212,13 +215,14 @@ push_heartbeat_send(rmq_push_consumer *pc, rmq_core_fanout_fn fn)
         .group = pc->core.group,
         .consume_type = "CONSUME_PASSIVELY",
         .message_model = pc->opts.model == RMQ_MODEL_BROADCASTING
-                             ? "BROADCASTING" : "CLUSTERING",
+                             ? "BROADCASTING"
+                             : "CLUSTERING",
         .consume_from = push_from_name(pc->opts.consume_from),
         .subs = subs,
         .nsubs = pc->nsubs};
     if (subs == NULL ||
-        rmq_cjson_heartbeat(pc->core.client_id, RMQ_INNER_PRODUCER_GROUP,
-                            &hc, &body) != 0 ||
+        rmq_cjson_heartbeat(pc->core.client_id, RMQ_INNER_PRODUCER_GROUP, &hc,
+                            &body) != 0 ||
         rmq_core_broker_addrs(&pc->core, false, &addrs, &n) != 0) {
         n = 0;
     }
@@ -264,8 +268,8 @@ push_boot_hb_done(rmq_core *c, int failures, void *arg)
                                   push_heartbeat_tick, pc);
     pc->timers[1] = rmq_cio_every(c->io, pc->opts.rebalance_interval_ms,
                                   push_rebalance_tick, pc);
-    pc->timers[2] = rmq_cio_every(c->io, pc->opts.commit_interval_ms,
-                                  push_commit_tick, pc);
+    pc->timers[2] =
+        rmq_cio_every(c->io, pc->opts.commit_interval_ms, push_commit_tick, pc);
 }
 
 static void
@@ -295,8 +299,7 @@ push_boot(rmq_cio *io, void *arg)
         rmq_core_route_watch(&pc->core, pc->subs[i].topic);
     }
     for (size_t i = 0; i < pc->nsubs; i++) {
-        rmq_core_route(&pc->core, pc->subs[i].topic, true, push_boot_route,
-                       pc);
+        rmq_core_route(&pc->core, pc->subs[i].topic, true, push_boot_route, pc);
     }
 }
 
@@ -512,7 +515,8 @@ push_back_done(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     }
     rmq_clog(&t->pq->pc->core.log, RMQ_CLIENT_LOG_INFO, "push.sendback",
              "broker did not take message %s back (%s): sending it to the "
-             "retry topic", t->msg->msg_id,
+             "retry topic",
+             t->msg->msg_id,
              rc != 0 ? rmq_client_strerror(rc)
                      : rmq_cerr_resp_name(resp->code));
     push_retry_send(t);
@@ -524,12 +528,10 @@ push_send_back(push_task *t)
 {
     rmq_push_consumer *pc = t->pq->pc;
     rmq_route         *r = rmq_core_route_get(&pc->core, t->pq->sub->topic);
-    const char        *addr = r != NULL ? rmq_route_master(r, t->pq->broker)
-                                        : NULL;
-    const char        *origin = rmq_plist_get(&t->msg->props,
-                                              RMQ_PROP_ORIGIN_MSG_ID);
-    char               off[24], maxr[16];
-    rmq_rcmd_out       o;
+    const char  *addr = r != NULL ? rmq_route_master(r, t->pq->broker) : NULL;
+    const char  *origin = rmq_plist_get(&t->msg->props, RMQ_PROP_ORIGIN_MSG_ID);
+    char         off[24], maxr[16];
+    rmq_rcmd_out o;
 
     if (addr == NULL) {
         rmq_route_release(r);
@@ -597,8 +599,8 @@ rmq_push_consumer_start(rmq_push_consumer *pc, rmq_error *err)
     if (pc->opts.model == RMQ_MODEL_CLUSTERING) {
         rc = push_add_sub(pc, pc->retry_topic, "*", err);
     }
-    if (rc == 0 && (rc = rmq_pool_new(pc->opts.consume_threads,
-                                      &pc->pool)) != 0) {
+    if (rc == 0 &&
+        (rc = rmq_pool_new(pc->opts.consume_threads, &pc->pool)) != 0) {
         rmq_cerr_set(err, rc, "could not start consume threads");
     }
     if (rc == 0) {
@@ -686,8 +688,8 @@ push_final(rmq_cio *io, void *arg)
     rmq_plist_set(&ext, "clientID", pc->core.client_id);
     rmq_plist_set(&ext, "consumerGroup", pc->core.group);
     rmq_core_broker_addrs(&pc->core, false, &addrs, &n);
-    rmq_core_fanout(&pc->core, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext,
-                    NULL, push_unreg_done, c);
+    rmq_core_fanout(&pc->core, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext, NULL,
+                    push_unreg_done, c);
     rmq_core_addrs_free(addrs, n);
     rmq_plist_free(&ext);
 }

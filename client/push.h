@@ -30,26 +30,26 @@ typedef struct push_sub {
     int64_t            version;  /* subVersion */
     bool               is_retry; /* %RETRY%<group> */
     bool               rebalancing;
-    bool               again;    /* another rebalance was asked meanwhile */
+    bool               again; /* another rebalance was asked meanwhile */
 } push_sub;
 
 typedef struct push_pq push_pq;
 struct push_pq {
     atomic_int         refs;
-    atomic_bool        dropped;  /* stop pulling; skip queued messages */
+    atomic_bool        dropped; /* stop pulling; skip queued messages */
     rmq_push_consumer *pc;
     push_sub          *sub;
     char               broker[RMQ_BROKER_NAME_MAX];
     int32_t            qid;
-    bool               removed;  /* rebalanced away: results do not count */
-    bool               ready;    /* start offset known */
-    bool               pulling;  /* a pull or a delayed pull is pending */
+    bool               removed; /* rebalanced away: results do not count */
+    bool               ready;   /* start offset known */
+    bool               pulling; /* a pull or a delayed pull is pending */
     int64_t            next_offset;
     int64_t            committed; /* last offset committed / stored */
     int64_t           *offs;      /* in-flight offsets, ascending */
     uint8_t           *done;
     size_t             head, len, cap;
-    size_t             cached;    /* in flight, not done */
+    size_t             cached; /* in flight, not done */
     uint64_t           timer;
     int64_t            flow_logged_ms;
     push_pq           *next;
@@ -74,21 +74,21 @@ typedef struct push_task {
 
 struct rmq_push_consumer {
     rmq_core               core;
-    rmq_push_consumer_opts opts;   /* strings point into core or subs */
+    rmq_push_consumer_opts opts; /* strings point into core or subs */
     rmq_pool              *pool;
-    pthread_mutex_t        mu;     /* guards state and subs before start */
+    pthread_mutex_t        mu; /* guards state and subs before start */
     int                    state;
-    push_sub              *subs;   /* fixed once started */
+    push_sub              *subs; /* fixed once started */
     size_t                 nsubs;
     char                   retry_topic[RMQ_TOPIC_MAX];
     /* I/O thread */
-    push_pq               *pqs;
-    push_offset           *local;
-    size_t                 nlocal, local_cap;
-    push_task             *later;  /* consume again after a delay */
-    bool                   stopping;
-    size_t                 boot_left;
-    uint64_t               timers[3];
+    push_pq     *pqs;
+    push_offset *local;
+    size_t       nlocal, local_cap;
+    push_task   *later; /* consume again after a delay */
+    bool         stopping;
+    size_t       boot_left;
+    uint64_t     timers[3];
 };
 
 /* rebalance.c, I/O thread */

@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RB_PULL_ERROR_DELAY_MS 3000 /* Java PULL_TIME_DELAY_MILLS_WHEN_EXCEPTION */
-#define RB_FLOW_DELAY_MS       50
-#define RB_FLOW_LOG_MS         10000
-#define RB_PULL_TIMEOUT_MS     30000 /* Java CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND */
+#define RB_PULL_ERROR_DELAY_MS                                                 \
+    3000 /* Java PULL_TIME_DELAY_MILLS_WHEN_EXCEPTION */
+#define RB_FLOW_DELAY_MS 50
+#define RB_FLOW_LOG_MS 10000
+#define RB_PULL_TIMEOUT_MS 30000 /* Java CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND  \
+                                  */
 
 static void pq_pull(push_pq *pq);
 
@@ -309,8 +311,8 @@ pq_set_start(push_pq *pq, int64_t offset)
     pq->next_offset = offset;
     pq->ready = true;
     rmq_clog(&pq->pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
-             "queue %s/%s/%d starts at offset %lld", pq->sub->topic,
-             pq->broker, pq->qid, (long long)offset);
+             "queue %s/%s/%d starts at offset %lld", pq->sub->topic, pq->broker,
+             pq->qid, (long long)offset);
     pq_pull(pq);
 }
 
@@ -514,8 +516,8 @@ pq_found(push_pq *pq, const rmq_rcmd *resp)
     rmq_message_ext **msgs;
     size_t            n, skipped;
 
-    if (rmq_records_decode(resp->body, resp->body_len, &msgs, &n,
-                           &skipped) != 0) {
+    if (rmq_records_decode(resp->body, resp->body_len, &msgs, &n, &skipped) !=
+        0) {
         return;
     }
     if (skipped > 0) {
@@ -618,8 +620,8 @@ pq_pull(push_pq *pq)
             pq->flow_logged_ms = now;
             rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.flow",
                      "queue %s/%s/%d holds %zu unconsumed messages: pulls "
-                     "pause", pq->sub->topic, pq->broker, pq->qid,
-                     pq->cached);
+                     "pause",
+                     pq->sub->topic, pq->broker, pq->qid, pq->cached);
         }
         pq_pull_later(pq, RB_FLOW_DELAY_MS);
         return;
@@ -677,7 +679,8 @@ rb_apply(push_sub *sub, const rmq_route *r, size_t start, size_t count)
 
     for (pq = pc->pqs; pq != NULL; pq = next) {
         next = pq->next;
-        if (pq->sub == sub && !rb_assigned(r, start, count, pq->broker, pq->qid)) {
+        if (pq->sub == sub &&
+            !rb_assigned(r, start, count, pq->broker, pq->qid)) {
             pq_remove(pc, pq);
         }
     }
@@ -724,8 +727,9 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
         rmq_cjson_consumer_ids(resp->body, resp->body_len, &ids, &n) != 0) {
         rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
                  "could not list the consumers of the group for topic %s: %s",
-                 sub->topic, rc != 0 ? rmq_client_strerror(rc)
-                                     : rmq_cerr_resp_name(resp->code));
+                 sub->topic,
+                 rc != 0 ? rmq_client_strerror(rc)
+                         : rmq_cerr_resp_name(resp->code));
         goto done;
     }
     rmq_alloc_sort_ids(ids, n);
@@ -733,7 +737,8 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     if (me < 0) {
         rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
                  "this client is not (yet) among the %zu consumers of the "
-                 "group", n);
+                 "group",
+                 n);
     }
     rmq_alloc_average(ctx->route->nsub, n, me < 0 ? n : (size_t)me, &start,
                       &count);
@@ -772,8 +777,8 @@ rb_on_route(rmq_core *c, int rc, rmq_route *route, const rmq_error *err,
 
     if (pc->stopping || rc != 0) {
         if (rc != 0) {
-            rmq_clog(&c->log, sub->is_retry ? RMQ_CLIENT_LOG_DEBUG
-                                            : RMQ_CLIENT_LOG_INFO,
+            rmq_clog(&c->log,
+                     sub->is_retry ? RMQ_CLIENT_LOG_DEBUG : RMQ_CLIENT_LOG_INFO,
                      "push.rebalance", "%s", err ? err->message : "no route");
         }
         rb_done(sub);

@@ -384,8 +384,8 @@ rec_batch_one(const rmq_message *m, const char *uniq_key, rmq_buf *props,
     if (m->body_len > INT32_MAX - 22 - props->len) {
         return RMQ_CLIENT_ERR_TOO_BIG;
     }
-    rmq_buf_be32(out, (uint32_t)(4 + 4 + 4 + 4 + 4 + m->body_len + 2 +
-                                 props->len));
+    rmq_buf_be32(out,
+                 (uint32_t)(4 + 4 + 4 + 4 + 4 + m->body_len + 2 + props->len));
     rmq_buf_be32(out, 0); /* magic */
     rmq_buf_be32(out, 0); /* bodyCRC: the broker computes it */
     rmq_buf_be32(out, (uint32_t)m->flag);

@@ -49,8 +49,7 @@ int rmq_body_inflate(const void *in, size_t len, size_t max, rmq_buf *out);
  * The properties text a message is sent with: its own properties, then
  * UNIQ_KEY (when uniq_key is not NULL) and WAIT=true.
  */
-int rmq_record_props(const rmq_message *m, const char *uniq_key,
-                     rmq_buf *out);
+int rmq_record_props(const rmq_message *m, const char *uniq_key, rmq_buf *out);
 
 /*
  * The SEND_BATCH_MESSAGE body: per message int32 totalSize, int32 magic

@@ -108,7 +108,8 @@ route_addrs(json_t *obj, rmq_broker_data *b)
     if (b->addrs == NULL) {
         return RMQ_CLIENT_ERR_NOMEM;
     }
-    json_object_foreach(obj, key, val) {
+    json_object_foreach(obj, key, val)
+    {
         rmq_broker_addr *a = &b->addrs[b->naddrs];
         if (!json_is_string(val) || rmq_parse_i64(key, &a->id) != 0) {
             return RMQ_CLIENT_ERR_PROTO;
@@ -133,9 +134,9 @@ route_brokers(json_t *arr, rmq_route *r)
         return RMQ_CLIENT_ERR_NOMEM;
     }
     for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t          *bd = json_array_get(arr, i);
-        const char      *name = json_string_value(json_object_get(bd, "brokerName"));
-        const char      *cluster = json_string_value(json_object_get(bd, "cluster"));
+        json_t     *bd = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(bd, "brokerName"));
+        const char *cluster = json_string_value(json_object_get(bd, "cluster"));
         rmq_broker_data *b = &r->brokers[r->nbrokers];
         int              rc;
 
@@ -178,8 +179,8 @@ route_qdatas(json_t *arr, rmq_route *r)
         return RMQ_CLIENT_ERR_NOMEM;
     }
     for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t         *qd = json_array_get(arr, i);
-        const char     *name = json_string_value(json_object_get(qd, "brokerName"));
+        json_t     *qd = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(qd, "brokerName"));
         rmq_queue_data *q = &r->qdatas[r->nqdatas];
 
         if (name == NULL || route_int(qd, "readQueueNums", &q->read_queues) ||
@@ -232,8 +233,9 @@ route_derive(rmq_route *r)
         const rmq_queue_data *q = &r->qdatas[i];
         bool has_master = rmq_route_master(r, q->broker_name) != NULL;
 
-        for (int32_t k = 0; (q->perm & RMQ_PERM_WRITE) && has_master &&
-                            k < q->write_queues; k++) {
+        for (int32_t k = 0;
+             (q->perm & RMQ_PERM_WRITE) && has_master && k < q->write_queues;
+             k++) {
             r->pub[r->npub++] = (rmq_mq){.broker = q->broker_name, .qid = k};
         }
         for (int32_t k = 0; (q->perm & RMQ_PERM_READ) && k < q->read_queues;
@@ -318,8 +320,8 @@ route_copy_brokers(const rmq_route *src, rmq_route *r)
 }
 
 int
-rmq_route_from_default(const rmq_route *tbw, const char *topic,
-                       int max_queues, rmq_route **out)
+rmq_route_from_default(const rmq_route *tbw, const char *topic, int max_queues,
+                       rmq_route **out)
 {
     rmq_route *r = route_alloc(topic);
     int        rc;
@@ -335,7 +337,7 @@ rmq_route_from_default(const rmq_route *tbw, const char *topic,
     }
     for (size_t i = 0; rc == 0 && i < tbw->nqdatas; i++) {
         rmq_queue_data *q = &r->qdatas[r->nqdatas++];
-        int32_t         n = RMQ_MIN((int32_t)max_queues, tbw->qdatas[i].read_queues);
+        int32_t n = RMQ_MIN((int32_t)max_queues, tbw->qdatas[i].read_queues);
 
         *q = tbw->qdatas[i];
         q->read_queues = q->write_queues = n;

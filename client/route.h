@@ -46,11 +46,11 @@ typedef struct rmq_route {
     size_t           nbrokers;
     rmq_broker_data *brokers; /* sorted by name */
     size_t           nqdatas;
-    rmq_queue_data  *qdatas;  /* sorted by broker name */
+    rmq_queue_data  *qdatas; /* sorted by broker name */
     size_t           npub;
-    rmq_mq          *pub;  /* writable queues of brokers with a master */
+    rmq_mq          *pub; /* writable queues of brokers with a master */
     size_t           nsub;
-    rmq_mq          *sub;  /* readable queues */
+    rmq_mq          *sub;          /* readable queues */
     bool             from_default; /* built from TBW102 (auto-creation) */
     int64_t          fetched_ms;   /* monotonic */
     atomic_uint      send_index;   /* round robin over pub */
@@ -60,8 +60,8 @@ typedef struct rmq_route {
  * Parse the body of a GET_ROUTEINFO_BY_TOPIC answer for topic.  Returns 0
  * with *out (refs 1), or RMQ_CLIENT_ERR_PROTO / _NOMEM.
  */
-int  rmq_route_parse(const char *topic, const char *json, size_t len,
-                     rmq_route **out);
+int rmq_route_parse(const char *topic, const char *json, size_t len,
+                    rmq_route **out);
 /*
  * A route for topic built from the TBW102 route, with at most max_queues
  * read/write queues per broker (Java: min(defaultTopicQueueNums, read)).

@@ -62,9 +62,9 @@ send_job_new(rmq_core *c, const rmq_send_cfg *cfg, const char *topic)
     j->max_reconsume = cfg->max_reconsume;
     j->oneway = cfg->oneway;
     j->retries_left = cfg->oneway ? 0 : RMQ_MAX(cfg->retries, 0);
-    j->deadline_ms = rmq_mono_ms() + (cfg->timeout_ms > 0
-                                          ? cfg->timeout_ms
-                                          : RMQ_DEFAULT_TIMEOUT_MS);
+    j->deadline_ms =
+        rmq_mono_ms() +
+        (cfg->timeout_ms > 0 ? cfg->timeout_ms : RMQ_DEFAULT_TIMEOUT_MS);
     j->fixed_qid = -1;
     j->count = 1;
     return j;
@@ -79,7 +79,8 @@ send_check(const rmq_send_cfg *cfg, const rmq_message *msg, rmq_error *err)
     if (!rmq_core_topic_ok(msg->topic)) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID,
                             "topic \"%s\" is not a valid topic name "
-                            "([%%|a-zA-Z0-9_-], at most 127)", msg->topic);
+                            "([%%|a-zA-Z0-9_-], at most 127)",
+                            msg->topic);
     }
     if (msg->body_len == 0) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID,
@@ -88,7 +89,8 @@ send_check(const rmq_send_cfg *cfg, const rmq_message *msg, rmq_error *err)
     if (cfg->max_message_size > 0 && msg->body_len > cfg->max_message_size) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_TOO_BIG,
                             "message body of %zu bytes is over the limit of "
-                            "%zu", msg->body_len, cfg->max_message_size);
+                            "%zu",
+                            msg->body_len, cfg->max_message_size);
     }
     return 0;
 }
@@ -109,8 +111,8 @@ send_encode_body(rmq_send_job *j, const rmq_send_cfg *cfg,
 }
 
 int
-rmq_send_prepare(rmq_core *c, const rmq_send_cfg *cfg,
-                 const rmq_message *msg, rmq_send_job **out, rmq_error *err)
+rmq_send_prepare(rmq_core *c, const rmq_send_cfg *cfg, const rmq_message *msg,
+                 rmq_send_job **out, rmq_error *err)
 {
     rmq_send_job *j;
     const char   *have;
@@ -139,10 +141,11 @@ rmq_send_prepare(rmq_core *c, const rmq_send_cfg *cfg,
     }
     if (rc != 0) {
         rmq_send_job_free(j);
-        return rmq_cerr_set(err, rc, rc == RMQ_CLIENT_ERR_TOO_BIG
-                                         ? "message properties are over "
-                                           "32767 bytes"
-                                         : "could not encode the message");
+        return rmq_cerr_set(err, rc,
+                            rc == RMQ_CLIENT_ERR_TOO_BIG
+                                ? "message properties are over "
+                                  "32767 bytes"
+                                : "could not encode the message");
     }
     *out = j;
     return 0;
@@ -164,7 +167,8 @@ send_check_batch(const rmq_send_cfg *cfg, const rmq_message *const *msgs,
         if (strcmp(msgs[i]->topic, msgs[0]->topic) != 0) {
             return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID,
                                 "a batch holds topics %s and %s: one topic "
-                                "only", msgs[0]->topic, msgs[i]->topic);
+                                "only",
+                                msgs[0]->topic, msgs[i]->topic);
         }
         if (rmq_message_get_delay_level(msgs[i]) > 0) {
             return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID,
@@ -185,9 +189,9 @@ rmq_send_prepare_batch(rmq_core *c, const rmq_send_cfg *cfg,
                        rmq_send_job **out, rmq_error *err)
 {
     rmq_send_job *j;
-    char        (*ids)[RMQ_MSG_ID_MAX] = NULL;
-    const char  **idp = NULL;
-    int           rc;
+    char(*ids)[RMQ_MSG_ID_MAX] = NULL;
+    const char **idp = NULL;
+    int          rc;
 
     if ((rc = send_check_batch(cfg, msgs, n, err)) != 0) {
         return rc;
@@ -217,8 +221,10 @@ rmq_send_prepare_batch(rmq_core *c, const rmq_send_cfg *cfg,
     free(idp);
     if (rc != 0) {
         rmq_send_job_free(j);
-        return rmq_cerr_set(err, rc, "could not encode a batch of %zu "
-                            "messages: %s", n, rmq_client_strerror(rc));
+        return rmq_cerr_set(err, rc,
+                            "could not encode a batch of %zu "
+                            "messages: %s",
+                            n, rmq_client_strerror(rc));
     }
     *out = j;
     return 0;
@@ -292,7 +298,8 @@ send_result(rmq_send_job *j, const rmq_rcmd *resp)
     if (rmq_rcmd_ext_i64(resp, "queueOffset", &off) != 0) {
         rmq_clog(&j->core->log, RMQ_CLIENT_LOG_WARN, "send.result",
                  "broker %s stored a message without telling its queue "
-                 "offset", j->cur_addr);
+                 "offset",
+                 j->cur_addr);
     }
     rmq_core_queue(&r->queue, j->topic, j->cur_broker, qid);
     r->queue_offset = off;
@@ -344,8 +351,9 @@ typedef struct send_hdr {
 static void
 send_build(rmq_send_job *j, rmq_rcmd_out *o, send_hdr *s)
 {
-    rmq_rcmd_out_init(o, j->batch ? RMQ_REQ_SEND_BATCH_MESSAGE
-                                  : RMQ_REQ_SEND_MESSAGE_V2, 0, 0);
+    rmq_rcmd_out_init(
+        o, j->batch ? RMQ_REQ_SEND_BATCH_MESSAGE : RMQ_REQ_SEND_MESSAGE_V2, 0,
+        0);
     snprintf(s->d, sizeof(s->d), "%d", RMQ_DEFAULT_QUEUE_NUMS);
     snprintf(s->e, sizeof(s->e), "%d", j->cur_qid);
     snprintf(s->f, sizeof(s->f), "%d", (int)j->sys_flag);
@@ -381,8 +389,8 @@ send_request(rmq_send_job *j)
     send_build(j, &o, &s);
     if (!j->oneway) {
         rmq_cio_call(j->core->io, j->cur_addr, &o, j->body.data,
-                     (uint32_t)j->body.len, (int)RMQ_MAX(left, 1),
-                     send_on_resp, j);
+                     (uint32_t)j->body.len, (int)RMQ_MAX(left, 1), send_on_resp,
+                     j);
         return;
     }
     rc = rmq_cio_oneway(j->core->io, j->cur_addr, &o, j->body.data,

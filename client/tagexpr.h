@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 typedef struct rmq_tagexpr {
-    char    *text;  /* subString as sent: "*" or the expression as given */
+    char    *text; /* subString as sent: "*" or the expression as given */
     bool     all;
     size_t   n;
     char   **tags;

@@ -28,8 +28,8 @@ typedef struct rmq_uniq {
     atomic_uint     counter;
 } rmq_uniq;
 
-void rmq_uniq_init(rmq_uniq *u, const uint8_t *ip, size_t ip_len,
-                   uint32_t pid, int32_t instance_code);
+void rmq_uniq_init(rmq_uniq *u, const uint8_t *ip, size_t ip_len, uint32_t pid,
+                   int32_t instance_code);
 void rmq_uniq_fini(rmq_uniq *u);
 /* Write the next id for a message born at now_ms into out (>= 64 bytes). */
 void rmq_uniq_next(rmq_uniq *u, int64_t now_ms, char *out);

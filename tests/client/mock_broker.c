@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define MOCK_HOLD_MS 300 /* a held pull is answered 19 after this */
-#define MOCK_MAX     4096
+#define MOCK_MAX 4096
 
 typedef struct mmsg {
     char     topic[160];
@@ -238,24 +238,29 @@ mock_route(mock *m, rmq_conn *c, const rmq_rcmd *req)
     /* broker-b uses fastjson's bare numeric keys */
     rmq_buf_printf(&b, "{\"brokerDatas\":[");
     if (t->qa > 0) {
-        rmq_buf_printf(&b, "{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
-                       "\"broker-a\",\"cluster\":\"C\"}%s", m->srv[MOCK_A].addr,
-                       t->qb > 0 ? "," : "");
+        rmq_buf_printf(&b,
+                       "{\"brokerAddrs\":{\"0\":\"%s\"},\"brokerName\":"
+                       "\"broker-a\",\"cluster\":\"C\"}%s",
+                       m->srv[MOCK_A].addr, t->qb > 0 ? "," : "");
     }
     if (t->qb > 0) {
-        rmq_buf_printf(&b, "{\"brokerAddrs\":{0:\"%s\"},\"brokerName\":"
-                       "\"broker-b\",\"cluster\":\"C\"}", m->srv[MOCK_B].addr);
+        rmq_buf_printf(&b,
+                       "{\"brokerAddrs\":{0:\"%s\"},\"brokerName\":"
+                       "\"broker-b\",\"cluster\":\"C\"}",
+                       m->srv[MOCK_B].addr);
     }
     rmq_buf_printf(&b, "],\"filterServerTable\":{},\"queueDatas\":[");
     if (t->qa > 0) {
-        rmq_buf_printf(&b, "{\"brokerName\":\"broker-a\",\"perm\":6,"
-                       "\"readQueueNums\":%d,\"writeQueueNums\":%d}%s", t->qa,
-                       t->qa, t->qb > 0 ? "," : "");
+        rmq_buf_printf(&b,
+                       "{\"brokerName\":\"broker-a\",\"perm\":6,"
+                       "\"readQueueNums\":%d,\"writeQueueNums\":%d}%s",
+                       t->qa, t->qa, t->qb > 0 ? "," : "");
     }
     if (t->qb > 0) {
-        rmq_buf_printf(&b, "{\"brokerName\":\"broker-b\",\"perm\":6,"
-                       "\"readQueueNums\":%d,\"writeQueueNums\":%d}", t->qb,
-                       t->qb);
+        rmq_buf_printf(&b,
+                       "{\"brokerName\":\"broker-b\",\"perm\":6,"
+                       "\"readQueueNums\":%d,\"writeQueueNums\":%d}",
+                       t->qb, t->qb);
     }
     rmq_buf_printf(&b, "]}");
     mr_init(&r, req, 0);
@@ -420,7 +425,7 @@ mock_pull_answer(mock *m, mserver *s, rmq_conn *c, int32_t opaque,
                  const char *topic, int qid, int64_t offset, int max,
                  bool final)
 {
-    int64_t qmax = mock_qmax(m, s->id, topic, qid), next = offset;
+    int64_t  qmax = mock_qmax(m, s->id, topic, qid), next = offset;
     rmq_rcmd req = {.opaque = opaque};
     rmq_buf  b;
     mreply   r;
@@ -461,8 +466,7 @@ static void mock_set_offset(mock *m, int server, const char *group,
                             const char *topic, int qid, long long off);
 
 static void
-mock_note_puller(mock *m, int server, const char *topic, int qid,
-                 uint64_t conn)
+mock_note_puller(mock *m, int server, const char *topic, int qid, uint64_t conn)
 {
     for (int i = 0; i < m->npullers; i++) {
         if (m->pullers[i].server == server && m->pullers[i].qid == qid &&
@@ -590,7 +594,8 @@ mock_offsets(mock *m, mserver *s, rmq_conn *c, const rmq_rcmd *req)
         break;
     case RMQ_REQ_GET_MAX_OFFSET:
         mr_init(&r, req, 0);
-        mr_ext(&r, "offset", "%lld", (long long)mock_qmax(m, s->id, topic, qid));
+        mr_ext(&r, "offset", "%lld",
+               (long long)mock_qmax(m, s->id, topic, qid));
         break;
     default: /* 31 min, 29 by time: always the start */
         mr_init(&r, req, 0);
@@ -649,14 +654,14 @@ mock_add_client(mock *m, mserver *s, const char *group, const char *id,
 static void
 mock_heartbeat(mock *m, mserver *s, rmq_conn *c, const rmq_rcmd *req)
 {
-    json_t     *doc = json_loadb((const char *)req->body, req->body_len, 0,
-                                 NULL);
+    json_t *doc = json_loadb((const char *)req->body, req->body_len, 0, NULL);
     const char *id = json_string_value(json_object_get(doc, "clientID"));
     json_t     *set = json_object_get(doc, "consumerDataSet");
     size_t      i;
     json_t     *cd;
 
-    json_array_foreach(set, i, cd) {
+    json_array_foreach(set, i, cd)
+    {
         const char *g = json_string_value(json_object_get(cd, "groupName"));
         if (g != NULL && id != NULL && mock_add_client(m, s, g, id, c->id)) {
             mock_notify(m, s, g);
@@ -673,7 +678,8 @@ mock_unregister(mock *m, mserver *s, rmq_conn *c, const rmq_rcmd *req)
     const char *g = mock_ext(req, "consumerGroup");
 
     for (int i = 0; i < m->nclients;) {
-        if (m->clients[i].server == s->id && strcmp(m->clients[i].id, id) == 0) {
+        if (m->clients[i].server == s->id &&
+            strcmp(m->clients[i].id, id) == 0) {
             m->clients[i] = m->clients[--m->nclients];
             continue;
         }
@@ -778,19 +784,35 @@ mock_on_cmd(rmq_conn *c, rmq_rcmd *req, void *user)
         mock_save(m, req);
     }
     switch (req->code) {
-    case RMQ_REQ_GET_ROUTEINFO_BY_TOPIC: mock_route(m, c, req); break;
+    case RMQ_REQ_GET_ROUTEINFO_BY_TOPIC:
+        mock_route(m, c, req);
+        break;
     case RMQ_REQ_SEND_MESSAGE_V2:
-    case RMQ_REQ_SEND_BATCH_MESSAGE: mock_send(m, s, c, req); break;
-    case RMQ_REQ_PULL_MESSAGE: mock_pull(m, s, c, req); break;
+    case RMQ_REQ_SEND_BATCH_MESSAGE:
+        mock_send(m, s, c, req);
+        break;
+    case RMQ_REQ_PULL_MESSAGE:
+        mock_pull(m, s, c, req);
+        break;
     case RMQ_REQ_QUERY_CONSUMER_OFFSET:
     case RMQ_REQ_UPDATE_CONSUMER_OFFSET:
     case RMQ_REQ_GET_MAX_OFFSET:
     case RMQ_REQ_GET_MIN_OFFSET:
-    case RMQ_REQ_SEARCH_OFFSET_BY_TIMESTAMP: mock_offsets(m, s, c, req); break;
-    case RMQ_REQ_HEART_BEAT: mock_heartbeat(m, s, c, req); break;
-    case RMQ_REQ_UNREGISTER_CLIENT: mock_unregister(m, s, c, req); break;
-    case RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP: mock_consumers(m, s, c, req); break;
-    case RMQ_REQ_CONSUMER_SEND_MSG_BACK: mock_sendback(m, s, c, req); break;
+    case RMQ_REQ_SEARCH_OFFSET_BY_TIMESTAMP:
+        mock_offsets(m, s, c, req);
+        break;
+    case RMQ_REQ_HEART_BEAT:
+        mock_heartbeat(m, s, c, req);
+        break;
+    case RMQ_REQ_UNREGISTER_CLIENT:
+        mock_unregister(m, s, c, req);
+        break;
+    case RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP:
+        mock_consumers(m, s, c, req);
+        break;
+    case RMQ_REQ_CONSUMER_SEND_MSG_BACK:
+        mock_sendback(m, s, c, req);
+        break;
     default:
         if ((req->flag & RMQ_RFLAG_ONEWAY) == 0) {
             mock_simple(c, req, RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED);
@@ -839,7 +861,8 @@ mock_start(void)
         rmq_conns_init(&s->conns, &m->loop, &ops, s);
         for (int tries = 0; tries < 20; tries++) {
             s->port = mock_free_port();
-            if (rmq_conns_listen(&s->conns, &s->lio, "127.0.0.1", s->port) == 0) {
+            if (rmq_conns_listen(&s->conns, &s->lio, "127.0.0.1", s->port) ==
+                0) {
                 break;
             }
             s->port = 0;
@@ -966,8 +989,7 @@ mock_queue_len(mock *m, int server, const char *topic, int qid)
 }
 
 long long
-mock_offset(mock *m, int server, const char *group, const char *topic,
-            int qid)
+mock_offset(mock *m, int server, const char *group, const char *topic, int qid)
 {
     moffset  *o;
     long long off;

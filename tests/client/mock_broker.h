@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #define MOCK_NS 0
-#define MOCK_A  1
-#define MOCK_B  2
+#define MOCK_A 1
+#define MOCK_B 2
 
 typedef struct mock mock;
 
@@ -33,22 +33,22 @@ void mock_silent(mock *m, int server, bool silent);
 /* Answer CONSUMER_SEND_MSG_BACK with SYSTEM_ERROR. */
 void mock_fail_sendback(mock *m, bool fail);
 /* Requests with this code a server got. */
-int  mock_count(mock *m, int server, int code);
+int mock_count(mock *m, int server, int code);
 /* ext field of the last request with this code (any server), copied. */
 bool mock_last_ext(mock *m, int code, const char *key, char *out, int cap);
 /* Messages stored for topic on both brokers. */
-int  mock_stored(mock *m, const char *topic);
+int mock_stored(mock *m, const char *topic);
 /* Stored messages of topic on a broker queue. */
-int  mock_queue_len(mock *m, int server, const char *topic, int qid);
+int mock_queue_len(mock *m, int server, const char *topic, int qid);
 /* Committed offset of group on a broker queue, -1 if none. */
-long long mock_offset(mock *m, int server, const char *group,
-                      const char *topic, int qid);
+long long mock_offset(mock *m, int server, const char *group, const char *topic,
+                      int qid);
 /* Distinct connections that last pulled the queues of topic on a
  * broker. */
-int  mock_pullers(mock *m, int server, const char *topic);
+int mock_pullers(mock *m, int server, const char *topic);
 /* Clients in a group's heartbeat list on a broker. */
-int  mock_group_size(mock *m, int server, const char *group);
+int mock_group_size(mock *m, int server, const char *group);
 /* sysFlag of the first stored message of topic, -1 if none. */
-int  mock_first_sysflag(mock *m, const char *topic);
+int mock_first_sysflag(mock *m, const char *topic);
 
 #endif

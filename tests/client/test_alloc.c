@@ -17,17 +17,29 @@ typedef struct alloc_case {
 /* Worked out from Java's code by hand. */
 static const alloc_case cases[] = {
     {8, 1, 0, 0, 8},
-    {8, 2, 0, 0, 4}, {8, 2, 1, 4, 4},
-    {8, 3, 0, 0, 3}, {8, 3, 1, 3, 3}, {8, 3, 2, 6, 2},
-    {4, 4, 0, 0, 1}, {4, 4, 3, 3, 1},
-    {5, 2, 0, 0, 3}, {5, 2, 1, 3, 2},
-    {10, 4, 0, 0, 3}, {10, 4, 1, 3, 3}, {10, 4, 2, 6, 2},
+    {8, 2, 0, 0, 4},
+    {8, 2, 1, 4, 4},
+    {8, 3, 0, 0, 3},
+    {8, 3, 1, 3, 3},
+    {8, 3, 2, 6, 2},
+    {4, 4, 0, 0, 1},
+    {4, 4, 3, 3, 1},
+    {5, 2, 0, 0, 3},
+    {5, 2, 1, 3, 2},
+    {10, 4, 0, 0, 3},
+    {10, 4, 1, 3, 3},
+    {10, 4, 2, 6, 2},
     {10, 4, 3, 8, 2},
     /* more consumers than queues: the extra ones get nothing */
-    {2, 3, 0, 0, 1}, {2, 3, 1, 1, 1}, {2, 3, 2, 2, 0},
-    {1, 5, 0, 0, 1}, {1, 5, 4, 4, 0},
+    {2, 3, 0, 0, 1},
+    {2, 3, 1, 1, 1},
+    {2, 3, 2, 2, 0},
+    {1, 5, 0, 0, 1},
+    {1, 5, 4, 4, 0},
     /* nothing to share, or not a member */
-    {0, 3, 0, 0, 0}, {4, 0, 0, 0, 0}, {4, 2, 2, 0, 0},
+    {0, 3, 0, 0, 0},
+    {4, 0, 0, 0, 0},
+    {4, 2, 2, 0, 0},
 };
 
 START_TEST(test_alloc_average_matches_java_table)
@@ -38,8 +50,9 @@ START_TEST(test_alloc_average_matches_java_table)
     rmq_alloc_average(c->nmqs, c->ncids, c->index, &start, &count);
     ck_assert_msg(count == c->count && (count == 0 || start == c->start),
                   "mqs %zu cids %zu index %zu: got [%zu +%zu], want "
-                  "[%zu +%zu]", c->nmqs, c->ncids, c->index, start, count,
-                  c->start, c->count);
+                  "[%zu +%zu]",
+                  c->nmqs, c->ncids, c->index, start, count, c->start,
+                  c->count);
 }
 END_TEST
 
@@ -57,8 +70,10 @@ START_TEST(test_alloc_every_queue_goes_to_exactly_one_consumer)
                 }
             }
             for (size_t q = 0; q < nmqs; q++) {
-                ck_assert_msg(owners[q] == 1, "%zu mqs %zu cids: queue %zu "
-                              "has %d owners", nmqs, ncids, q, owners[q]);
+                ck_assert_msg(owners[q] == 1,
+                              "%zu mqs %zu cids: queue %zu "
+                              "has %d owners",
+                              nmqs, ncids, q, owners[q]);
             }
         }
     }

@@ -36,16 +36,35 @@ teardown(void)
 }
 
 /* message 1: totalSize 58, magic 0, crc 0, flag 7, body, props (31) */
-static const char expect1[] =
-    "\x00\x00\x00\x3a" "\x00\x00\x00\x00" "\x00\x00\x00\x00"
-    "\x00\x00\x00\x07" "\x00\x00\x00\x05" "hello" "\x00\x1f"
-    "TAGS\x01" "TagA\x02" "UNIQ_KEY\x01" "U1\x02" "WAIT\x01" "true";
+static const char expect1[] = "\x00\x00\x00\x3a"
+                              "\x00\x00\x00\x00"
+                              "\x00\x00\x00\x00"
+                              "\x00\x00\x00\x07"
+                              "\x00\x00\x00\x05"
+                              "hello"
+                              "\x00\x1f"
+                              "TAGS\x01"
+                              "TagA\x02"
+                              "UNIQ_KEY\x01"
+                              "U1\x02"
+                              "WAIT\x01"
+                              "true";
 /* message 2: totalSize 22 + 2 + 36 = 60 */
-static const char expect2[] =
-    "\x00\x00\x00\x3c" "\x00\x00\x00\x00" "\x00\x00\x00\x00"
-    "\x00\x00\x00\x00" "\x00\x00\x00\x02" "xy" "\x00\x24"
-    "KEYS\x01" "k1 k2\x02" "p\x01" "v\x02" "UNIQ_KEY\x01" "U2\x02"
-    "WAIT\x01" "true";
+static const char expect2[] = "\x00\x00\x00\x3c"
+                              "\x00\x00\x00\x00"
+                              "\x00\x00\x00\x00"
+                              "\x00\x00\x00\x00"
+                              "\x00\x00\x00\x02"
+                              "xy"
+                              "\x00\x24"
+                              "KEYS\x01"
+                              "k1 k2\x02"
+                              "p\x01"
+                              "v\x02"
+                              "UNIQ_KEY\x01"
+                              "U2\x02"
+                              "WAIT\x01"
+                              "true";
 
 START_TEST(test_batch_body_is_byte_exact)
 {
@@ -83,9 +102,10 @@ START_TEST(test_props_text_has_uniq_key_and_wait_last)
 {
     ck_assert_int_eq(rmq_message_set_delay_level(m1, 3, NULL), 0);
     ck_assert_int_eq(rmq_record_props(m1, "ID", &out), 0);
-    ck_assert_str_eq(rmq_buf_cstr(&out),
-                     "TAGS\x01TagA\x02" "DELAY\x01" "3\x02UNIQ_KEY\x01ID\x02"
-                     "WAIT\x01true");
+    ck_assert_str_eq(rmq_buf_cstr(&out), "TAGS\x01TagA\x02"
+                                         "DELAY\x01"
+                                         "3\x02UNIQ_KEY\x01ID\x02"
+                                         "WAIT\x01true");
 }
 END_TEST
 

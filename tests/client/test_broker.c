@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #define BRK_START_MS 20000
-#define BRK_WAIT_MS  30000
+#define BRK_WAIT_MS 30000
 
 /* ---- the broker under test (local helper) ------------------------------ */
 
@@ -73,8 +73,9 @@ static int
 brk_free_ports(int avoid)
 {
     for (int tries = 0; tries < 200; tries++) {
-        int p = 20000 + (int)((rmq_mono_us() ^ (uint64_t)getpid() * 7919u) %
-                              30000) + tries * 7;
+        int p = 20000 +
+                (int)((rmq_mono_us() ^ (uint64_t)getpid() * 7919u) % 30000) +
+                tries * 7;
         if (p != avoid && p - 2 != avoid && p + 1 != avoid &&
             brk_port_free(p) && brk_port_free(p - 2) && brk_port_free(p + 1)) {
             return p;
@@ -207,9 +208,9 @@ brk_start(void)
     }
     snprintf(bk.why, sizeof(bk.why),
              "no broker at 127.0.0.1:%d (name server %s) within %d ms%s: is "
-             "the acceptor actor on main yet? supervisor log: %s", bk.port,
-             bk.ns, BRK_START_MS, bk.pid == 0 ? " (supervisor exited)" : "",
-             bk.log);
+             "the acceptor actor on main yet? supervisor log: %s",
+             bk.port, bk.ns, BRK_START_MS,
+             bk.pid == 0 ? " (supervisor exited)" : "", bk.log);
 }
 
 static void
@@ -298,8 +299,8 @@ brk_puller(void)
 }
 
 static void
-brk_send(rmq_producer *p, const char *topic, const char *body,
-         const char *keys, rmq_send_result *res)
+brk_send(rmq_producer *p, const char *topic, const char *body, const char *keys,
+         rmq_send_result *res)
 {
     rmq_message    *m = NULL;
     rmq_send_result r;
@@ -440,7 +441,8 @@ START_TEST(test_broker_async_sends_all_succeed)
     for (int i = 0; i < 50; i++) {
         rmq_message *m = NULL;
         ck_assert_int_eq(rmq_message_new(topic, "async", 5, &m, NULL), 0);
-        ck_assert_msg(rmq_producer_send_async(p, m, brk_async_cb, &a, &err) == 0,
+        ck_assert_msg(rmq_producer_send_async(p, m, brk_async_cb, &a, &err) ==
+                          0,
                       "%s", err.message);
         rmq_message_free(m);
     }
@@ -496,20 +498,23 @@ START_TEST(test_broker_batch_lands_in_one_queue_in_order)
     for (int i = 0; i < 4; i++) {
         char body[16];
         snprintf(body, sizeof(body), "batch-%d", i);
-        ck_assert_int_eq(rmq_message_new(topic, body, strlen(body), &ms[i],
-                                         NULL), 0);
+        ck_assert_int_eq(
+            rmq_message_new(topic, body, strlen(body), &ms[i], NULL), 0);
     }
     ck_assert_msg(rmq_producer_send_batch(p, (const rmq_message *const *)ms, 4,
-                                          &res, &err) == 0, "%s", err.message);
+                                          &res, &err) == 0,
+                  "%s", err.message);
     ck_assert_int_eq(res.count, 4);
     g.c = c;
     g.topic = topic;
     ck_assert_msg(brk_wait(read_has_all, &g, BRK_WAIT_MS), "%s", g.text);
     {
         char want[128];
-        snprintf(want, sizeof(want), "q%d:batch-0\nq%d:batch-1\nq%d:batch-2\n"
-                 "q%d:batch-3\n", res.queue.queue_id, res.queue.queue_id,
-                 res.queue.queue_id, res.queue.queue_id);
+        snprintf(want, sizeof(want),
+                 "q%d:batch-0\nq%d:batch-1\nq%d:batch-2\n"
+                 "q%d:batch-3\n",
+                 res.queue.queue_id, res.queue.queue_id, res.queue.queue_id,
+                 res.queue.queue_id);
         ck_assert_msg(strstr(g.text, want) != NULL, "%s", g.text);
     }
     for (int i = 0; i < 4; i++) {
@@ -549,8 +554,9 @@ START_TEST(test_broker_ordered_sends_stay_in_order_per_queue)
         ck_assert_int_eq(rmq_message_new(topic, body, strlen(body), &m, NULL),
                          0);
         ck_assert_int_eq(rmq_message_set_keys(m, key, NULL), 0);
-        ck_assert_msg(rmq_producer_send_ordered(p, m, brk_select, NULL, NULL,
-                                                &err) == 0, "%s", err.message);
+        ck_assert_msg(
+            rmq_producer_send_ordered(p, m, brk_select, NULL, NULL, &err) == 0,
+            "%s", err.message);
         rmq_message_free(m);
     }
     g.c = c;
@@ -777,7 +783,8 @@ START_TEST(test_broker_reconsume_later_is_redelivered)
 
     brk_need();
     if (getenv("RMQ_TEST_RETRY_PATH") == NULL) {
-        fprintf(stderr, "SKIP: client.broker reconsume: RECONSUME_LATER "
+        fprintf(stderr,
+                "SKIP: client.broker reconsume: RECONSUME_LATER "
                 "redelivery needs the broker's retry path "
                 "(CONSUMER_SEND_MSG_BACK, %%RETRY%% topics, delay levels); "
                 "set RMQ_TEST_RETRY_PATH=1 to run it\n");
@@ -822,7 +829,8 @@ broker_suite(void)
     tcase_set_tags(tc, "proc");
     tcase_add_unchecked_fixture(tc, brk_start, brk_stop);
     tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, test_broker_clustering_two_instances_get_everything_once);
+    tcase_add_test(tc,
+                   test_broker_clustering_two_instances_get_everything_once);
     tcase_add_test(tc, test_broker_broadcasting_each_instance_gets_everything);
     tcase_add_test(tc, test_broker_reconsume_later_is_redelivered);
     suite_add_tcase(s, tc);

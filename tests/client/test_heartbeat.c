@@ -45,17 +45,21 @@ START_TEST(test_heartbeat_consumer_has_every_java_field)
 
     ck_assert_int_eq(rmq_tagexpr_parse("*", &all), 0);
     ck_assert_int_eq(rmq_tagexpr_parse("TagA || TagB", &two), 0);
-    subs[0] = (rmq_hb_sub){.topic = "T1", .expr = &all, .version = 1700000000123};
+    subs[0] =
+        (rmq_hb_sub){.topic = "T1", .expr = &all, .version = 1700000000123};
     subs[1] = (rmq_hb_sub){.topic = "T2", .expr = &two, .version = 42};
-    c = (rmq_hb_consumer){.group = "CG", .consume_type = "CONSUME_PASSIVELY",
+    c = (rmq_hb_consumer){.group = "CG",
+                          .consume_type = "CONSUME_PASSIVELY",
                           .message_model = "CLUSTERING",
                           .consume_from = "CONSUME_FROM_LAST_OFFSET",
-                          .subs = subs, .nsubs = 2};
-    ck_assert_int_eq(rmq_cjson_heartbeat("ip@x", "CLIENT_INNER_PRODUCER", &c,
-                                         &out), 0);
+                          .subs = subs,
+                          .nsubs = 2};
+    ck_assert_int_eq(
+        rmq_cjson_heartbeat("ip@x", "CLIENT_INNER_PRODUCER", &c, &out), 0);
     doc = json_loadb((const char *)out.data, out.len, 0, NULL);
     ck_assert_ptr_nonnull(doc);
-    ck_assert_str_eq(json_string_value(json_object_get(doc, "clientID")), "ip@x");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "clientID")),
+                     "ip@x");
     cd = json_array_get(json_object_get(doc, "consumerDataSet"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(cd, "groupName")), "CG");
     ck_assert_str_eq(json_string_value(json_object_get(cd, "consumeType")),
@@ -78,16 +82,17 @@ START_TEST(test_heartbeat_consumer_has_every_java_field)
     sd = json_array_get(json_object_get(cd, "subscriptionDataSet"), 1);
     ck_assert_str_eq(json_string_value(json_object_get(sd, "subString")),
                      "TagA || TagB");
-    ck_assert_str_eq(json_string_value(
-                         json_array_get(json_object_get(sd, "tagsSet"), 1)),
-                     "TagB");
-    ck_assert_int_eq(json_integer_value(
-                         json_array_get(json_object_get(sd, "codeSet"), 0)),
-                     2598919);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_array_get(json_object_get(doc, "producerDataSet"),
-                                        0), "groupName")),
-                     "CLIENT_INNER_PRODUCER");
+    ck_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(sd, "tagsSet"), 1)),
+        "TagB");
+    ck_assert_int_eq(
+        json_integer_value(json_array_get(json_object_get(sd, "codeSet"), 0)),
+        2598919);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(doc, "producerDataSet"), 0),
+            "groupName")),
+        "CLIENT_INNER_PRODUCER");
     json_decref(doc);
     rmq_tagexpr_free(&all);
     rmq_tagexpr_free(&two);
@@ -102,10 +107,12 @@ START_TEST(test_heartbeat_broadcasting_consumer_without_producer)
 
     ck_assert_int_eq(rmq_tagexpr_parse(NULL, &all), 0);
     sub = (rmq_hb_sub){.topic = "T", .expr = &all, .version = 1};
-    c = (rmq_hb_consumer){.group = "G", .consume_type = "CONSUME_PASSIVELY",
+    c = (rmq_hb_consumer){.group = "G",
+                          .consume_type = "CONSUME_PASSIVELY",
                           .message_model = "BROADCASTING",
                           .consume_from = "CONSUME_FROM_FIRST_OFFSET",
-                          .subs = &sub, .nsubs = 1};
+                          .subs = &sub,
+                          .nsubs = 1};
     ck_assert_int_eq(rmq_cjson_heartbeat("c", NULL, &c, &out), 0);
     ck_assert_str_eq(
         rmq_buf_cstr(&out),
@@ -126,8 +133,9 @@ START_TEST(test_consumer_list_is_parsed)
     char      **ids;
     size_t      n;
 
-    ck_assert_int_eq(rmq_cjson_consumer_ids((const uint8_t *)body,
-                                            strlen(body), &ids, &n), 0);
+    ck_assert_int_eq(
+        rmq_cjson_consumer_ids((const uint8_t *)body, strlen(body), &ids, &n),
+        0);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(ids[0], "10.0.0.1@1");
     ck_assert_str_eq(ids[1], "10.0.0.2@7");

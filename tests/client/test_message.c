@@ -85,9 +85,15 @@ START_TEST(test_message_rejects_reserved_names_and_separators)
     ck_assert_ptr_nonnull(strstr(err.message, "reserved"));
     ck_assert_int_eq(rmq_message_set_property(m, "TAGS", "x", NULL),
                      RMQ_CLIENT_ERR_INVALID);
-    ck_assert_int_eq(rmq_message_set_property(m, "a\x01" "b", "x", NULL),
+    ck_assert_int_eq(rmq_message_set_property(m,
+                                              "a\x01"
+                                              "b",
+                                              "x", NULL),
                      RMQ_CLIENT_ERR_INVALID);
-    ck_assert_int_eq(rmq_message_set_property(m, "k", "a\x02" "b", NULL),
+    ck_assert_int_eq(rmq_message_set_property(m, "k",
+                                              "a\x02"
+                                              "b",
+                                              NULL),
                      RMQ_CLIENT_ERR_INVALID);
     ck_assert_int_eq(rmq_message_set_tags(m, "a\x01", NULL),
                      RMQ_CLIENT_ERR_INVALID);
@@ -100,15 +106,25 @@ END_TEST
 
 START_TEST(test_plist_parse_follows_java)
 {
-    const char text[] = "\x02" "A\x01" "1\x02" "noval\x02" "\x01" "x\x02"
-                        "B\x01\x02" "A\x01" "2\x02" "C\x01" "x\x01" "y\x02";
+    const char text[] = "\x02"
+                        "A\x01"
+                        "1\x02"
+                        "noval\x02"
+                        "\x01"
+                        "x\x02"
+                        "B\x01\x02"
+                        "A\x01"
+                        "2\x02"
+                        "C\x01"
+                        "x\x01"
+                        "y\x02";
     rmq_plist  l = {0};
 
     ck_assert_int_eq(rmq_plist_parse(&l, text, sizeof(text) - 1), 0);
     ck_assert_uint_eq(l.n, 2);
-    ck_assert_str_eq(rmq_plist_get(&l, "A"), "2");     /* later wins */
+    ck_assert_str_eq(rmq_plist_get(&l, "A"), "2");      /* later wins */
     ck_assert_str_eq(rmq_plist_get(&l, "C"), "x\x01y"); /* first U+0001 */
-    ck_assert_ptr_null(rmq_plist_get(&l, "B"));          /* empty value */
+    ck_assert_ptr_null(rmq_plist_get(&l, "B"));         /* empty value */
     ck_assert_ptr_null(rmq_plist_get(&l, "noval"));
     rmq_plist_free(&l);
 }
@@ -147,8 +163,7 @@ START_TEST(test_plist_has_no_entry_limit)
     for (int i = 0; i < 200; i++) {
         rmq_buf_printf(&text, "key%d\x01v\x02", i);
     }
-    ck_assert_int_eq(rmq_plist_parse(&l, (const char *)text.data, text.len),
-                     0);
+    ck_assert_int_eq(rmq_plist_parse(&l, (const char *)text.data, text.len), 0);
     ck_assert_uint_eq(l.n, 200);
     snprintf(k, sizeof(k), "key%d", 199);
     ck_assert_str_eq(rmq_plist_get(&l, k), "v");

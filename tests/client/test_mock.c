@@ -82,8 +82,8 @@ mk_msg(const char *topic, const char *body, const char *tags)
 }
 
 static void
-mk_send(rmq_producer *p, const char *topic, const char *body,
-        const char *tags, rmq_send_result *res)
+mk_send(rmq_producer *p, const char *topic, const char *body, const char *tags,
+        rmq_send_result *res)
 {
     rmq_message    *m = mk_msg(topic, body, tags);
     rmq_send_result r;
@@ -381,17 +381,18 @@ END_TEST
 
 START_TEST(test_mock_batch_is_one_request_of_many_messages)
 {
-    rmq_producer      *p = mk_producer(NULL, 3000);
-    rmq_message       *ms[3];
-    rmq_send_result    res;
-    rmq_error          err;
-    char               v[16];
+    rmq_producer   *p = mk_producer(NULL, 3000);
+    rmq_message    *ms[3];
+    rmq_send_result res;
+    rmq_error       err;
+    char            v[16];
 
     for (int i = 0; i < 3; i++) {
         ms[i] = mk_msg("T", i == 1 ? "second" : "other", "B");
     }
     ck_assert_msg(rmq_producer_send_batch(p, (const rmq_message *const *)ms, 3,
-                                          &res, &err) == 0, "%s", err.message);
+                                          &res, &err) == 0,
+                  "%s", err.message);
     ck_assert_int_eq(res.count, 3);
     ck_assert_int_eq(res.queue_offset, 0);
     ck_assert_uint_eq(strlen(res.msg_id), 32);
@@ -400,9 +401,10 @@ START_TEST(test_mock_batch_is_one_request_of_many_messages)
     ck_assert(mock_last_ext(mk, 320, "m", v, sizeof(v)));
     ck_assert_str_eq(v, "true");
     ck_assert_int_eq(mock_stored(mk, "T"), 3);
-    ck_assert_int_eq(mock_queue_len(mk, res.queue.broker_name[7] == 'a'
-                                            ? MOCK_A : MOCK_B,
-                                    "T", res.queue.queue_id), 3);
+    ck_assert_int_eq(
+        mock_queue_len(mk, res.queue.broker_name[7] == 'a' ? MOCK_A : MOCK_B,
+                       "T", res.queue.queue_id),
+        3);
     /* batches refuse delays and mixed topics */
     ck_assert_int_eq(rmq_message_set_delay_level(ms[2], 1, NULL), 0);
     ck_assert_int_eq(rmq_producer_send_batch(p, (const rmq_message *const *)ms,
@@ -479,8 +481,8 @@ static rmq_pull_result *
 mk_pull(rmq_pull_consumer *c, const rmq_queue *q, const char *expr,
         int64_t offset)
 {
-    rmq_pull_request req = {.queue = *q, .tag_expr = expr, .offset = offset,
-                            .max_msgs = 32};
+    rmq_pull_request req = {
+        .queue = *q, .tag_expr = expr, .offset = offset, .max_msgs = 32};
     rmq_pull_result *res = NULL;
     rmq_error        err;
 
@@ -568,8 +570,8 @@ START_TEST(test_mock_pull_offsets_query_commit_and_bounds)
     ck_assert_int_eq(off, 4);
     ck_assert_int_eq(rmq_pull_consumer_min_offset(c, &q, &off, &err), 0);
     ck_assert_int_eq(off, 0);
-    ck_assert_int_eq(rmq_pull_consumer_search_offset(c, &q, rmq_now_ms(), &off,
-                                                     &err), 0);
+    ck_assert_int_eq(
+        rmq_pull_consumer_search_offset(c, &q, rmq_now_ms(), &off, &err), 0);
     q.queue_id = -1;
     ck_assert_int_eq(rmq_pull_consumer_max_offset(c, &q, &off, &err),
                      RMQ_CLIENT_ERR_INVALID);
@@ -602,7 +604,8 @@ START_TEST(test_mock_ordered_sends_keep_each_key_in_one_queue_in_order)
         m = mk_msg("T", body, NULL);
         ck_assert_int_eq(rmq_message_set_keys(m, key, NULL), 0);
         ck_assert_msg(rmq_producer_send_ordered(p, m, select_by_key, NULL, NULL,
-                                                &err) == 0, "%s", err.message);
+                                                &err) == 0,
+                      "%s", err.message);
         rmq_message_free(m);
     }
     ck_assert_int_eq(rmq_pull_consumer_fetch_queues(c, "T", &qs, &nq, NULL), 0);
@@ -660,10 +663,10 @@ END_TEST
 typedef struct seen {
     pthread_mutex_t mu;
     char            ids[512][64];
-    int             n;      /* distinct ids consumed successfully */
+    int             n; /* distinct ids consumed successfully */
     int             calls;
     int             dups;
-    int             later;  /* RECONSUME_LATER answers */
+    int             later;      /* RECONSUME_LATER answers */
     int             retried_ok; /* successes with reconsume_times > 0 */
     bool            wrong_topic;
     bool            fail_first;
@@ -944,10 +947,13 @@ START_TEST(test_mock_push_failed_send_back_goes_to_the_retry_topic)
     ck_assert_str_eq(v, "16");
     ck_assert(mock_last_ext(mk, 310, "i", v, sizeof(v)));
     ck_assert_ptr_nonnull(strstr(v, "RETRY_TOPIC\x01T"));
-    ck_assert_ptr_nonnull(strstr(v, "DELAY\x01" "3"));
+    ck_assert_ptr_nonnull(strstr(v, "DELAY\x01"
+                                    "3"));
     ck_assert_ptr_nonnull(strstr(v, "ORIGIN_MESSAGE_ID\x01"));
-    ck_assert_ptr_nonnull(strstr(v, "RECONSUME_TIME\x01" "1"));
-    ck_assert_ptr_nonnull(strstr(v, "MAX_RECONSUME_TIMES\x01" "16"));
+    ck_assert_ptr_nonnull(strstr(v, "RECONSUME_TIME\x01"
+                                    "1"));
+    ck_assert_ptr_nonnull(strstr(v, "MAX_RECONSUME_TIMES\x01"
+                                    "16"));
     ck_assert(!s.wrong_topic);
     rmq_push_consumer_destroy(c);
 }
@@ -1010,7 +1016,8 @@ mock_suite(void)
     tcase_add_test(tc, test_mock_dead_name_server_is_a_connect_error);
     tcase_add_test(tc, test_mock_second_name_server_is_tried);
     tcase_add_test(tc, test_mock_async_sends_call_back_on_another_thread);
-    tcase_add_test(tc, test_mock_async_sends_in_flight_at_shutdown_are_reported);
+    tcase_add_test(tc,
+                   test_mock_async_sends_in_flight_at_shutdown_are_reported);
     tcase_add_test(tc, test_mock_oneway_sends_arrive);
     tcase_add_test(tc, test_mock_batch_is_one_request_of_many_messages);
     tcase_add_test(tc, test_mock_invalid_messages_are_refused_before_sending);
@@ -1022,7 +1029,8 @@ mock_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_mock_pull_reads_what_was_sent);
     tcase_add_test(tc, test_mock_pull_offsets_query_commit_and_bounds);
-    tcase_add_test(tc, test_mock_ordered_sends_keep_each_key_in_one_queue_in_order);
+    tcase_add_test(tc,
+                   test_mock_ordered_sends_keep_each_key_in_one_queue_in_order);
     tcase_add_test(tc, test_mock_big_bodies_are_compressed_and_inflated);
     suite_add_tcase(s, tc);
 
@@ -1030,12 +1038,15 @@ mock_suite(void)
     tcase_add_checked_fixture(tc, mk_setup, mk_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_mock_push_clustering_consumes_everything_once);
-    tcase_add_test(tc, test_mock_push_clustering_splits_queues_between_instances);
+    tcase_add_test(tc,
+                   test_mock_push_clustering_splits_queues_between_instances);
     tcase_add_test(tc, test_mock_push_broadcasting_gives_everything_to_each);
-    tcase_add_test(tc, test_mock_push_reconsume_later_comes_back_through_send_back);
+    tcase_add_test(tc,
+                   test_mock_push_reconsume_later_comes_back_through_send_back);
     tcase_add_test(tc, test_mock_push_failed_send_back_goes_to_the_retry_topic);
     tcase_add_test(tc, test_mock_push_tag_expression_filters);
-    tcase_add_test(tc, test_mock_push_consumer_needs_group_callback_and_subscription);
+    tcase_add_test(
+        tc, test_mock_push_consumer_needs_group_callback_and_subscription);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1048,7 +1059,7 @@ main(void)
     /* the mock writes to sockets clients may have closed */
     signal(SIGPIPE, SIG_IGN);
     sr = srunner_create(mock_suite());
-    int      failed;
+    int failed;
 
     srunner_run_all(sr, CK_ENV);
     failed = srunner_ntests_failed(sr);

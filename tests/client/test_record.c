@@ -91,15 +91,25 @@ rec_build(rmq_buf *b, const rec_spec *s)
 static rec_spec
 rec_v4(void)
 {
-    return (rec_spec){.magic = 0xDAA320A7u, .qid = 3, .flag = 9,
-                      .sysflag = 0, .reconsume = 2, .qoff = 41,
-                      .phys = 3884, .born_ts = 1700000000001,
-                      .store_ts = 1700000000002, .born_ip = v4_born,
-                      .store_ip = v4_store, .born_port = 54321,
-                      .store_port = 10911, .body = "payload",
-                      .body_len = 7, .topic = "TopicA",
+    return (rec_spec){.magic = 0xDAA320A7u,
+                      .qid = 3,
+                      .flag = 9,
+                      .sysflag = 0,
+                      .reconsume = 2,
+                      .qoff = 41,
+                      .phys = 3884,
+                      .born_ts = 1700000000001,
+                      .store_ts = 1700000000002,
+                      .born_ip = v4_born,
+                      .store_ip = v4_store,
+                      .born_port = 54321,
+                      .store_port = 10911,
+                      .body = "payload",
+                      .body_len = 7,
+                      .topic = "TopicA",
                       .props = "TAGS\x01TagA\x02KEYS\x01k1 k2\x02"
-                               "UNIQ_KEY\x01" "AABB\x02"};
+                               "UNIQ_KEY\x01"
+                               "AABB\x02"};
 }
 
 START_TEST(test_record_v1_ipv4_decodes_every_field)
@@ -190,8 +200,8 @@ START_TEST(test_record_compressed_body_is_inflated)
     for (size_t i = 0; i < sizeof(plain); i++) {
         plain[i] = (char)('a' + i % 7);
     }
-    ck_assert_int_eq(compress2(z, &zlen, (const Bytef *)plain, sizeof(plain),
-                               5), Z_OK);
+    ck_assert_int_eq(
+        compress2(z, &zlen, (const Bytef *)plain, sizeof(plain), 5), Z_OK);
     s.sysflag = 0x1;
     s.body = z;
     s.body_len = zlen;
@@ -263,8 +273,8 @@ START_TEST(test_records_decode_skips_bad_records_and_stops_on_framing)
     rec_build(&rec, &s);
     rec_build(&rec, &s);
     rec.data[one + 7] ^= 0xff; /* second record: bad magic */
-    ck_assert_int_eq(rmq_records_decode(rec.data, rec.len, &msgs, &n,
-                                        &skipped), 0);
+    ck_assert_int_eq(rmq_records_decode(rec.data, rec.len, &msgs, &n, &skipped),
+                     0);
     ck_assert_uint_eq(n, 2);
     ck_assert_uint_eq(skipped, 1);
     ck_assert_int_eq(rmq_message_ext_get_queue_offset(msgs[0]), 41);
@@ -273,8 +283,8 @@ START_TEST(test_records_decode_skips_bad_records_and_stops_on_framing)
     /* a total size running past the end: nothing after can be found */
     rec.data[one + 7] ^= 0xff;
     rec.data[one] = 0x7f;
-    ck_assert_int_eq(rmq_records_decode(rec.data, rec.len, &msgs, &n,
-                                        &skipped), 0);
+    ck_assert_int_eq(rmq_records_decode(rec.data, rec.len, &msgs, &n, &skipped),
+                     0);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(skipped, 1);
     rmq_msgexts_free(msgs, n);
@@ -314,8 +324,10 @@ record_suite(void)
     tcase_add_test(tc, test_record_compressed_body_is_inflated);
     tcase_add_test(tc, test_record_v2_magic_has_int16_topic_length);
     tcase_add_test(tc, test_record_truncated_is_proto_error);
-    tcase_add_test(tc, test_record_bad_magic_and_lying_lengths_are_proto_errors);
-    tcase_add_test(tc, test_records_decode_skips_bad_records_and_stops_on_framing);
+    tcase_add_test(tc,
+                   test_record_bad_magic_and_lying_lengths_are_proto_errors);
+    tcase_add_test(tc,
+                   test_records_decode_skips_bad_records_and_stops_on_framing);
     tcase_add_test(tc, test_record_dup_is_independent);
     suite_add_tcase(s, tc);
     return s;

@@ -105,7 +105,7 @@ END_TEST
 
 START_TEST(test_route_from_tbw102_keeps_at_most_four_queues)
 {
-    rmq_route *d = NULL;
+    rmq_route  *d = NULL;
     const char *json =
         "{\"brokerDatas\":[{\"brokerAddrs\":{\"0\":\"a:1\"},\"brokerName\":"
         "\"b1\",\"cluster\":\"C\"}],\"queueDatas\":[{\"brokerName\":\"b1\","
@@ -125,7 +125,7 @@ END_TEST
 
 START_TEST(test_route_same_ignores_input_order)
 {
-    rmq_route *a = NULL;
+    rmq_route  *a = NULL;
     const char *swapped =
         "{\"queueDatas\":[{\"brokerName\":\"broker-a\",\"perm\":6,"
         "\"readQueueNums\":3,\"writeQueueNums\":3},{\"brokerName\":"
@@ -147,8 +147,8 @@ START_TEST(test_route_malformed_bodies_are_proto_errors)
     const char *bad[] = {
         "",
         "[]",
-        "{\"brokerDatas\":[]}",                 /* queueDatas missing */
-        "{\"queueDatas\":[]}",                  /* brokerDatas missing */
+        "{\"brokerDatas\":[]}", /* queueDatas missing */
+        "{\"queueDatas\":[]}",  /* brokerDatas missing */
         "{\"brokerDatas\":[{\"brokerAddrs\":{\"x\":\"a:1\"},"
         "\"brokerName\":\"b\"}],\"queueDatas\":[]}", /* non-numeric id */
         "{\"brokerDatas\":[],\"queueDatas\":[{\"brokerName\":\"b\"}]}",

@@ -56,7 +56,8 @@ START_TEST(test_tagexpr_codes_are_java_hash_codes)
 {
     ck_assert_int_eq(rmq_tagexpr_parse("TagA || TagB || A || "
                                        "tag-with-long-name-xyz || 中文",
-                                       &tx), 0);
+                                       &tx),
+                     0);
     ck_assert_uint_eq(tx.n, 5);
     ck_assert_int_eq(tx.codes[0], 2598919);
     ck_assert_int_eq(tx.codes[1], 2598920);

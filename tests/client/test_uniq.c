@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-static rmq_uniq u;
+static rmq_uniq      u;
 static const uint8_t ip4[4] = {10, 0, 0, 5};
 
 static void

@@ -44,9 +44,9 @@ extern "C" {
 #define RMQ_CLIENT_VERSION "0.1.0"
 
 #define RMQ_ERROR_MESSAGE_MAX 256
-#define RMQ_TOPIC_MAX         256 /* buffer sizes, NUL included */
-#define RMQ_BROKER_NAME_MAX   128
-#define RMQ_MSG_ID_MAX        64  /* 32 hex chars (IPv4), 56 (IPv6) */
+#define RMQ_TOPIC_MAX 256 /* buffer sizes, NUL included */
+#define RMQ_BROKER_NAME_MAX 128
+#define RMQ_MSG_ID_MAX 64 /* 32 hex chars (IPv4), 56 (IPv6) */
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -96,24 +96,24 @@ void rmq_message_free(rmq_message *m);
 int  rmq_message_set_body(rmq_message *m, const void *body, size_t body_len,
                           rmq_error *err);
 /* One tag (used for filtering); NULL or "" clears it. */
-int  rmq_message_set_tags(rmq_message *m, const char *tags, rmq_error *err);
+int rmq_message_set_tags(rmq_message *m, const char *tags, rmq_error *err);
 /* Business keys, space separated ("k1 k2"); NULL or "" clears them. */
-int  rmq_message_set_keys(rmq_message *m, const char *keys, rmq_error *err);
+int rmq_message_set_keys(rmq_message *m, const char *keys, rmq_error *err);
 /* Delay level 1..18 (1s 5s 10s 30s 1m 2m .. 2h); 0 clears it. */
-int  rmq_message_set_delay_level(rmq_message *m, int level, rmq_error *err);
+int rmq_message_set_delay_level(rmq_message *m, int level, rmq_error *err);
 /* The int32 user flag stored with the message. */
-int  rmq_message_set_flag(rmq_message *m, int32_t flag, rmq_error *err);
+int rmq_message_set_flag(rmq_message *m, int32_t flag, rmq_error *err);
 /*
  * A user property.  Reserved names (TAGS, KEYS, DELAY, UNIQ_KEY, WAIT,
  * RETRY_TOPIC, ...) and keys or values holding U+0001/U+0002 are refused.
  * value NULL removes the property.
  */
-int  rmq_message_set_property(rmq_message *m, const char *key,
-                              const char *value, rmq_error *err);
+int rmq_message_set_property(rmq_message *m, const char *key, const char *value,
+                             rmq_error *err);
 
 const char *rmq_message_get_topic(const rmq_message *m);
-const char *rmq_message_get_tags(const rmq_message *m);  /* NULL: none */
-const char *rmq_message_get_keys(const rmq_message *m);  /* NULL: none */
+const char *rmq_message_get_tags(const rmq_message *m); /* NULL: none */
+const char *rmq_message_get_keys(const rmq_message *m); /* NULL: none */
 const char *rmq_message_get_property(const rmq_message *m, const char *key);
 const void *rmq_message_get_body(const rmq_message *m, size_t *len);
 int         rmq_message_get_delay_level(const rmq_message *m);
@@ -130,11 +130,11 @@ const char *rmq_message_ext_get_keys(const rmq_message_ext *m); /* or NULL */
 const void *rmq_message_ext_get_body(const rmq_message_ext *m, size_t *len);
 /* A property by name, or NULL. */
 const char *rmq_message_ext_get_property(const rmq_message_ext *m,
-                                         const char *key);
+                                         const char            *key);
 size_t      rmq_message_ext_property_count(const rmq_message_ext *m);
 /* The i-th property; 0, or RMQ_CLIENT_ERR_INVALID when i is too big. */
-int         rmq_message_ext_property_at(const rmq_message_ext *m, size_t i,
-                                        const char **key, const char **value);
+int rmq_message_ext_property_at(const rmq_message_ext *m, size_t i,
+                                const char **key, const char **value);
 /* UNIQ_KEY when the producer set one, else the offset message id. */
 const char *rmq_message_ext_get_msg_id(const rmq_message_ext *m);
 /* Store host + commit-log offset, as hex (spec 6.4). */
@@ -171,9 +171,9 @@ void rmq_queues_free(rmq_queue *queues);
 typedef struct rmq_producer rmq_producer;
 
 typedef struct rmq_producer_opts {
-    const char *namesrv_addr;   /* required: "host:port;host:port" */
-    const char *group;          /* "DEFAULT_PRODUCER" */
-    const char *instance_name;  /* NULL: "<pid>#<nanoseconds>" */
+    const char *namesrv_addr;          /* required: "host:port;host:port" */
+    const char *group;                 /* "DEFAULT_PRODUCER" */
+    const char *instance_name;         /* NULL: "<pid>#<nanoseconds>" */
     int         send_timeout_ms;       /* 3000, whole send incl. retries */
     int         retry_times;           /* 2 more attempts of a sync send */
     int         async_retry_times;     /* 2 more attempts of an async send */
@@ -184,7 +184,7 @@ typedef struct rmq_producer_opts {
     int         heartbeat_interval_ms; /* 30000 */
     rmq_log_fn  log_fn;                /* NULL: warnings to stderr */
     void       *log_arg;
-    int         log_level;             /* RMQ_CLIENT_LOG_WARN */
+    int         log_level; /* RMQ_CLIENT_LOG_WARN */
 } rmq_producer_opts;
 
 typedef enum rmq_send_status {
@@ -205,7 +205,7 @@ typedef struct rmq_send_result {
      * offset_msg_id and queue_offset are those of the first message; the
      * others follow at queue_offset + 1, + 2, ...
      */
-    int             count;
+    int count;
 } rmq_send_result;
 
 /*
@@ -223,49 +223,49 @@ typedef int (*rmq_queue_selector)(int nqueues, const rmq_message *msg,
 /* Fill opts with the defaults above (namesrv_addr NULL). */
 void rmq_producer_opts_init(rmq_producer_opts *opts);
 /* Create a producer (nothing connects before start). */
-int  rmq_producer_new(const rmq_producer_opts *opts, rmq_producer **out,
-                      rmq_error *err);
+int rmq_producer_new(const rmq_producer_opts *opts, rmq_producer **out,
+                     rmq_error *err);
 /* Start the I/O and callback threads and the periodic tasks. */
-int  rmq_producer_start(rmq_producer *p, rmq_error *err);
+int rmq_producer_start(rmq_producer *p, rmq_error *err);
 /*
  * Send and wait for the broker's answer; on failure retries other queues
  * (another broker first) up to opts.retry_times times within the timeout.
  */
-int  rmq_producer_send(rmq_producer *p, const rmq_message *msg,
-                       rmq_send_result *res, rmq_error *err);
+int rmq_producer_send(rmq_producer *p, const rmq_message *msg,
+                      rmq_send_result *res, rmq_error *err);
 /* Send without waiting; cb reports the outcome. */
-int  rmq_producer_send_async(rmq_producer *p, const rmq_message *msg,
-                             rmq_send_cb cb, void *arg, rmq_error *err);
+int rmq_producer_send_async(rmq_producer *p, const rmq_message *msg,
+                            rmq_send_cb cb, void *arg, rmq_error *err);
 /* Send without an answer (returns once the request is queued). */
-int  rmq_producer_send_oneway(rmq_producer *p, const rmq_message *msg,
-                              rmq_error *err);
+int rmq_producer_send_oneway(rmq_producer *p, const rmq_message *msg,
+                             rmq_error *err);
 /*
  * Send n messages of one topic as one batch (no delay levels); all land
  * in one queue, in order.
  */
-int  rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
-                             size_t n, rmq_send_result *res, rmq_error *err);
+int rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
+                            size_t n, rmq_send_result *res, rmq_error *err);
 /* Send to this queue (no retry on another queue). */
-int  rmq_producer_send_to_queue(rmq_producer *p, const rmq_message *msg,
-                                const rmq_queue *queue, rmq_send_result *res,
-                                rmq_error *err);
+int rmq_producer_send_to_queue(rmq_producer *p, const rmq_message *msg,
+                               const rmq_queue *queue, rmq_send_result *res,
+                               rmq_error *err);
 /*
  * Ordered send: select(nqueues, msg, arg) picks one of the topic's
  * writable queues (sorted by broker name, then queue id); the message is
  * sent there and never retried on another queue.
  */
-int  rmq_producer_send_ordered(rmq_producer *p, const rmq_message *msg,
-                               rmq_queue_selector select, void *arg,
-                               rmq_send_result *res, rmq_error *err);
+int rmq_producer_send_ordered(rmq_producer *p, const rmq_message *msg,
+                              rmq_queue_selector select, void *arg,
+                              rmq_send_result *res, rmq_error *err);
 /* The writable queues of a topic (free with rmq_queues_free). */
-int  rmq_producer_fetch_queues(rmq_producer *p, const char *topic,
-                               rmq_queue **queues, size_t *n, rmq_error *err);
+int rmq_producer_fetch_queues(rmq_producer *p, const char *topic,
+                              rmq_queue **queues, size_t *n, rmq_error *err);
 /*
  * Stop: unregister from the brokers, fail sends still in flight with
  * RMQ_CLIENT_ERR_CLOSED (their callbacks run), join the threads.
  * Idempotent.  Later sends fail with RMQ_CLIENT_ERR_CLOSED.
  */
-int  rmq_producer_shutdown(rmq_producer *p, rmq_error *err);
+int rmq_producer_shutdown(rmq_producer *p, rmq_error *err);
 /* Shut down if needed, then free.  NULL is fine. */
 void rmq_producer_destroy(rmq_producer *p);
 
@@ -313,9 +313,9 @@ int  rmq_pull_consumer_new(const rmq_pull_consumer_opts *opts,
                            rmq_pull_consumer **out, rmq_error *err);
 int  rmq_pull_consumer_start(rmq_pull_consumer *c, rmq_error *err);
 /* The readable queues of a topic (free with rmq_queues_free). */
-int  rmq_pull_consumer_fetch_queues(rmq_pull_consumer *c, const char *topic,
-                                    rmq_queue **queues, size_t *n,
-                                    rmq_error *err);
+int rmq_pull_consumer_fetch_queues(rmq_pull_consumer *c, const char *topic,
+                                   rmq_queue **queues, size_t *n,
+                                   rmq_error *err);
 /*
  * Pull up to max_msgs messages from a queue at an offset.  Messages whose
  * tag does not match tag_expr are left out (the broker filters by hash
@@ -327,16 +327,16 @@ int  rmq_pull_consumer_pull(rmq_pull_consumer *c, const rmq_pull_request *req,
 void rmq_pull_result_free(rmq_pull_result *r);
 /* The group's committed offset of a queue; RMQ_CLIENT_ERR_BROKER with
  * response_code 22 when there is none. */
-int  rmq_pull_consumer_query_offset(rmq_pull_consumer *c, const rmq_queue *q,
-                                    int64_t *offset, rmq_error *err);
+int rmq_pull_consumer_query_offset(rmq_pull_consumer *c, const rmq_queue *q,
+                                   int64_t *offset, rmq_error *err);
 /* Commit the group's offset of a queue (waits for the broker). */
-int  rmq_pull_consumer_commit_offset(rmq_pull_consumer *c, const rmq_queue *q,
-                                     int64_t offset, rmq_error *err);
+int rmq_pull_consumer_commit_offset(rmq_pull_consumer *c, const rmq_queue *q,
+                                    int64_t offset, rmq_error *err);
 /* Next offset to be written in the queue / first offset still stored. */
-int  rmq_pull_consumer_max_offset(rmq_pull_consumer *c, const rmq_queue *q,
-                                  int64_t *offset, rmq_error *err);
-int  rmq_pull_consumer_min_offset(rmq_pull_consumer *c, const rmq_queue *q,
-                                  int64_t *offset, rmq_error *err);
+int rmq_pull_consumer_max_offset(rmq_pull_consumer *c, const rmq_queue *q,
+                                 int64_t *offset, rmq_error *err);
+int rmq_pull_consumer_min_offset(rmq_pull_consumer *c, const rmq_queue *q,
+                                 int64_t *offset, rmq_error *err);
 /* The queue offset of the message stored closest to timestamp_ms. */
 int  rmq_pull_consumer_search_offset(rmq_pull_consumer *c, const rmq_queue *q,
                                      int64_t timestamp_ms, int64_t *offset,
@@ -369,7 +369,7 @@ typedef enum rmq_consume_from {
  * (CLUSTERING only) sends it back to the broker for redelivery later.
  */
 typedef rmq_consume_status (*rmq_consume_fn)(const rmq_message_ext *msg,
-                                             void *arg);
+                                             void                  *arg);
 
 typedef struct rmq_push_consumer_opts {
     const char       *namesrv_addr;  /* required */
@@ -378,7 +378,7 @@ typedef struct rmq_push_consumer_opts {
     rmq_message_model model;         /* CLUSTERING */
     rmq_consume_from  consume_from;  /* LAST_OFFSET, for a group's new queues */
     int64_t           consume_timestamp_ms; /* TIMESTAMP; 0: 30 min ago */
-    rmq_consume_fn    on_message;    /* required */
+    rmq_consume_fn    on_message;           /* required */
     void             *on_message_arg;
     int               consume_threads;       /* 4 */
     int               pull_batch_size;       /* 32 */
@@ -402,15 +402,15 @@ int  rmq_push_consumer_new(const rmq_push_consumer_opts *opts,
  * Subscribe to topic with a tag expression ("*", "A", "A || B"); before
  * start only.  In CLUSTERING, %RETRY%<group> is subscribed automatically.
  */
-int  rmq_push_consumer_subscribe(rmq_push_consumer *c, const char *topic,
-                                 const char *tag_expr, rmq_error *err);
+int rmq_push_consumer_subscribe(rmq_push_consumer *c, const char *topic,
+                                const char *tag_expr, rmq_error *err);
 /*
  * Start: heartbeat, then allocate queues (average strategy) and pull.
  * Offsets are committed to the broker every commit_interval_ms and on
  * shutdown (CLUSTERING); BROADCASTING keeps them in memory only, for the
  * life of the instance.
  */
-int  rmq_push_consumer_start(rmq_push_consumer *c, rmq_error *err);
+int rmq_push_consumer_start(rmq_push_consumer *c, rmq_error *err);
 /*
  * Stop pulling, wait for callbacks in progress, commit offsets, unregister
  * from the brokers, join the threads.  Idempotent.
