@@ -91,6 +91,7 @@ typedef struct mserver {
     rmq_io    lio;
     int       fail_code;
     bool      silent;
+    bool      drop; /* close every connection on the next pass */
     int64_t   phys_next;
     int       counts[512];
 } mserver;
@@ -837,6 +838,15 @@ mock_main(void *arg)
         rmq_loop_run_once(&m->loop, 10);
         pthread_mutex_lock(&m->mu);
         mock_run_held(m);
+        for (int i = 0; i < 3; i++) {
+            mserver *s = &m->srv[i];
+            for (uint32_t k = 0; s->drop && k < s->conns.nslots; k++) {
+                if (s->conns.slots[k] != NULL) {
+                    rmq_conn_close(s->conns.slots[k], "dropped by the test");
+                }
+            }
+            s->drop = false;
+        }
         pthread_mutex_unlock(&m->mu);
     }
     return NULL;
@@ -926,6 +936,14 @@ mock_silent(mock *m, int server, bool silent)
 {
     pthread_mutex_lock(&m->mu);
     m->srv[server].silent = silent;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void
+mock_drop_conns(mock *m, int server)
+{
+    pthread_mutex_lock(&m->mu);
+    m->srv[server].drop = true;
     pthread_mutex_unlock(&m->mu);
 }
 

@@ -94,6 +94,24 @@ mk_send(rmq_producer *p, const char *topic, const char *body, const char *tags,
     rmq_message_free(m);
 }
 
+typedef struct count_arg {
+    int server, code, n;
+} count_arg;
+
+static bool
+count_reached(void *arg)
+{
+    count_arg *a = arg;
+    return mock_count(mk, a->server, a->code) >= a->n;
+}
+
+static bool
+mock_wait_count(int server, int code, int n)
+{
+    count_arg a = {server, code, n};
+    return mk_wait(count_reached, &a, WAIT_MS);
+}
+
 /* ---- producer ---------------------------------------------------------- */
 
 START_TEST(test_mock_sync_send_fills_header_and_result)
@@ -345,6 +363,102 @@ START_TEST(test_mock_async_sends_in_flight_at_shutdown_are_reported)
     /* every callback ran, with an error */
     ck_assert_int_eq(atomic_load(&st.failed), 50);
     rmq_producer_destroy(p);
+}
+END_TEST
+
+typedef struct lost_state {
+    atomic_int rc; /* -1 until the callback ran */
+    int64_t    done_ms;
+} lost_state;
+
+static void
+lost_cb(int rc, const rmq_send_result *res, const rmq_error *err, void *arg)
+{
+    lost_state *st = arg;
+
+    st->done_ms = rmq_mono_ms();
+    atomic_store(&st->rc, rc);
+}
+
+static bool
+lost_called(void *arg)
+{
+    return atomic_load(&((lost_state *)arg)->rc) != -1;
+}
+
+START_TEST(test_mock_lost_connection_fails_pending_and_reconnects_lazily)
+{
+    rmq_producer_opts o;
+    rmq_producer     *p = NULL;
+    rmq_message      *m = mk_msg("S", "x", NULL);
+    lost_state        st;
+    int64_t           t0;
+
+    atomic_init(&st.rc, -1);
+    mock_topic(mk, "S", 1, 0);
+    rmq_producer_opts_init(&o);
+    o.namesrv_addr = mock_addr(mk, MOCK_NS);
+    o.send_timeout_ms = 20000;
+    o.async_retry_times = 0;
+    ck_assert_int_eq(rmq_producer_new(&o, &p, NULL), 0);
+    ck_assert_int_eq(rmq_producer_start(p, NULL), 0);
+    mk_send(p, "S", "first", NULL, NULL);
+    mock_silent(mk, MOCK_A, true);
+    ck_assert_int_eq(rmq_producer_send_async(p, m, lost_cb, &st, NULL), 0);
+    ck_assert(mock_wait_count(MOCK_A, 310, 2));
+    t0 = rmq_mono_ms();
+    mock_drop_conns(mk, MOCK_A);
+    /* the pending send fails with the connection, not after 20 s */
+    ck_assert(mk_wait(lost_called, &st, 5000));
+    ck_assert_int_eq(atomic_load(&st.rc), RMQ_CLIENT_ERR_CONNECT);
+    ck_assert_int_lt(st.done_ms - t0, 5000);
+    /* the next send opens a new connection */
+    mock_silent(mk, MOCK_A, false);
+    mk_send(p, "S", "after", NULL, NULL);
+    ck_assert_int_eq(mock_stored(mk, "S"), 2);
+    rmq_message_free(m);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+typedef struct mt_arg {
+    rmq_producer *p;
+    atomic_int    ok;
+} mt_arg;
+
+static void *
+mt_sender(void *arg)
+{
+    mt_arg *a = arg;
+
+    for (int i = 0; i < 25; i++) {
+        rmq_message    *m = NULL;
+        rmq_send_result res;
+
+        if (rmq_message_new("T", "mt", 2, &m, NULL) == 0 &&
+            rmq_producer_send(a->p, m, &res, NULL) == 0) {
+            atomic_fetch_add(&a->ok, 1);
+        }
+        rmq_message_free(m);
+    }
+    return NULL;
+}
+
+START_TEST(test_mock_producer_is_shared_by_many_threads)
+{
+    mt_arg    a = {.p = mk_producer(NULL, 5000)};
+    pthread_t t[8];
+
+    atomic_init(&a.ok, 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, mt_sender, &a), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+    }
+    ck_assert_int_eq(atomic_load(&a.ok), 200);
+    ck_assert_int_eq(mock_stored(mk, "T"), 200);
+    rmq_producer_destroy(a.p);
 }
 END_TEST
 
@@ -1022,6 +1136,9 @@ mock_suite(void)
     tcase_add_test(tc, test_mock_batch_is_one_request_of_many_messages);
     tcase_add_test(tc, test_mock_invalid_messages_are_refused_before_sending);
     tcase_add_test(tc, test_mock_send_after_shutdown_is_closed);
+    tcase_add_test(
+        tc, test_mock_lost_connection_fails_pending_and_reconnects_lazily);
+    tcase_add_test(tc, test_mock_producer_is_shared_by_many_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pull");
