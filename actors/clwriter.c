@@ -46,6 +46,7 @@
 #define CLW_DRAIN_MAX     64  /* messages per pass before answering */
 #define CLW_WAITERS_MAX   4096
 #define CLW_IDLE_WAIT_MS  100
+#define CLW_PREFAULT_BYTES (INT64_C(32) << 20) /* ~0.1 s of writes at full speed */
 
 enum { CLW_C_PUTS, CLW_C_BATCHES, CLW_C_BYTES, CLW_C_ERRORS, CLW_C_TOPICS };
 
@@ -469,7 +470,8 @@ clw_open_log(struct clw *w)
     o.dir = dir;
     o.file_size = b->commitlog_file_size;
     o.writable = true;
-    o.prefault_bytes = RMQ_CL_PREFAULT_DEFAULT;
+    o.prefault_bytes = CLW_PREFAULT_BYTES;
+    o.background_prefault = true;
     return rmq_cl_open(&w->cl, &o);
 }
 

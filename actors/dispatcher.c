@@ -160,7 +160,7 @@ dp_init(rmq_actor *self, struct dp *d)
 {
     const rmq_broker_config *b = &self->cfg.broker;
     char                     dir[RMQ_CONFIG_PATH_MAX + 16];
-    rmq_cl_opts              o = {dir, b->commitlog_file_size, false, 0};
+    rmq_cl_opts              o = {dir, b->commitlog_file_size, false, 0, false};
     rmq_cq_cache_opts        co = {b->store_root, b->cq_file_size, true, 0};
     int64_t                  from;
 

@@ -156,7 +156,7 @@ fl_init(rmq_actor *self, struct fl *f)
 {
     const rmq_broker_config *b = &self->cfg.broker;
     char                     dir[RMQ_CONFIG_PATH_MAX + 16];
-    rmq_cl_opts              o = {dir, b->commitlog_file_size, false, 0};
+    rmq_cl_opts              o = {dir, b->commitlog_file_size, false, 0, false};
 
     memset(f, 0, sizeof(*f));
     f->self = self;

@@ -12,19 +12,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PUTC_INFLIGHT_MAX 4096
 
 int32_t
 rmq_putc_writer_pid(const rmq_ctl *ctl)
 {
-    rmq_actor_slot *slot = &ctl->slots[RMQ_ACTOR_CLWRITER];
-    int32_t         pid = atomic_load(&slot->sup.s.pid);
-
-    return atomic_load_explicit(&slot->act.s.ready_pid, memory_order_acquire) ==
-                   pid
-               ? pid
-               : 0;
+    return rmq_ctl_actor_ready(ctl, RMQ_ACTOR_CLWRITER);
 }
 
 int
@@ -38,7 +33,9 @@ rmq_putc_open(rmq_putc *p, const rmq_ctl *ctl, const char *run_dir, int owner,
     p->ctl = ctl;
     p->owner = owner;
     p->timeout_ms = timeout_ms;
-    p->next_seq = 1;
+    /* seqs carry our pid: a result meant for a previous owner of this
+     * ring (queued for a dead process) can never match one of ours */
+    p->next_seq = ((uint64_t)getpid() << 32) | 1;
     rmq_buf_init(&p->enc);
     rmq_ring_path(run_dir, rmq_actor_table[owner].name, path, sizeof(path));
     rc = rmq_ring_create(path, ring_bytes, &p->ring);
@@ -204,6 +201,17 @@ putc_complete(rmq_putc *p, const rmq_put_res *res, int32_t fail_status,
     p->inflight_n--;
 }
 
+static bool
+putc_is_inflight(const rmq_putc *p, uint64_t seq)
+{
+    for (uint32_t i = 0; i < p->inflight_n; i++) {
+        if (p->inflight[(p->inflight_head + i) % p->inflight_cap].seq == seq) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int
 rmq_putc_on_result(rmq_putc *p, const void *msg, size_t len,
                    rmq_put_done_fn done, void *arg)
@@ -215,12 +223,12 @@ rmq_putc_on_result(rmq_putc *p, const void *msg, size_t len,
         rmq_log(RMQ_LOG_WARN, "put.result", "malformed put result");
         return rc;
     }
-    /* results arrive in order; anything older was already failed */
+    if (!putc_is_inflight(p, r.seq)) {
+        return 0; /* a stale answer: for a batch we gave up on, or not ours */
+    }
+    /* results arrive in order: batches before this one were lost */
     while (p->inflight_n > 0) {
         struct rmq_putc_batch *b = &p->inflight[p->inflight_head];
-        if (b->seq > r.seq) {
-            return 0; /* a stale answer for a batch we gave up on */
-        }
         if (b->seq == r.seq) {
             putc_complete(p, r.n == b->n ? r.r : NULL, RMQ_PUT_BAD_RECORD,
                           done, arg);

@@ -41,6 +41,19 @@ rmq_actor_state_name(unsigned state)
     return state < RMQ_ASTATE__COUNT ? ctl_state_names[state] : "?";
 }
 
+int32_t
+rmq_ctl_actor_ready(const rmq_ctl *ctl, int id)
+{
+    rmq_actor_slot *slot = &ctl->slots[id];
+    int32_t         pid = atomic_load(&slot->sup.s.pid);
+
+    return (pid > 0 && atomic_load(&slot->sup.s.state) == RMQ_ASTATE_RUNNING &&
+            atomic_load_explicit(&slot->act.s.ready_pid, memory_order_acquire) ==
+                pid)
+               ? pid
+               : 0;
+}
+
 static void
 ctl_bind(rmq_ctl *ctl, void *base, size_t len)
 {

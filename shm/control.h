@@ -304,6 +304,8 @@ int rmq_ctl_config_write(rmq_ctl *ctl, const char *text);
 char *rmq_ctl_config_read(const rmq_ctl *ctl);
 
 const char *rmq_actor_state_name(unsigned state);
+/* The pid of actor slot id when it is running and READY, else 0. */
+int32_t rmq_ctl_actor_ready(const rmq_ctl *ctl, int id);
 
 /* Topic table (readers; clwriter's writes live in the store code). */
 uint32_t rmq_ctl_topic_hash(const char *name, size_t len);

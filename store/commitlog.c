@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -33,12 +34,23 @@ rmq_cl_open(rmq_cl *cl, const rmq_cl_opts *o)
     }
     cl->prefault_bytes = o->prefault_bytes;
     cl->write_pos = -1;
+    if (o->writable && o->background_prefault && o->prefault_bytes > 0) {
+        cl->pf = malloc(sizeof(*cl->pf));
+        if (cl->pf == NULL || rmq_prefaulter_start(cl->pf) != 0) {
+            free(cl->pf);
+            cl->pf = NULL; /* fall back to faulting in from maintain */
+        }
+    }
     return 0;
 }
 
 void
 rmq_cl_close(rmq_cl *cl)
 {
+    if (cl->pf != NULL) {
+        rmq_prefaulter_stop(cl->pf); /* before the mappings go away */
+        free(cl->pf);
+    }
     rmq_mfq_close(&cl->q);
     memset(cl, 0, sizeof(*cl));
     cl->write_pos = -1;
@@ -83,6 +95,7 @@ rmq_cl_start(rmq_cl *cl, int64_t pos)
     }
     cl->write_pos = pos;
     cl->prefault_to = pos;
+    cl->start_pos = pos;
     return 0;
 }
 
@@ -175,30 +188,30 @@ rmq_cl_append_raw(rmq_cl *cl, int64_t off, const void *data, size_t len)
     return 0;
 }
 
-/* Fault in [from, to) of one file for writing, without changing bytes. */
-static void
-cl_populate(uint8_t *p, int64_t len)
+/*
+ * The pre-fault window: prefault_bytes, but never more than what was
+ * written since start, so an idle broker keeps no pages it does not use.
+ */
+static int64_t
+cl_window(const rmq_cl *cl)
 {
-    if (madvise(p, (size_t)len, MADV_POPULATE_WRITE) == 0) {
-        return;
-    }
-    /* kernels before 5.14: touch each page; only we write past write_pos */
-    for (int64_t i = 0; i < len; i += CL_PAGE) {
-        volatile uint8_t *b = p + i;
-        *b = *b;
-    }
+    return RMQ_MIN(cl->prefault_bytes,
+                   RMQ_MAX(cl->write_pos - cl->start_pos, CL_PAGE));
 }
 
 /* Pre-fault the next slice of [write_pos, write_pos + window). */
 static void
 cl_prefault(rmq_cl *cl)
 {
-    int64_t want = cl->write_pos + cl->prefault_bytes;
+    int64_t want = cl->write_pos + cl_window(cl);
     int64_t from = RMQ_MAX(cl->prefault_to, cl->write_pos);
+    int64_t step = cl->pf ? CL_PREFAULT_STEP / 4 : CL_PREFAULT_STEP;
     int64_t to;
 
     from -= from % CL_PAGE;
-    want = RMQ_MIN(want, from + CL_PREFAULT_STEP);
+    if (cl->pf == NULL) {
+        want = RMQ_MIN(want, from + CL_PREFAULT_STEP);
+    }
     while (from < want) {
         uint8_t *p;
         int64_t  avail;
@@ -206,8 +219,12 @@ cl_prefault(rmq_cl *cl)
         if (rmq_mfq_span(&cl->q, from, &p, &avail) != 0) {
             break; /* the next file is not there yet */
         }
-        to = RMQ_MIN(want, from + avail);
-        cl_populate(p, to - from);
+        to = RMQ_MIN(RMQ_MIN(want, from + avail), from + step);
+        if (cl->pf == NULL) {
+            rmq_populate(p, (size_t)(to - from));
+        } else if (!rmq_prefaulter_post(cl->pf, p, (size_t)(to - from))) {
+            break; /* the thread is behind: try again on the next call */
+        }
         from = to;
     }
     cl->prefault_to = RMQ_MAX(cl->prefault_to, from);
@@ -232,7 +249,7 @@ rmq_cl_maintain(rmq_cl *cl)
         }
     }
     if (cl->prefault_bytes > 0 &&
-        cl->prefault_to < cl->write_pos + cl->prefault_bytes) {
+        cl->prefault_to < cl->write_pos + cl_window(cl)) {
         cl_prefault(cl);
     }
     return 0;

@@ -26,6 +26,7 @@
 #define RMQ_STORE_COMMITLOG_H
 
 #include "store/mfile.h"
+#include "store/prefault.h"
 #include "store/record.h"
 
 #include <stdbool.h>
@@ -45,6 +46,11 @@ typedef struct rmq_cl_opts {
      * maintain calls, small enough to keep an idle broker's RSS small.
      */
     int64_t prefault_bytes;
+    /*
+     * Writer: fault pages in on a background thread (clwriter), so the
+     * appending thread never pays for a fresh page; else maintain does it.
+     */
+    bool background_prefault;
 } rmq_cl_opts;
 
 typedef struct rmq_cl {
@@ -55,6 +61,8 @@ typedef struct rmq_cl {
     uint8_t *cur;         /* mapping of the file holding write_pos */
     int64_t  cur_start;   /* its first offset */
     int64_t  prefault_to; /* pages below this offset are faulted in */
+    int64_t  start_pos;   /* write_pos at start: the window grows from it */
+    rmq_prefaulter *pf;   /* background pre-faulting, or NULL */
 } rmq_cl;
 
 int  rmq_cl_open(rmq_cl *cl, const rmq_cl_opts *o);

@@ -34,6 +34,9 @@ static const char *const fl_counters[] = {"flushes", "bytes", "cq_syncs",
                                           "errors", NULL};
 static const char *const dp_counters[] = {"records", "events", "skipped",
                                           "behind", NULL};
+static const char *const acc_counters[] = {"conns", "requests", "puts",
+                                           "pulls", "msgs_out", "held",
+                                           "errors", NULL};
 static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
                                           "held", NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
@@ -61,8 +64,9 @@ const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
     [RMQ_ACTOR_TESTACTOR] = {"testactor", TESTACTOR_MAIN,
                              RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 2000,
                              RMQ_ROLE_TEST, test_counters},
-    [RMQ_ACTOR_ACCEPTOR] = {"acceptor", NULL, RMQ_RESTART_PERMANENT,
-                            RMQ_SHM_RO, 10000, RMQ_ROLE_BROKER, no_counters},
+    [RMQ_ACTOR_ACCEPTOR] = {"acceptor", rmq_acceptor_main,
+                            RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 10000,
+                            RMQ_ROLE_BROKER, acc_counters},
 };
 
 int
