@@ -9,6 +9,7 @@
 #include "client/core.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "proto/codes.h"
 
@@ -781,25 +782,50 @@ typedef struct core_fanout {
     rmq_core          *core;
     size_t             left;
     int                failures;
+    int                code;
+    rmq_error          first; /* the first failure */
     rmq_core_fanout_fn fn;
     void              *arg;
 } core_fanout;
 
+/* One request of a fan-out: knows its address for the error report. */
+typedef struct fanout_call {
+    core_fanout *f;
+    char         addr[128];
+} fanout_call;
+
+static void
+core_fanout_note(core_fanout *f, const char *addr, int rc, const rmq_rcmd *resp)
+{
+    rmq_error e;
+
+    if (rc != 0) {
+        rmq_cerr_set(&e, rc, "request %d to %s failed: %s", f->code, addr,
+                     rmq_client_strerror(rc));
+    } else {
+        rmq_cerr_response(&e, "request failed", addr, resp->code, resp->remark);
+    }
+    rmq_clog(&f->core->log, RMQ_CLIENT_LOG_DEBUG, "client.fanout", "%s",
+             e.message);
+    if (f->failures++ == 0) {
+        f->first = e;
+    }
+}
+
 static void
 core_fanout_done(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
 {
-    core_fanout *f = arg;
+    fanout_call *call = arg;
+    core_fanout *f = call->f;
 
     if (rc != 0 || resp->code != RMQ_RESP_SUCCESS) {
-        f->failures++;
-        rmq_clog(&f->core->log, RMQ_CLIENT_LOG_DEBUG, "client.fanout",
-                 "a broker request failed: %s",
-                 rc != 0 ? rmq_client_strerror(rc)
-                         : rmq_cerr_resp_name(resp->code));
+        core_fanout_note(f, call->addr, rc, resp);
     }
+    free(call);
     if (--f->left == 0) {
         if (f->fn != NULL) {
-            f->fn(f->core, f->failures, f->arg);
+            f->fn(f->core, f->failures, f->failures > 0 ? &f->first : NULL,
+                  f->arg);
         }
         free(f);
     }
@@ -810,29 +836,30 @@ rmq_core_fanout(rmq_core *c, char **addrs, size_t n, int code,
                 const rmq_plist *ext, const rmq_buf *body,
                 rmq_core_fanout_fn fn, void *arg)
 {
-    core_fanout *f = calloc(1, sizeof(*f));
+    core_fanout *f = n > 0 ? calloc(1, sizeof(*f)) : NULL;
 
-    if (f == NULL || n == 0) {
-        free(f);
+    if (f == NULL) {
         if (fn != NULL) {
-            fn(c, n == 0 ? 0 : (int)n, arg);
+            fn(c, (int)n, NULL, arg);
         }
         return;
     }
-    f->core = c;
-    f->left = n;
-    f->fn = fn;
-    f->arg = arg;
+    *f =
+        (core_fanout){.core = c, .left = n, .code = code, .fn = fn, .arg = arg};
     for (size_t i = 0; i < n; i++) {
+        fanout_call *call = calloc(1, sizeof(*call));
         rmq_rcmd_out o;
 
+        RMQ_ASSERT(call != NULL); /* a lost call would hang the fan-out */
+        call->f = f;
+        snprintf(call->addr, sizeof(call->addr), "%s", addrs[i]);
         rmq_rcmd_out_init(&o, code, 0, 0);
         if (ext != NULL) {
             rmq_core_out_ext(&o, ext);
         }
         rmq_cio_call(c->io, addrs[i], &o, body ? body->data : NULL,
                      body ? (uint32_t)body->len : 0, c->timeout_ms,
-                     core_fanout_done, f);
+                     core_fanout_done, call);
     }
 }
 

@@ -127,11 +127,13 @@ void rmq_core_addrs_free(char **addrs, size_t n);
 
 /* ---- fan-out to brokers ------------------------------------------------ */
 
-typedef void (*rmq_core_fanout_fn)(rmq_core *c, int failures, void *arg);
+typedef void (*rmq_core_fanout_fn)(rmq_core *c, int failures,
+                                   const rmq_error *first, void *arg);
 /*
  * I/O thread: send the same request to each address; fn (may be NULL) runs
  * once every one answered or failed, with the number of failures
- * (transport errors or a non-zero response code).
+ * (transport errors or a non-zero response code) and the first of them
+ * (NULL when none).  With no address fn runs at once.
  */
 void rmq_core_fanout(rmq_core *c, char **addrs, size_t n, int code,
                      const rmq_plist *ext, const rmq_buf *body,

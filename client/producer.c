@@ -132,7 +132,7 @@ typedef struct prod_unreg {
 } prod_unreg;
 
 static void
-prod_unreg_done(rmq_core *c, int failures, void *arg)
+prod_unreg_done(rmq_core *c, int failures, const rmq_error *first, void *arg)
 {
     prod_unreg *u = arg;
 

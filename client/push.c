@@ -234,9 +234,20 @@ push_heartbeat_send(rmq_push_consumer *pc, rmq_core_fanout_fn fn)
 }
 
 static void
+push_heartbeat_done(rmq_core *c, int failures, const rmq_error *first,
+                    void *arg)
+{
+    if (failures > 0) {
+        rmq_clog(&c->log, RMQ_CLIENT_LOG_WARN, "push.heartbeat",
+                 "%d broker(s) refused a heartbeat (%s)", failures,
+                 first->message);
+    }
+}
+
+static void
 push_heartbeat_tick(rmq_cio *io, void *arg)
 {
-    push_heartbeat_send(arg, NULL);
+    push_heartbeat_send(arg, push_heartbeat_done);
 }
 
 static void
@@ -252,7 +263,7 @@ push_commit_tick(rmq_cio *io, void *arg)
 }
 
 static void
-push_boot_hb_done(rmq_core *c, int failures, void *arg)
+push_boot_hb_done(rmq_core *c, int failures, const rmq_error *first, void *arg)
 {
     rmq_push_consumer *pc = arg;
 
@@ -261,7 +272,8 @@ push_boot_hb_done(rmq_core *c, int failures, void *arg)
     }
     if (failures > 0) {
         rmq_clog(&c->log, RMQ_CLIENT_LOG_WARN, "push.heartbeat",
-                 "%d broker(s) refused the first heartbeat", failures);
+                 "%d broker(s) refused the first heartbeat (%s)", failures,
+                 first->message);
     }
     rmq_push_rebalance_all(pc);
     pc->timers[0] = rmq_cio_every(c->io, pc->opts.heartbeat_interval_ms,
@@ -670,7 +682,7 @@ push_stop_pulls(rmq_cio *io, void *arg)
 }
 
 static void
-push_unreg_done(rmq_core *core, int failures, void *arg)
+push_unreg_done(rmq_core *core, int failures, const rmq_error *first, void *arg)
 {
     push_call_done(arg);
 }

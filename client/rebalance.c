@@ -21,8 +21,9 @@
     3000 /* Java PULL_TIME_DELAY_MILLS_WHEN_EXCEPTION */
 #define RB_FLOW_DELAY_MS 50
 #define RB_FLOW_LOG_MS 10000
-#define RB_PULL_TIMEOUT_MS 30000 /* Java CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND  \
-                                  */
+#define RB_PULL_TIMEOUT_MS                                                     \
+    30000 /* Java CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND                         \
+           */
 
 static void pq_pull(push_pq *pq);
 
@@ -725,11 +726,14 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     }
     if (rc != 0 || resp->code != RMQ_RESP_SUCCESS ||
         rmq_cjson_consumer_ids(resp->body, resp->body_len, &ids, &n) != 0) {
-        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
-                 "could not list the consumers of the group for topic %s: %s",
+        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_WARN, "push.rebalance",
+                 "could not list the consumers of the group for topic %s: "
+                 "%s%s%s",
                  sub->topic,
                  rc != 0 ? rmq_client_strerror(rc)
-                         : rmq_cerr_resp_name(resp->code));
+                         : rmq_cerr_resp_name(resp->code),
+                 rc == 0 && resp->remark != NULL ? ": " : "",
+                 rc == 0 && resp->remark != NULL ? resp->remark : "");
         goto done;
     }
     rmq_alloc_sort_ids(ids, n);
