@@ -196,8 +196,34 @@ push_from_name(rmq_consume_from f)
     }
 }
 
+/* Remember the addresses a heartbeat went to (so a rebalance can tell
+ * whether a broker knows us yet). */
 static void
-push_heartbeat_send(rmq_push_consumer *pc, rmq_core_fanout_fn fn)
+push_heartbeat_note(rmq_push_consumer *pc, char **addrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool   known = false;
+        char **a;
+
+        for (size_t k = 0; k < pc->nhb && !known; k++) {
+            known = strcmp(pc->hb_addrs[k], addrs[i]) == 0;
+        }
+        if (known) {
+            continue;
+        }
+        a = realloc(pc->hb_addrs, (pc->nhb + 1) * sizeof(*a));
+        if (a == NULL) {
+            return;
+        }
+        pc->hb_addrs = a;
+        if ((a[pc->nhb] = strdup(addrs[i])) != NULL) {
+            pc->nhb++;
+        }
+    }
+}
+
+void
+rmq_push_heartbeat(rmq_push_consumer *pc, rmq_core_fanout_fn fn, void *arg)
 {
     rmq_hb_sub     *subs = calloc(pc->nsubs + 1, sizeof(*subs));
     rmq_hb_consumer hc;
@@ -226,11 +252,31 @@ push_heartbeat_send(rmq_push_consumer *pc, rmq_core_fanout_fn fn)
         rmq_core_broker_addrs(&pc->core, false, &addrs, &n) != 0) {
         n = 0;
     }
+    push_heartbeat_note(pc, addrs, n);
     rmq_core_fanout(&pc->core, addrs, n, RMQ_REQ_HEART_BEAT, NULL, &body, fn,
-                    pc);
+                    arg);
     rmq_core_addrs_free(addrs, n);
     rmq_buf_free(&body);
     free(subs);
+}
+
+bool
+rmq_push_heartbeat_covers(rmq_push_consumer *pc, const rmq_route *r)
+{
+    for (size_t b = 0; b < r->nbrokers; b++) {
+        for (size_t i = 0; i < r->brokers[b].naddrs; i++) {
+            const char *addr = r->brokers[b].addrs[i].addr;
+            bool        known = false;
+
+            for (size_t k = 0; k < pc->nhb && !known; k++) {
+                known = strcmp(pc->hb_addrs[k], addr) == 0;
+            }
+            if (!known) {
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 static void
@@ -247,7 +293,7 @@ push_heartbeat_done(rmq_core *c, int failures, const rmq_error *first,
 static void
 push_heartbeat_tick(rmq_cio *io, void *arg)
 {
-    push_heartbeat_send(arg, push_heartbeat_done);
+    rmq_push_heartbeat(arg, push_heartbeat_done, arg);
 }
 
 static void
@@ -295,7 +341,7 @@ push_boot_route(rmq_core *c, int rc, rmq_route *route, const rmq_error *err,
                  err != NULL ? err->message : "no route");
     }
     if (--pc->boot_left == 0) {
-        push_heartbeat_send(pc, push_boot_hb_done);
+        rmq_push_heartbeat(pc, push_boot_hb_done, pc);
     }
 }
 
@@ -752,6 +798,7 @@ rmq_push_consumer_destroy(rmq_push_consumer *pc)
         push_task_free(t);
     }
     rmq_push_free_all(pc);
+    rmq_core_addrs_free(pc->hb_addrs, pc->nhb);
     rmq_core_fini(&pc->core);
     rmq_pool_free(pc->pool);
     for (size_t i = 0; i < pc->nsubs; i++) {

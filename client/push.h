@@ -88,6 +88,8 @@ struct rmq_push_consumer {
     push_task   *later; /* consume again after a delay */
     bool         stopping;
     size_t       boot_left;
+    char       **hb_addrs; /* brokers a heartbeat went to */
+    size_t       nhb;
     uint64_t     timers[3];
 };
 
@@ -105,5 +107,10 @@ void rmq_push_pq_release(push_pq *pq);
 
 /* push.c, I/O thread: hand a pulled message to the consume threads. */
 void rmq_push_dispatch(push_pq *pq, rmq_message_ext *msg);
+/* Heartbeat every broker of the cached routes; fn(arg) when all answered. */
+void rmq_push_heartbeat(rmq_push_consumer *pc, rmq_core_fanout_fn fn,
+                        void *arg);
+/* Whether every broker of r already got a heartbeat from us. */
+bool rmq_push_heartbeat_covers(rmq_push_consumer *pc, const rmq_route *r);
 
 #endif

@@ -647,6 +647,8 @@ typedef struct rb_ctx {
 } rb_ctx;
 
 static void rb_sub(push_sub *sub);
+static void rb_after_heartbeat(rmq_core *c, int failures,
+                               const rmq_error *first, void *arg);
 
 static void
 rb_done(push_sub *sub)
@@ -788,6 +790,12 @@ rb_on_route(rmq_core *c, int rc, rmq_route *route, const rmq_error *err,
         rb_done(sub);
         return;
     }
+    if (!rmq_push_heartbeat_covers(pc, route)) {
+        /* a topic whose brokers never heard from us (created after start):
+         * they must know this consumer before they can list it */
+        rmq_push_heartbeat(pc, rb_after_heartbeat, sub);
+        return;
+    }
     if (pc->opts.model == RMQ_MODEL_BROADCASTING) {
         rb_apply(sub, route, 0, route->nsub);
         rb_done(sub);
@@ -806,6 +814,19 @@ rb_on_route(rmq_core *c, int rc, rmq_route *route, const rmq_error *err,
     rmq_rcmd_out_init(&o, RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, 0, 0);
     rmq_rcmd_out_ext(&o, "consumerGroup", c->group);
     rmq_cio_call(c->io, addr, &o, NULL, 0, c->timeout_ms, rb_on_cids, ctx);
+}
+
+/* The heartbeat a new route called for is done: look again. */
+static void
+rb_after_heartbeat(rmq_core *c, int failures, const rmq_error *first, void *arg)
+{
+    push_sub *sub = arg;
+
+    if (sub->pc->stopping) {
+        rb_done(sub);
+        return;
+    }
+    rmq_core_route(c, sub->topic, false, rb_on_route, sub);
 }
 
 static void

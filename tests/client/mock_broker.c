@@ -115,6 +115,7 @@ struct mock {
     mpuller         pullers[128];
     int             npullers;
     bool            fail_sendback;
+    bool            no_retry_routes;
     msaved          saved[512]; /* ext fields of the last request per code */
 };
 
@@ -226,7 +227,7 @@ mock_route(mock *m, rmq_conn *c, const rmq_rcmd *req)
     rmq_buf     b;
     mreply      r;
 
-    if (t == NULL && strncmp(topic, "%RETRY%", 7) == 0) {
+    if (t == NULL && strncmp(topic, "%RETRY%", 7) == 0 && !m->no_retry_routes) {
         t = &retry;
     }
     if (t == NULL || (t->qa == 0 && t->qb == 0)) {
@@ -936,6 +937,14 @@ mock_silent(mock *m, int server, bool silent)
 {
     pthread_mutex_lock(&m->mu);
     m->srv[server].silent = silent;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void
+mock_retry_routes(mock *m, bool on)
+{
+    pthread_mutex_lock(&m->mu);
+    m->no_retry_routes = !on;
     pthread_mutex_unlock(&m->mu);
 }
 

@@ -30,6 +30,8 @@ void mock_topic(mock *m, const char *topic, int queues_a, int queues_b);
 void mock_fail_sends(mock *m, int server, int code);
 /* Never answer sends to a broker. */
 void mock_silent(mock *m, int server, bool silent);
+/* Whether the name server knows %RETRY% topics nobody created (true). */
+void mock_retry_routes(mock *m, bool on);
 /* Close every client connection of a server (on its next loop pass). */
 void mock_drop_conns(mock *m, int server);
 /* Answer CONSUMER_SEND_MSG_BACK with SYSTEM_ERROR. */

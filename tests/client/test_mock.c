@@ -861,6 +861,10 @@ seen_reached(void *arg)
     return total >= g->n;
 }
 
+/* Consumer timers; tests that need others change them first. */
+static int mk_rebalance_ms = 60000; /* only NOTIFY (40) rebalances early */
+static int mk_heartbeat_ms = 1000;
+
 static rmq_push_consumer *
 mk_consumer(const char *group, rmq_message_model model, seen *s,
             const char *expr)
@@ -878,8 +882,8 @@ mk_consumer(const char *group, rmq_message_model model, seen *s,
     o.on_message_arg = s;
     o.suspend_ms = 1000;
     o.commit_interval_ms = 200;
-    o.heartbeat_interval_ms = 1000;
-    o.rebalance_interval_ms = 60000; /* only NOTIFY (40) rebalances early */
+    o.heartbeat_interval_ms = mk_heartbeat_ms;
+    o.rebalance_interval_ms = mk_rebalance_ms;
     if (getenv("MOCK_LOG") != NULL) {
         o.log_level = atoi(getenv("MOCK_LOG"));
     }
@@ -1073,6 +1077,33 @@ START_TEST(test_mock_push_failed_send_back_goes_to_the_retry_topic)
 }
 END_TEST
 
+START_TEST(test_mock_push_topic_created_after_start_is_consumed)
+{
+    seen               s;
+    seen_goal          g;
+    rmq_push_consumer *c;
+
+    seen_init(&s);
+    /* no route at start: the first heartbeat reaches nobody; the broker
+     * must hear from us once the route appears, long before the next
+     * periodic heartbeat */
+    mock_retry_routes(mk, false);
+    mock_topic(mk, "T", 0, 0);
+    mk_rebalance_ms = 300;
+    mk_heartbeat_ms = 60000;
+    c = mk_consumer("G", RMQ_MODEL_CLUSTERING, &s, "*");
+    /* T and %RETRY%G were looked up at start, and found nowhere */
+    ck_assert(mock_wait_count(MOCK_NS, 105, 2));
+    mock_topic(mk, "T", 2, 0);
+    mk_send_n(6, NULL, NULL);
+    g = (seen_goal){.s = {&s, NULL}, .n = 6};
+    ck_assert_msg(mk_wait(seen_reached, &g, WAIT_MS), "consumed %d of 6",
+                  seen_count(&s));
+    ck_assert_int_ge(mock_count(mk, MOCK_A, 34), 1);
+    rmq_push_consumer_destroy(c);
+}
+END_TEST
+
 START_TEST(test_mock_push_tag_expression_filters)
 {
     seen               s;
@@ -1161,6 +1192,7 @@ mock_suite(void)
     tcase_add_test(tc,
                    test_mock_push_reconsume_later_comes_back_through_send_back);
     tcase_add_test(tc, test_mock_push_failed_send_back_goes_to_the_retry_topic);
+    tcase_add_test(tc, test_mock_push_topic_created_after_start_is_consumed);
     tcase_add_test(tc, test_mock_push_tag_expression_filters);
     tcase_add_test(
         tc, test_mock_push_consumer_needs_group_callback_and_subscription);
