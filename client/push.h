@@ -100,8 +100,17 @@ void rmq_push_commit_all(rmq_push_consumer *pc);
 void rmq_push_drop_all(rmq_push_consumer *pc);
 /* Forget every queue (after the threads stopped). */
 void rmq_push_free_all(rmq_push_consumer *pc);
+/*
+ * Add offset to the in-flight set, kept sorted (offsets normally come in
+ * order; a broker moving an illegal offset back may break that).  Returns
+ * 0, RMQ_CLIENT_ERR_INVALID when it is already in flight, or _NOMEM.
+ */
+int rmq_push_pq_track(push_pq *pq, int64_t offset);
 /* A message at offset was consumed (or settled otherwise). */
 void rmq_push_pq_settle(push_pq *pq, int64_t offset);
+/* The offset to commit: the smallest still in flight, else the next pull
+ * offset (-1 before the start offset is known). */
+int64_t rmq_push_pq_consumed(const push_pq *pq);
 /* Any thread. */
 void rmq_push_pq_release(push_pq *pq);
 

@@ -99,42 +99,9 @@ pq_cancel_timer(push_pq *pq)
 
 /* ---- in-flight offsets ------------------------------------------------- */
 
-static int
-pq_track(push_pq *pq, int64_t offset)
-{
-    if (pq->head > 0 && pq->len == pq->cap) {
-        /* compact: settled entries before head are gone for good */
-        memmove(pq->offs, pq->offs + pq->head,
-                (pq->len - pq->head) * sizeof(*pq->offs));
-        memmove(pq->done, pq->done + pq->head, pq->len - pq->head);
-        pq->len -= pq->head;
-        pq->head = 0;
-    }
-    if (pq->len == pq->cap) {
-        size_t   cap = pq->cap ? pq->cap * 2 : 64;
-        int64_t *o = realloc(pq->offs, cap * sizeof(*o));
-        uint8_t *d;
-
-        if (o == NULL) {
-            return RMQ_CLIENT_ERR_NOMEM;
-        }
-        pq->offs = o;
-        d = realloc(pq->done, cap);
-        if (d == NULL) {
-            return RMQ_CLIENT_ERR_NOMEM;
-        }
-        pq->done = d;
-        pq->cap = cap;
-    }
-    pq->offs[pq->len] = offset;
-    pq->done[pq->len] = 0;
-    pq->len++;
-    pq->cached++;
-    return 0;
-}
-
-void
-rmq_push_pq_settle(push_pq *pq, int64_t offset)
+/* Index of the first in-flight entry >= offset (len when none). */
+static size_t
+pq_find_offset(const push_pq *pq, int64_t offset)
 {
     size_t lo = pq->head, hi = pq->len;
 
@@ -146,6 +113,72 @@ rmq_push_pq_settle(push_pq *pq, int64_t offset)
             hi = mid;
         }
     }
+    return lo;
+}
+
+static int
+pq_track_room(push_pq *pq)
+{
+    size_t   cap;
+    int64_t *o;
+    uint8_t *d;
+
+    if (pq->head > 0 && pq->len == pq->cap) {
+        /* compact: settled entries before head are gone for good */
+        memmove(pq->offs, pq->offs + pq->head,
+                (pq->len - pq->head) * sizeof(*pq->offs));
+        memmove(pq->done, pq->done + pq->head, pq->len - pq->head);
+        pq->len -= pq->head;
+        pq->head = 0;
+    }
+    if (pq->len < pq->cap) {
+        return 0;
+    }
+    cap = pq->cap ? pq->cap * 2 : 64;
+    o = realloc(pq->offs, cap * sizeof(*o));
+    if (o == NULL) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    pq->offs = o;
+    d = realloc(pq->done, cap);
+    if (d == NULL) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    pq->done = d;
+    pq->cap = cap;
+    return 0;
+}
+
+int
+rmq_push_pq_track(push_pq *pq, int64_t offset)
+{
+    size_t at;
+
+    if (pq->len > pq->head && pq->offs[pq->len - 1] >= offset) {
+        at = pq_find_offset(pq, offset);
+        if (at < pq->len && pq->offs[at] == offset) {
+            return RMQ_CLIENT_ERR_INVALID;
+        }
+    }
+    if (pq_track_room(pq) != 0) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    at = pq_find_offset(pq, offset);
+    memmove(pq->offs + at + 1, pq->offs + at,
+            (pq->len - at) * sizeof(*pq->offs));
+    memmove(pq->done + at + 1, pq->done + at, pq->len - at);
+    pq->offs[at] = offset;
+    pq->done[at] = 0;
+    pq->len++;
+    pq->cached++;
+    return 0;
+}
+
+void
+rmq_push_pq_settle(push_pq *pq, int64_t offset)
+{
+    size_t lo = pq_find_offset(pq, offset);
+
     if (lo >= pq->len || pq->offs[lo] != offset || pq->done[lo]) {
         return;
     }
@@ -159,9 +192,8 @@ rmq_push_pq_settle(push_pq *pq, int64_t offset)
     }
 }
 
-/* The offset to commit: nothing before it is still unconsumed. */
-static int64_t
-pq_consumed(const push_pq *pq)
+int64_t
+rmq_push_pq_consumed(const push_pq *pq)
 {
     if (pq->head < pq->len) {
         return pq->offs[pq->head];
@@ -229,7 +261,7 @@ pq_master(const push_pq *pq, char *buf, size_t cap)
 static void
 pq_commit(rmq_push_consumer *pc, push_pq *pq)
 {
-    int64_t      off = pq_consumed(pq);
+    int64_t      off = rmq_push_pq_consumed(pq);
     char         addr[128], qid[16], offs[24];
     rmq_rcmd_out o;
 
@@ -489,6 +521,7 @@ pq_take(push_pq *pq, rmq_message_ext *m)
 {
     rmq_push_consumer *pc = pq->pc;
     const char        *rt;
+    int                rc;
 
     if (!rmq_tagexpr_match(&pq->sub->expr, rmq_message_ext_get_tags(m)) ||
         m->queue_offset < pq->next_offset) {
@@ -502,10 +535,13 @@ pq_take(push_pq *pq, rmq_message_ext *m)
         strcmp(m->topic, pc->retry_topic) == 0) {
         rmq_msgext_set_topic(m, rt);
     }
-    if (pq_track(pq, m->queue_offset) != 0) {
-        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_ERROR, "push.track",
-                 "out of memory tracking a message: it will come again");
-        rmq_message_ext_free(m);
+    rc = rmq_push_pq_track(pq, m->queue_offset);
+    if (rc != 0) {
+        if (rc == RMQ_CLIENT_ERR_NOMEM) {
+            rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_ERROR, "push.track",
+                     "out of memory tracking a message: it will come again");
+        }
+        rmq_message_ext_free(m); /* or already in flight */
         return;
     }
     rmq_push_dispatch(pq, m);
@@ -577,7 +613,7 @@ static void
 pq_pull_ext(push_pq *pq, rmq_rcmd_out *o, char (*s)[24])
 {
     rmq_push_consumer *pc = pq->pc;
-    int64_t            commit = pq_consumed(pq);
+    int64_t            commit = rmq_push_pq_consumed(pq);
     int                sysflag = RMQ_PULL_SUSPEND | RMQ_PULL_SUBSCRIPTION;
 
     if (pc->opts.model == RMQ_MODEL_CLUSTERING && commit > 0) {
