@@ -311,6 +311,10 @@ cfg_read_value(struct cfg_ctx *ctx, rmq_config *cfg, const struct cfg_key *k,
         return cfg_fail(ctx, line, k->group, k->key, cfg_type_name(k->type));
     }
     const char *val = config_setting_get_string(s);
+    if (k->type == CFG_PATH && val[0] == '\0') {
+        /* "" would become a path relative to nothing (mkdir "" fails late) */
+        return cfg_fail(ctx, line, k->group, k->key, "must not be empty");
+    }
     if (k->type == CFG_ENUM) {
         rc = cfg_set_enum(k, dst, val);
         if (rc != 0) {
@@ -439,6 +443,9 @@ cfg_parse_delays(rmq_broker_config *b)
         case 'd': unit = 86400 * 1000; break;
         default: return RMQ_ERR_RANGE;
         }
+        if (v > INT64_MAX / unit) {
+            return RMQ_ERR_RANGE; /* would overflow int64 milliseconds */
+        }
         b->delay_level_ms[n++] = (int64_t)v * unit;
         p = end + 1;
         if (*p != ' ' && *p != '\0') {
@@ -447,6 +454,28 @@ cfg_parse_delays(rmq_broker_config *b)
     }
     b->delay_level_count = n;
     return n > 0 ? 0 : RMQ_ERR_RANGE;
+}
+
+/*
+ * The name server port equals the broker's listenPort or its fast port
+ * (listenPort-2).  Name the key the file set: when the namesrv port is
+ * only a default, the line to fix is the broker's listenPort.
+ */
+static int
+cfg_port_clash(struct cfg_ctx *ctx, const rmq_config *cfg)
+{
+    char why[160];
+    int  ns_line = cfg_line_of(ctx, "namesrv", "listenPort");
+
+    if (ns_line > 0) {
+        return cfg_fail(ctx, ns_line, "namesrv", "listenPort",
+                        "clashes with broker listenPort or listenPort-2");
+    }
+    snprintf(why, sizeof(why),
+             "listenPort or listenPort-2 clashes with namesrv listenPort %d",
+             (int)cfg->namesrv.listen_port);
+    return cfg_fail(ctx, cfg_line_of(ctx, "broker", "listenPort"), "broker",
+                    "listenPort", why);
 }
 
 static int
@@ -477,9 +506,7 @@ cfg_validate(struct cfg_ctx *ctx, rmq_config *cfg)
     if (cfg->has_broker && cfg->has_namesrv && cfg->namesrv.enabled &&
         (cfg->namesrv.listen_port == b->listen_port ||
          cfg->namesrv.listen_port == b->listen_port - 2)) {
-        return cfg_fail(ctx, cfg_line_of(ctx, "namesrv", "listenPort"),
-                        "namesrv", "listenPort",
-                        "clashes with broker listenPort or listenPort-2");
+        return cfg_port_clash(ctx, cfg);
     }
     return 0;
 }

@@ -172,11 +172,16 @@ msg_unpack_field(const msgpack_object *o, const rmq_mfield *f, char *base)
 
     switch (f->type) {
     case RMQ_MF_STR:
-        if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= f->size ||
-            memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL) {
+        if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= f->size) {
             return RMQ_ERR_PROTO;
         }
-        memcpy(p, o->via.str.ptr, o->via.str.size);
+        /* msgpack-c gives an empty string a NULL ptr: no mem* calls on it */
+        if (o->via.str.size > 0) {
+            if (memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL) {
+                return RMQ_ERR_PROTO;
+            }
+            memcpy(p, o->via.str.ptr, o->via.str.size);
+        }
         ((char *)p)[o->via.str.size] = '\0';
         return 0;
     case RMQ_MF_BIN:

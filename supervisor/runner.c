@@ -118,6 +118,8 @@ runner_signals(rmq_actor *self)
     sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* the supervisor held HUP/TERM/INT blocked across exec: pending ones
+       arrive now, as flags */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     return 0;

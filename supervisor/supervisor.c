@@ -127,11 +127,20 @@ sup_spawn(rmq_sup *s, struct sup_actor *a)
         return RMQ_ERR_SYS;
     }
     if (pid == 0) {
-        sigset_t none;
+        sigset_t held;
 
         /* child: only async-signal-safe calls until exec (NNG threads!) */
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        /*
+         * SIGHUP/SIGTERM/SIGINT stay blocked across exec: until the runner
+         * installs its handlers (and unblocks everything) their default
+         * action would kill the new actor, e.g. when a reload races with a
+         * restart.  Blocked, they stay pending and arrive as flags.
+         */
+        sigemptyset(&held);
+        sigaddset(&held, SIGHUP);
+        sigaddset(&held, SIGTERM);
+        sigaddset(&held, SIGINT);
+        sigprocmask(SIG_SETMASK, &held, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) {
             _exit(RMQ_EXIT_OK);

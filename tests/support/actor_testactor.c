@@ -12,6 +12,7 @@
  *   exit2       become READY, then exit 2 (fatal)
  *   hang        become READY, then stop heartbeating (signals blocked)
  *   slowstop    ignore SIGTERM: the supervisor must SIGKILL it
+ *   noready     keep heartbeating but never become READY (start timeout)
  */
 #include "actors/actors.h"
 #include "common/log.h"
@@ -52,6 +53,17 @@ testactor_hang(void)
     }
 }
 
+/* Alive and heartbeating, stoppable, but never READY. */
+static void
+testactor_never_ready(rmq_actor *self)
+{
+    while (!self->stop_requested) {
+        rmq_actor_clear_wakeup(self);
+        rmq_actor_wait(self, rmq_mono_ms() + 200, NULL, 0);
+    }
+    rmq_actor_exit(self, RMQ_EXIT_OK);
+}
+
 void
 rmq_testactor_main(rmq_actor *self)
 {
@@ -61,6 +73,9 @@ rmq_testactor_main(rmq_actor *self)
     rmq_log(RMQ_LOG_INFO, "testactor.mode", "mode %s", mode);
     if (strcmp(mode, "crash-early") == 0) {
         abort();
+    }
+    if (strcmp(mode, "noready") == 0) {
+        testactor_never_ready(self);
     }
     rmq_actor_ready(self);
     if (strcmp(mode, "crash") == 0) {
