@@ -8,145 +8,61 @@
  * the broker's retry path exists).
  *
  * One broker per TCase, started by an unchecked fixture in Check's
- * parent process, so a broker that never comes up fails the whole TCase
- * once, fast, with the reason and the log path.  The supervisor gets
- * PR_SET_PDEATHSIG and its actors die with it, so nothing outlives the
- * test run; the temp dir is removed unless RMQTEST_KEEP is set.
- *
- * TODO: switch the local helpers below to tests/support/rmqtest.h once
- * it is on main.
+ * parent process with tests/support/rmqtest.h (temp dirs under a base
+ * dir removed by the fixture, spawned processes that die with the test
+ * run), so a broker that never comes up fails every test of the TCase at
+ * once with the reason and the log path, without waiting again per test.
  */
 #include "rmq/client.h"
 
-#include "common/util.h"
+#include "tests/support/rmqtest.h"
 
-#include <arpa/inet.h>
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define BRK_START_MS 20000
 #define BRK_WAIT_MS 30000
 
-/* ---- the broker under test (local helper) ------------------------------ */
+/* ---- the broker under test --------------------------------------------- */
 
 static struct {
-    char  dir[256];
-    char  conf[300];
-    char  log[300];
-    char  ns[64];
-    int   ns_port;
-    int   port;
-    pid_t pid;
-    char  why[512]; /* set when it could not be started */
+    rmqtest_broker b;
+    bool           inited;
+    char           ns[64];
+    char           why[512]; /* set when it could not be started */
 } bk;
-
-static bool
-brk_port_free(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port)};
-    int                fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    bool               ok;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
-
-/* A port P with P-2 (fast port) and P+1 (HA port) free too. */
-static int
-brk_free_ports(int avoid)
-{
-    for (int tries = 0; tries < 200; tries++) {
-        int p = 20000 +
-                (int)((rmq_mono_us() ^ (uint64_t)getpid() * 7919u) % 30000) +
-                tries * 7;
-        if (p != avoid && p - 2 != avoid && p + 1 != avoid &&
-            brk_port_free(p) && brk_port_free(p - 2) && brk_port_free(p + 1)) {
-            return p;
-        }
-    }
-    return 0;
-}
-
-static bool
-brk_port_open(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port)};
-    int                fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool               ok;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
 
 static void
 brk_write_conf(void)
 {
-    FILE *f = fopen(bk.conf, "w");
-
-    fprintf(f,
-            "broker = {\n"
-            "    brokerClusterName = \"DefaultCluster\";\n"
-            "    brokerName = \"broker-a\";\n"
-            "    brokerId = 0;\n"
-            "    brokerIP1 = \"127.0.0.1\";\n"
-            "    listenPort = %d;\n"
-            "    namesrvAddr = \"%s\";\n"
-            "    storePathRootDir = \"%s/store\";\n"
-            "    mappedFileSizeCommitLog = 16777216;\n"
-            "    mappedFileSizeConsumeQueue = 60000;\n"
-            "    autoCreateTopicEnable = true;\n"
-            "    autoCreateSubscriptionGroup = true;\n"
-            "};\n"
-            "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
-            "supervisor = {\n    runDir = \"%s/run\";\n};\n",
-            bk.port, bk.ns, bk.dir, bk.ns_port, bk.dir);
-    fclose(f);
-}
-
-static void
-brk_spawn(const char *bin)
-{
-    pid_t parent = getpid();
-
-    bk.pid = fork();
-    if (bk.pid == 0) {
-        int fd = open(bk.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(bin, bin, "-c", bk.conf, (char *)NULL);
-        _exit(127);
-    }
+    rmqtest_write_file(
+        bk.b.conf,
+        "broker = {\n"
+        "    brokerClusterName = \"DefaultCluster\";\n"
+        "    brokerName = \"broker-a\";\n"
+        "    brokerId = 0;\n"
+        "    brokerIP1 = \"127.0.0.1\";\n"
+        "    listenPort = %d;\n"
+        "    namesrvAddr = \"%s\";\n"
+        "    storePathRootDir = \"%s/store\";\n"
+        "    mappedFileSizeCommitLog = 16777216;\n"
+        "    mappedFileSizeConsumeQueue = 60000;\n"
+        "    autoCreateTopicEnable = true;\n"
+        "    autoCreateSubscriptionGroup = true;\n"
+        "};\n"
+        "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
+        "supervisor = {\n    runDir = \"%s\";\n};\n",
+        bk.b.port, bk.ns, bk.b.dir, bk.b.ns_port, bk.b.run_dir);
 }
 
 /* The broker is up once the name server hands out the TBW102 route. */
 static bool
-brk_ready(void)
+brk_ready(void *arg)
 {
     rmq_producer_opts o;
     rmq_producer     *p = NULL;
@@ -154,8 +70,9 @@ brk_ready(void)
     size_t            n = 0;
     bool              ok = false;
 
-    if (!brk_port_open(bk.ns_port) || !brk_port_open(bk.port)) {
-        return false;
+    (void)arg;
+    if (!rmqtest_broker_running(&bk.b)) {
+        return true; /* nothing to wait for */
     }
     rmq_producer_opts_init(&o);
     o.namesrv_addr = bk.ns;
@@ -171,69 +88,44 @@ brk_ready(void)
     return ok;
 }
 
+/* Unchecked setup, in Check's parent process. */
 static void
 brk_start(void)
 {
     const char *bin = getenv("RMQ_SUPERVISOR_BIN");
-    int64_t     until;
 
     memset(&bk, 0, sizeof(bk));
+    rmqtest_base_setup();
     if (bin == NULL) {
         snprintf(bk.why, sizeof(bk.why),
                  "RMQ_SUPERVISOR_BIN is not set (run through ctest)");
         return;
     }
-    snprintf(bk.dir, sizeof(bk.dir), "/tmp/rmq-client-XXXXXX");
-    if (mkdtemp(bk.dir) == NULL) {
-        snprintf(bk.why, sizeof(bk.why), "mkdtemp: %s", strerror(errno));
+    rmqtest_broker_init(&bk.b, "client");
+    bk.inited = true;
+    snprintf(bk.ns, sizeof(bk.ns), "127.0.0.1:%d", bk.b.ns_port);
+    brk_write_conf();
+    rmqtest_broker_start(&bk.b, bin, NULL);
+    if (rmqtest_wait_until(brk_ready, NULL, BRK_START_MS) &&
+        rmqtest_broker_running(&bk.b)) {
         return;
     }
-    snprintf(bk.conf, sizeof(bk.conf), "%s/rmq.conf", bk.dir);
-    snprintf(bk.log, sizeof(bk.log), "%s/supervisor.log", bk.dir);
-    bk.port = brk_free_ports(0);
-    bk.ns_port = brk_free_ports(bk.port);
-    snprintf(bk.ns, sizeof(bk.ns), "127.0.0.1:%d", bk.ns_port);
-    brk_write_conf();
-    brk_spawn(bin);
-    until = rmq_mono_ms() + BRK_START_MS;
-    while (rmq_mono_ms() < until) {
-        if (brk_ready()) {
-            return;
-        }
-        if (waitpid(bk.pid, NULL, WNOHANG) == bk.pid) {
-            bk.pid = 0;
-            break;
-        }
-        usleep(100 * 1000);
-    }
     snprintf(bk.why, sizeof(bk.why),
-             "no broker at 127.0.0.1:%d (name server %s) within %d ms%s: is "
-             "the acceptor actor on main yet? supervisor log: %s",
-             bk.port, bk.ns, BRK_START_MS,
-             bk.pid == 0 ? " (supervisor exited)" : "", bk.log);
+             "no broker at 127.0.0.1:%d (name server %s) within %d ms%s; "
+             "supervisor log: %s (kept with RMQTEST_KEEP=1)",
+             bk.b.port, bk.ns, rmqtest_scale_ms(BRK_START_MS),
+             rmqtest_broker_running(&bk.b) ? "" : " (supervisor exited)",
+             bk.b.log);
 }
 
 static void
 brk_stop(void)
 {
-    char cmd[400];
-
-    if (bk.pid > 0) {
-        kill(-bk.pid, SIGTERM);
-        for (int i = 0; i < 100 && waitpid(bk.pid, NULL, WNOHANG) == 0; i++) {
-            usleep(50 * 1000);
-        }
-        kill(-bk.pid, SIGKILL);
-        waitpid(bk.pid, NULL, 0);
-        bk.pid = 0;
+    if (bk.inited) {
+        rmqtest_broker_fini(&bk.b);
+        bk.inited = false;
     }
-    if (bk.dir[0] != '\0' && getenv("RMQTEST_KEEP") == NULL &&
-        bk.why[0] == '\0') {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", bk.dir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "could not remove %s\n", bk.dir);
-        }
-    }
+    rmqtest_base_teardown();
 }
 
 /* Every test starts here: fail at once when there is no broker. */
@@ -245,20 +137,10 @@ brk_need(void)
 
 /* ---- helpers ----------------------------------------------------------- */
 
-typedef bool (*brk_cond)(void *arg);
-
 static bool
-brk_wait(brk_cond cond, void *arg, int timeout_ms)
+brk_wait(rmqtest_cond_fn cond, void *arg, int timeout_ms)
 {
-    int64_t until = rmq_mono_ms() + timeout_ms;
-
-    while (!cond(arg)) {
-        if (rmq_mono_ms() > until) {
-            return cond(arg);
-        }
-        usleep(20 * 1000);
-    }
-    return true;
+    return rmqtest_wait_until(cond, arg, timeout_ms);
 }
 
 /* A topic name no other test uses. */
@@ -266,7 +148,7 @@ static void
 brk_topic(char *out, size_t cap, const char *tag)
 {
     snprintf(out, cap, "%s_%d_%lld", tag, (int)getpid(),
-             (long long)(rmq_mono_us() % 1000000));
+             (long long)(rmqtest_now_us() % 1000000));
 }
 
 static rmq_producer *
@@ -737,8 +619,8 @@ START_TEST(test_broker_clustering_two_instances_get_everything_once)
     c2 = brk_consumer(group, topic, RMQ_MODEL_CLUSTERING, &s2);
     /* probes until both instances own queues */
     g = (brk_goal){.s = {&s1, &s2}, .what = 1, .want = 1};
-    until = rmq_mono_ms() + BRK_WAIT_MS;
-    while (!brk_goal_met(&g) && rmq_mono_ms() < until) {
+    until = rmqtest_now_ms() + rmqtest_scale_ms(BRK_WAIT_MS);
+    while (!brk_goal_met(&g) && rmqtest_now_ms() < until) {
         brk_send_n(p, topic, "probe", 4);
         brk_wait(brk_goal_met, &g, 500);
     }
@@ -862,11 +744,5 @@ broker_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(broker_suite());
-    int      failed;
-
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rmqtest_run_suite(broker_suite());
 }
