@@ -28,6 +28,12 @@
  *     The callback may use producers and pull consumers, but must not
  *     shut down or destroy its own push consumer.
  *   - Queue selectors run on the thread that called the ordered send.
+ *   - Messages (rmq_message) belong to their caller: a send copies what
+ *     it needs before returning, so a message may be freed or changed
+ *     right after any send call; several threads may send the same
+ *     message at once as long as nobody changes it meanwhile.  A
+ *     rmq_message_ext handed to a callback is valid during the call only
+ *     (rmq_message_ext_dup keeps one).
  * Logging goes to opts.log_fn when set, else warnings and errors go to
  * stderr.
  */
