@@ -1,0 +1,204 @@
+/*
+ * cjson.c - JSON bodies (cjson.h).  Pure; any thread.
+ */
+#include "client/cjson.h"
+
+#include "client/cerr.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CJSON_DEPTH_MAX 64
+
+/* ---- HeartbeatData ----------------------------------------------------- */
+
+static json_t *
+cjson_sub(const rmq_hb_sub *s)
+{
+    json_t *tags = json_array();
+    json_t *codes = json_array();
+
+    for (size_t i = 0; tags != NULL && codes != NULL && i < s->expr->n; i++) {
+        json_array_append_new(tags, json_string(s->expr->tags[i]));
+        json_array_append_new(codes, json_integer(s->expr->codes[i]));
+    }
+    return json_pack("{s:b, s:o*, s:s, s:s, s:I, s:o*, s:s}", "classFilterMode",
+                     0, "codeSet", codes, "expressionType", "TAG", "subString",
+                     s->expr->text, "subVersion", (json_int_t)s->version,
+                     "tagsSet", tags, "topic", s->topic);
+}
+
+static json_t *
+cjson_consumer(const rmq_hb_consumer *c)
+{
+    json_t *subs = json_array();
+
+    for (size_t i = 0; subs != NULL && i < c->nsubs; i++) {
+        json_t *s = cjson_sub(&c->subs[i]);
+        if (s == NULL || json_array_append_new(subs, s) != 0) {
+            json_decref(subs);
+            return NULL;
+        }
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:o*, s:b}", "consumeFromWhere",
+                     c->consume_from, "consumeType", c->consume_type,
+                     "groupName", c->group, "messageModel", c->message_model,
+                     "subscriptionDataSet", subs, "unitMode", 0);
+}
+
+int
+rmq_cjson_heartbeat(const char *client_id, const char *producer_group,
+                    const rmq_hb_consumer *consumer, rmq_buf *out)
+{
+    json_t *consumers = json_array();
+    json_t *producers = json_array();
+    json_t *doc;
+    char   *text;
+
+    if (consumer != NULL && consumers != NULL) {
+        json_array_append_new(consumers, cjson_consumer(consumer));
+    }
+    if (producer_group != NULL && producers != NULL) {
+        json_array_append_new(producers,
+                              json_pack("{s:s}", "groupName", producer_group));
+    }
+    doc = json_pack("{s:s, s:o*, s:o*}", "clientID", client_id,
+                    "consumerDataSet", consumers, "producerDataSet", producers);
+    if (doc == NULL) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (text == NULL) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    rmq_buf_append_str(out, text);
+    free(text);
+    return out->oom ? RMQ_CLIENT_ERR_NOMEM : 0;
+}
+
+/* ---- consumer list ----------------------------------------------------- */
+
+void
+rmq_cjson_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(ids[i]);
+    }
+    free(ids);
+}
+
+int
+rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids, size_t *n)
+{
+    json_t *doc = json_loadb((const char *)body, len, 0, NULL);
+    json_t *list = doc != NULL ? json_object_get(doc, "consumerIdList") : NULL;
+    size_t  count, i;
+    char  **out;
+
+    *ids = NULL;
+    *n = 0;
+    if (!json_is_array(list)) {
+        json_decref(doc);
+        return RMQ_CLIENT_ERR_PROTO;
+    }
+    count = json_array_size(list);
+    out = calloc(count > 0 ? count : 1, sizeof(*out));
+    if (out == NULL) {
+        json_decref(doc);
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    for (i = 0; i < count; i++) {
+        const char *s = json_string_value(json_array_get(list, i));
+        if (s == NULL || (out[i] = strdup(s)) == NULL) {
+            break;
+        }
+    }
+    json_decref(doc);
+    if (i < count) {
+        rmq_cjson_ids_free(out, i);
+        return RMQ_CLIENT_ERR_PROTO;
+    }
+    *ids = out;
+    *n = count;
+    return 0;
+}
+
+/* ---- fastjson bare keys ------------------------------------------------ */
+
+typedef struct qk_state {
+    char stack[CJSON_DEPTH_MAX]; /* '{' or '[' */
+    int  depth;
+    bool want_key; /* in an object, before a key */
+} qk_state;
+
+/* Copy a JSON string starting at text[i] == '"'; returns the index after. */
+static size_t
+qk_string(const char *text, size_t len, size_t i, rmq_buf *out)
+{
+    size_t start = i++;
+
+    while (i < len && text[i] != '"') {
+        i += (text[i] == '\\' && i + 1 < len) ? 2 : 1;
+    }
+    i = i < len ? i + 1 : len;
+    rmq_buf_append(out, text + start, i - start);
+    return i;
+}
+
+/* A bare key: copy [-]digits quoted; returns the index after it. */
+static size_t
+qk_bare_key(const char *text, size_t len, size_t i, rmq_buf *out)
+{
+    size_t start = i;
+
+    if (text[i] == '-') {
+        i++;
+    }
+    while (i < len && text[i] >= '0' && text[i] <= '9') {
+        i++;
+    }
+    rmq_buf_u8(out, '"');
+    rmq_buf_append(out, text + start, i - start);
+    rmq_buf_u8(out, '"');
+    return i;
+}
+
+int
+rmq_cjson_quote_keys(const char *text, size_t len, rmq_buf *out)
+{
+    qk_state st = {.depth = 0, .want_key = false};
+    size_t   i = 0;
+
+    while (i < len) {
+        char ch = text[i];
+
+        if (ch == '"') {
+            i = qk_string(text, len, i, out);
+            st.want_key = false;
+            continue;
+        }
+        if (st.want_key && (ch == '-' || (ch >= '0' && ch <= '9'))) {
+            i = qk_bare_key(text, len, i, out);
+            st.want_key = false;
+            continue;
+        }
+        if (ch == '{' || ch == '[') {
+            if (st.depth == CJSON_DEPTH_MAX) {
+                return RMQ_CLIENT_ERR_PROTO;
+            }
+            st.stack[st.depth++] = ch;
+            st.want_key = ch == '{';
+        } else if (ch == '}' || ch == ']') {
+            st.depth -= st.depth > 0 ? 1 : 0;
+            st.want_key = false;
+        } else if (ch == ',') {
+            st.want_key = st.depth > 0 && st.stack[st.depth - 1] == '{';
+        }
+        rmq_buf_u8(out, (uint8_t)ch);
+        i++;
+    }
+    return out->oom ? RMQ_CLIENT_ERR_NOMEM : 0;
+}

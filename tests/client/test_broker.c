@@ -1,0 +1,748 @@
+/*
+ * test_broker.c - Check suite "client.broker": librmq against a real
+ * rmq-supervisor (name server + broker) started by the suite on free
+ * loopback ports with a temp store.  Covers sync, async, oneway, batch
+ * and ordered sends read back with the pull consumer, and the push
+ * consumer in CLUSTERING (two instances) and BROADCASTING, and
+ * RECONSUME_LATER redelivery (run only with RMQ_TEST_RETRY_PATH=1 until
+ * the broker's retry path exists).
+ *
+ * One broker per TCase, started by an unchecked fixture in Check's
+ * parent process with tests/support/rmqtest.h (temp dirs under a base
+ * dir removed by the fixture, spawned processes that die with the test
+ * run), so a broker that never comes up fails every test of the TCase at
+ * once with the reason and the log path, without waiting again per test.
+ */
+#include "rmq/client.h"
+
+#include "tests/support/rmqtest.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BRK_START_MS 20000
+#define BRK_WAIT_MS 30000
+
+/* ---- the broker under test --------------------------------------------- */
+
+static struct {
+    rmqtest_broker b;
+    bool           inited;
+    char           ns[64];
+    char           why[512]; /* set when it could not be started */
+} bk;
+
+static void
+brk_write_conf(void)
+{
+    rmqtest_write_file(
+        bk.b.conf,
+        "broker = {\n"
+        "    brokerClusterName = \"DefaultCluster\";\n"
+        "    brokerName = \"broker-a\";\n"
+        "    brokerId = 0;\n"
+        "    brokerIP1 = \"127.0.0.1\";\n"
+        "    listenPort = %d;\n"
+        "    namesrvAddr = \"%s\";\n"
+        "    storePathRootDir = \"%s/store\";\n"
+        "    mappedFileSizeCommitLog = 16777216;\n"
+        "    mappedFileSizeConsumeQueue = 60000;\n"
+        "    autoCreateTopicEnable = true;\n"
+        "    autoCreateSubscriptionGroup = true;\n"
+        "};\n"
+        "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
+        "supervisor = {\n    runDir = \"%s\";\n};\n",
+        bk.b.port, bk.ns, bk.b.dir, bk.b.ns_port, bk.b.run_dir);
+}
+
+/* The broker is up once the name server hands out the TBW102 route. */
+static bool
+brk_ready(void *arg)
+{
+    rmq_producer_opts o;
+    rmq_producer     *p = NULL;
+    rmq_queue        *qs = NULL;
+    size_t            n = 0;
+    bool              ok = false;
+
+    (void)arg;
+    if (!rmqtest_broker_running(&bk.b)) {
+        return true; /* nothing to wait for */
+    }
+    rmq_producer_opts_init(&o);
+    o.namesrv_addr = bk.ns;
+    o.send_timeout_ms = 1000;
+    o.log_level = RMQ_CLIENT_LOG_ERROR;
+    if (rmq_producer_new(&o, &p, NULL) == 0 &&
+        rmq_producer_start(p, NULL) == 0 &&
+        rmq_producer_fetch_queues(p, "TBW102", &qs, &n, NULL) == 0) {
+        ok = n > 0;
+    }
+    rmq_queues_free(qs);
+    rmq_producer_destroy(p);
+    return ok;
+}
+
+/* Unchecked setup, in Check's parent process. */
+static void
+brk_start(void)
+{
+    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
+
+    memset(&bk, 0, sizeof(bk));
+    rmqtest_base_setup();
+    if (bin == NULL) {
+        snprintf(bk.why, sizeof(bk.why),
+                 "RMQ_SUPERVISOR_BIN is not set (run through ctest)");
+        return;
+    }
+    rmqtest_broker_init(&bk.b, "client");
+    bk.inited = true;
+    snprintf(bk.ns, sizeof(bk.ns), "127.0.0.1:%d", bk.b.ns_port);
+    brk_write_conf();
+    rmqtest_broker_start(&bk.b, bin, NULL);
+    if (rmqtest_wait_until(brk_ready, NULL, BRK_START_MS) &&
+        rmqtest_broker_running(&bk.b)) {
+        return;
+    }
+    snprintf(bk.why, sizeof(bk.why),
+             "no broker at 127.0.0.1:%d (name server %s) within %d ms%s; "
+             "supervisor log: %s (kept with RMQTEST_KEEP=1)",
+             bk.b.port, bk.ns, rmqtest_scale_ms(BRK_START_MS),
+             rmqtest_broker_running(&bk.b) ? "" : " (supervisor exited)",
+             bk.b.log);
+}
+
+static void
+brk_stop(void)
+{
+    if (bk.inited) {
+        rmqtest_broker_fini(&bk.b);
+        bk.inited = false;
+    }
+    rmqtest_base_teardown();
+}
+
+/* Every test starts here: fail at once when there is no broker. */
+static void
+brk_need(void)
+{
+    ck_assert_msg(bk.why[0] == '\0', "%s", bk.why);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static bool
+brk_wait(rmqtest_cond_fn cond, void *arg, int timeout_ms)
+{
+    return rmqtest_wait_until(cond, arg, timeout_ms);
+}
+
+/* A topic name no other test uses. */
+static void
+brk_topic(char *out, size_t cap, const char *tag)
+{
+    snprintf(out, cap, "%s_%d_%lld", tag, (int)getpid(),
+             (long long)(rmqtest_now_us() % 1000000));
+}
+
+static rmq_producer *
+brk_producer(void)
+{
+    rmq_producer_opts o;
+    rmq_producer     *p = NULL;
+    rmq_error         err;
+
+    rmq_producer_opts_init(&o);
+    o.namesrv_addr = bk.ns;
+    ck_assert_msg(rmq_producer_new(&o, &p, &err) == 0, "%s", err.message);
+    ck_assert_msg(rmq_producer_start(p, &err) == 0, "%s", err.message);
+    return p;
+}
+
+static rmq_pull_consumer *
+brk_puller(void)
+{
+    rmq_pull_consumer_opts o;
+    rmq_pull_consumer     *c = NULL;
+    rmq_error              err;
+
+    rmq_pull_consumer_opts_init(&o);
+    o.namesrv_addr = bk.ns;
+    o.group = "client_test_pull";
+    ck_assert_msg(rmq_pull_consumer_new(&o, &c, &err) == 0, "%s", err.message);
+    ck_assert_msg(rmq_pull_consumer_start(c, &err) == 0, "%s", err.message);
+    return c;
+}
+
+static void
+brk_send(rmq_producer *p, const char *topic, const char *body, const char *keys,
+         rmq_send_result *res)
+{
+    rmq_message    *m = NULL;
+    rmq_send_result r;
+    rmq_error       err;
+
+    ck_assert_int_eq(rmq_message_new(topic, body, strlen(body), &m, NULL), 0);
+    if (keys != NULL) {
+        ck_assert_int_eq(rmq_message_set_keys(m, keys, NULL), 0);
+    }
+    ck_assert_msg(rmq_producer_send(p, m, res ? res : &r, &err) == 0,
+                  "send to %s: %s", topic, err.message);
+    rmq_message_free(m);
+}
+
+/* Every message of every queue of topic, queue by queue, in order.
+ * Bodies are appended to out as "q<idx>:<body>\n".  -1 while the name
+ * server has no route (a topic the broker just created is registered
+ * shortly after the first send). */
+static int
+brk_read_all(rmq_pull_consumer *c, const char *topic, char *out, size_t cap)
+{
+    rmq_queue *qs;
+    size_t     nq, used = 0;
+    int        total = 0;
+    rmq_error  err;
+
+    out[0] = '\0';
+    if (rmq_pull_consumer_fetch_queues(c, topic, &qs, &nq, &err) != 0) {
+        ck_assert_msg(err.code == RMQ_CLIENT_ERR_NO_ROUTE, "%s", err.message);
+        snprintf(out, cap, "%s", err.message);
+        return -1;
+    }
+    for (size_t k = 0; k < nq; k++) {
+        rmq_pull_request req = {.queue = qs[k], .max_msgs = 32};
+        for (;;) {
+            rmq_pull_result *r = NULL;
+
+            ck_assert_msg(rmq_pull_consumer_pull(c, &req, &r, &err) == 0, "%s",
+                          err.message);
+            for (size_t i = 0; i < r->nmsgs; i++) {
+                const char *b = rmq_message_ext_get_body(r->msgs[i], NULL);
+                int w = snprintf(out + used, cap - used, "q%zu:%s\n", k, b);
+                used += w > 0 && (size_t)w < cap - used ? (size_t)w : 0;
+                total++;
+            }
+            req.offset = r->next_begin_offset;
+            if (r->status != RMQ_PULL_FOUND) {
+                rmq_pull_result_free(r);
+                break;
+            }
+            rmq_pull_result_free(r);
+        }
+    }
+    rmq_queues_free(qs);
+    return total;
+}
+
+typedef struct read_goal {
+    rmq_pull_consumer *c;
+    const char        *topic;
+    int                want;
+    char               text[16384];
+} read_goal;
+
+static bool
+read_has_all(void *arg)
+{
+    read_goal *g = arg;
+    return brk_read_all(g->c, g->topic, g->text, sizeof(g->text)) >= g->want;
+}
+
+/* ---- produce ----------------------------------------------------------- */
+
+START_TEST(test_broker_sync_sends_are_read_back)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    rmq_send_result    res;
+    read_goal          g = {.want = 3};
+    char               topic[64];
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "sync");
+    p = brk_producer();
+    c = brk_puller();
+    for (int i = 0; i < 3; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "sync-%d", i);
+        brk_send(p, topic, body, NULL, &res);
+        ck_assert_int_eq(res.status, RMQ_SEND_OK);
+        ck_assert_str_eq(res.queue.broker_name, "broker-a");
+        ck_assert_uint_eq(strlen(res.offset_msg_id), 32);
+    }
+    g.c = c;
+    g.topic = topic;
+    ck_assert_msg(brk_wait(read_has_all, &g, BRK_WAIT_MS), "read back: %s",
+                  g.text);
+    for (int i = 0; i < 3; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), ":sync-%d\n", i);
+        ck_assert_ptr_nonnull(strstr(g.text, want));
+    }
+    rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+typedef struct brk_async {
+    atomic_int ok, failed;
+} brk_async;
+
+static void
+brk_async_cb(int rc, const rmq_send_result *res, const rmq_error *err,
+             void *arg)
+{
+    brk_async *a = arg;
+
+    if (rc == 0) {
+        atomic_fetch_add(&a->ok, 1);
+    } else {
+        fprintf(stderr, "async send failed: %s\n", err->message);
+        atomic_fetch_add(&a->failed, 1);
+    }
+}
+
+static bool
+brk_async_done(void *arg)
+{
+    brk_async *a = arg;
+    return atomic_load(&a->ok) + atomic_load(&a->failed) >= 50;
+}
+
+START_TEST(test_broker_async_sends_all_succeed)
+{
+    rmq_producer *p;
+    brk_async     a = {0};
+    char          topic[64];
+    rmq_error     err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "async");
+    p = brk_producer();
+    brk_send(p, topic, "create", NULL, NULL);
+    for (int i = 0; i < 50; i++) {
+        rmq_message *m = NULL;
+        ck_assert_int_eq(rmq_message_new(topic, "async", 5, &m, NULL), 0);
+        ck_assert_msg(rmq_producer_send_async(p, m, brk_async_cb, &a, &err) ==
+                          0,
+                      "%s", err.message);
+        rmq_message_free(m);
+    }
+    ck_assert(brk_wait(brk_async_done, &a, BRK_WAIT_MS));
+    ck_assert_int_eq(atomic_load(&a.ok), 50);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_broker_oneway_sends_arrive)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    read_goal          g = {.want = 6};
+    char               topic[64];
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "oneway");
+    p = brk_producer();
+    c = brk_puller();
+    brk_send(p, topic, "create", NULL, NULL);
+    for (int i = 0; i < 5; i++) {
+        rmq_message *m = NULL;
+        ck_assert_int_eq(rmq_message_new(topic, "oneway", 6, &m, NULL), 0);
+        ck_assert_msg(rmq_producer_send_oneway(p, m, &err) == 0, "%s",
+                      err.message);
+        rmq_message_free(m);
+    }
+    g.c = c;
+    g.topic = topic;
+    ck_assert_msg(brk_wait(read_has_all, &g, BRK_WAIT_MS), "%s", g.text);
+    rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_broker_batch_lands_in_one_queue_in_order)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    rmq_message       *ms[4];
+    rmq_send_result    res;
+    read_goal          g = {.want = 5};
+    char               topic[64];
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "batch");
+    p = brk_producer();
+    c = brk_puller();
+    brk_send(p, topic, "create", NULL, NULL);
+    for (int i = 0; i < 4; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "batch-%d", i);
+        ck_assert_int_eq(
+            rmq_message_new(topic, body, strlen(body), &ms[i], NULL), 0);
+    }
+    ck_assert_msg(rmq_producer_send_batch(p, (const rmq_message *const *)ms, 4,
+                                          &res, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(res.count, 4);
+    g.c = c;
+    g.topic = topic;
+    ck_assert_msg(brk_wait(read_has_all, &g, BRK_WAIT_MS), "%s", g.text);
+    {
+        char want[128];
+        snprintf(want, sizeof(want),
+                 "q%d:batch-0\nq%d:batch-1\nq%d:batch-2\n"
+                 "q%d:batch-3\n",
+                 res.queue.queue_id, res.queue.queue_id, res.queue.queue_id,
+                 res.queue.queue_id);
+        ck_assert_msg(strstr(g.text, want) != NULL, "%s", g.text);
+    }
+    for (int i = 0; i < 4; i++) {
+        rmq_message_free(ms[i]);
+    }
+    rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+static int
+brk_select(int nqueues, const rmq_message *msg, void *arg)
+{
+    (void)arg;
+    return atoi(rmq_message_get_keys(msg)) % nqueues;
+}
+
+START_TEST(test_broker_ordered_sends_stay_in_order_per_queue)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    read_goal          g = {.want = 41};
+    char               topic[64];
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "ordered");
+    p = brk_producer();
+    c = brk_puller();
+    brk_send(p, topic, "create", "9", NULL);
+    for (int i = 0; i < 40; i++) {
+        char         key[8], body[16];
+        rmq_message *m = NULL;
+
+        snprintf(key, sizeof(key), "%d", i % 4);
+        snprintf(body, sizeof(body), "%d-%02d", i % 4, i);
+        ck_assert_int_eq(rmq_message_new(topic, body, strlen(body), &m, NULL),
+                         0);
+        ck_assert_int_eq(rmq_message_set_keys(m, key, NULL), 0);
+        ck_assert_msg(
+            rmq_producer_send_ordered(p, m, brk_select, NULL, NULL, &err) == 0,
+            "%s", err.message);
+        rmq_message_free(m);
+    }
+    g.c = c;
+    g.topic = topic;
+    ck_assert_msg(brk_wait(read_has_all, &g, BRK_WAIT_MS), "%s", g.text);
+    /* per key: one queue, increasing sequence */
+    for (int key = 0; key < 4; key++) {
+        int   last = -1, queue = -1;
+        char *line = g.text;
+
+        while ((line = strstr(line, "q")) != NULL) {
+            int q, k, seq;
+            if (sscanf(line, "q%d:%d-%d", &q, &k, &seq) == 3 && k == key) {
+                ck_assert(queue < 0 || queue == q);
+                ck_assert_int_gt(seq, last);
+                queue = q;
+                last = seq;
+            }
+            line = strchr(line, '\n');
+            if (line == NULL) {
+                break;
+            }
+        }
+        ck_assert_int_eq(last, 36 + key);
+    }
+    rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+/* ---- consume ----------------------------------------------------------- */
+
+typedef struct brk_seen {
+    pthread_mutex_t mu;
+    char            warning[512]; /* the client's last warning */
+    char            ids[256][64];
+    int             n;
+    int             probes;
+    int             dups;
+    int             later;
+    int             redelivered;
+    bool            fail_first;
+} brk_seen;
+
+static rmq_consume_status
+brk_seen_cb(const rmq_message_ext *m, void *arg)
+{
+    brk_seen          *s = arg;
+    const char        *body = rmq_message_ext_get_body(m, NULL);
+    const char        *id = rmq_message_ext_get_msg_id(m);
+    rmq_consume_status st = RMQ_CONSUME_SUCCESS;
+
+    pthread_mutex_lock(&s->mu);
+    if (strncmp(body, "probe", 5) == 0 || strcmp(body, "create") == 0) {
+        s->probes++;
+    } else if (s->fail_first && rmq_message_ext_get_reconsume_times(m) == 0) {
+        s->later++;
+        st = RMQ_CONSUME_RECONSUME_LATER;
+    } else {
+        bool dup = false;
+        for (int i = 0; i < s->n; i++) {
+            dup = dup || strcmp(s->ids[i], id) == 0;
+        }
+        if (dup) {
+            s->dups++;
+        } else if (s->n < 256) {
+            snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", id);
+        }
+        s->redelivered += rmq_message_ext_get_reconsume_times(m) > 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+static void
+brk_log(int level, const char *line, void *arg)
+{
+    brk_seen *s = arg;
+
+    fprintf(stderr, "%s\n", line);
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->warning, sizeof(s->warning), "%s", line);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static rmq_push_consumer *
+brk_consumer(const char *group, const char *topic, rmq_message_model model,
+             brk_seen *s)
+{
+    rmq_push_consumer_opts o;
+    rmq_push_consumer     *c = NULL;
+    rmq_error              err;
+
+    rmq_push_consumer_opts_init(&o);
+    o.namesrv_addr = bk.ns;
+    o.group = group;
+    o.model = model;
+    o.consume_from = RMQ_CONSUME_FROM_FIRST_OFFSET;
+    o.on_message = brk_seen_cb;
+    o.on_message_arg = s;
+    o.rebalance_interval_ms = 2000;
+    o.heartbeat_interval_ms = 5000;
+    o.commit_interval_ms = 1000;
+    o.log_fn = brk_log;
+    o.log_arg = s;
+    ck_assert_msg(rmq_push_consumer_new(&o, &c, &err) == 0, "%s", err.message);
+    ck_assert_msg(rmq_push_consumer_subscribe(c, topic, "*", &err) == 0, "%s",
+                  err.message);
+    ck_assert_msg(rmq_push_consumer_start(c, &err) == 0, "%s", err.message);
+    return c;
+}
+
+static int
+brk_seen_get(brk_seen *s, int what)
+{
+    int v;
+
+    pthread_mutex_lock(&s->mu);
+    v = what == 0 ? s->n : what == 1 ? s->probes : s->redelivered;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+typedef struct brk_goal {
+    brk_seen *s[2];
+    int       what;
+    int       want; /* each (what 1) or in total */
+} brk_goal;
+
+static bool
+brk_goal_met(void *arg)
+{
+    brk_goal *g = arg;
+    int       a = brk_seen_get(g->s[0], g->what);
+    int       b = g->s[1] != NULL ? brk_seen_get(g->s[1], g->what) : 0;
+
+    if (g->what == 1) {
+        return a >= g->want && (g->s[1] == NULL || b >= g->want);
+    }
+    return a + b >= g->want;
+}
+
+static void
+brk_send_n(rmq_producer *p, const char *topic, const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "%s-%d", prefix, i);
+        brk_send(p, topic, body, NULL, NULL);
+    }
+}
+
+START_TEST(test_broker_clustering_two_instances_get_everything_once)
+{
+    brk_seen           s1, s2;
+    brk_goal           g;
+    rmq_push_consumer *c1, *c2;
+    rmq_producer      *p;
+    char               topic[64], group[80];
+    int64_t            until;
+
+    brk_need();
+    memset(&s1, 0, sizeof(s1));
+    memset(&s2, 0, sizeof(s2));
+    pthread_mutex_init(&s1.mu, NULL);
+    pthread_mutex_init(&s2.mu, NULL);
+    brk_topic(topic, sizeof(topic), "clu");
+    snprintf(group, sizeof(group), "G_%s", topic);
+    p = brk_producer();
+    brk_send(p, topic, "create", NULL, NULL);
+    c1 = brk_consumer(group, topic, RMQ_MODEL_CLUSTERING, &s1);
+    c2 = brk_consumer(group, topic, RMQ_MODEL_CLUSTERING, &s2);
+    /* probes until both instances own queues */
+    g = (brk_goal){.s = {&s1, &s2}, .what = 1, .want = 1};
+    until = rmqtest_now_ms() + rmqtest_scale_ms(BRK_WAIT_MS);
+    while (!brk_goal_met(&g) && rmqtest_now_ms() < until) {
+        brk_send_n(p, topic, "probe", 4);
+        brk_wait(brk_goal_met, &g, 500);
+    }
+    ck_assert_msg(brk_goal_met(&g),
+                  "queues never split: probes %d / %d; last warning: %s",
+                  brk_seen_get(&s1, 1), brk_seen_get(&s2, 1),
+                  s1.warning[0] ? s1.warning : "none");
+    brk_send_n(p, topic, "real", 40);
+    g = (brk_goal){.s = {&s1, &s2}, .what = 0, .want = 40};
+    ck_assert_msg(brk_wait(brk_goal_met, &g, BRK_WAIT_MS),
+                  "consumed %d + %d of 40", brk_seen_get(&s1, 0),
+                  brk_seen_get(&s2, 0));
+    ck_assert_int_eq(s1.dups + s2.dups, 0);
+    for (int i = 0; i < s1.n; i++) {
+        for (int k = 0; k < s2.n; k++) {
+            ck_assert_str_ne(s1.ids[i], s2.ids[k]);
+        }
+    }
+    rmq_push_consumer_destroy(c1);
+    rmq_push_consumer_destroy(c2);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_broker_broadcasting_each_instance_gets_everything)
+{
+    brk_seen           s1, s2;
+    brk_goal           g;
+    rmq_push_consumer *c1, *c2;
+    rmq_producer      *p;
+    char               topic[64], group[80];
+
+    brk_need();
+    memset(&s1, 0, sizeof(s1));
+    memset(&s2, 0, sizeof(s2));
+    pthread_mutex_init(&s1.mu, NULL);
+    pthread_mutex_init(&s2.mu, NULL);
+    brk_topic(topic, sizeof(topic), "bro");
+    snprintf(group, sizeof(group), "B_%s", topic);
+    p = brk_producer();
+    brk_send_n(p, topic, "real", 20);
+    c1 = brk_consumer(group, topic, RMQ_MODEL_BROADCASTING, &s1);
+    c2 = brk_consumer(group, topic, RMQ_MODEL_BROADCASTING, &s2);
+    g = (brk_goal){.s = {&s1, NULL}, .what = 0, .want = 20};
+    ck_assert_msg(brk_wait(brk_goal_met, &g, BRK_WAIT_MS), "first got %d",
+                  brk_seen_get(&s1, 0));
+    g = (brk_goal){.s = {&s2, NULL}, .what = 0, .want = 20};
+    ck_assert_msg(brk_wait(brk_goal_met, &g, BRK_WAIT_MS), "second got %d",
+                  brk_seen_get(&s2, 0));
+    ck_assert_int_eq(s1.dups + s2.dups, 0);
+    rmq_push_consumer_destroy(c1);
+    rmq_push_consumer_destroy(c2);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_broker_reconsume_later_is_redelivered)
+{
+    brk_seen           s;
+    brk_goal           g;
+    rmq_push_consumer *c;
+    rmq_producer      *p;
+    char               topic[64], group[80];
+
+    brk_need();
+    if (getenv("RMQ_TEST_RETRY_PATH") == NULL) {
+        fprintf(stderr,
+                "SKIP: client.broker reconsume: RECONSUME_LATER "
+                "redelivery needs the broker's retry path "
+                "(CONSUMER_SEND_MSG_BACK, %%RETRY%% topics, delay levels); "
+                "set RMQ_TEST_RETRY_PATH=1 to run it\n");
+        return;
+    }
+    memset(&s, 0, sizeof(s));
+    pthread_mutex_init(&s.mu, NULL);
+    s.fail_first = true;
+    brk_topic(topic, sizeof(topic), "retry");
+    snprintf(group, sizeof(group), "R_%s", topic);
+    p = brk_producer();
+    brk_send_n(p, topic, "real", 3);
+    c = brk_consumer(group, topic, RMQ_MODEL_CLUSTERING, &s);
+    /* the first retry comes after delay level 3 (10 s) */
+    g = (brk_goal){.s = {&s, NULL}, .what = 2, .want = 3};
+    ck_assert_msg(brk_wait(brk_goal_met, &g, 60000),
+                  "%d of 3 came back (%d asked to reconsume)",
+                  brk_seen_get(&s, 2), s.later);
+    rmq_push_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+static Suite *
+broker_suite(void)
+{
+    Suite *s = suite_create("client.broker");
+    TCase *tc;
+
+    tc = tcase_create("produce");
+    tcase_set_tags(tc, "proc");
+    tcase_add_unchecked_fixture(tc, brk_start, brk_stop);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_broker_sync_sends_are_read_back);
+    tcase_add_test(tc, test_broker_async_sends_all_succeed);
+    tcase_add_test(tc, test_broker_oneway_sends_arrive);
+    tcase_add_test(tc, test_broker_batch_lands_in_one_queue_in_order);
+    tcase_add_test(tc, test_broker_ordered_sends_stay_in_order_per_queue);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("consume");
+    tcase_set_tags(tc, "proc");
+    tcase_add_unchecked_fixture(tc, brk_start, brk_stop);
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc,
+                   test_broker_clustering_two_instances_get_everything_once);
+    tcase_add_test(tc, test_broker_broadcasting_each_instance_gets_everything);
+    tcase_add_test(tc, test_broker_reconsume_later_is_redelivered);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return rmqtest_run_suite(broker_suite());
+}
