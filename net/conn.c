@@ -239,7 +239,10 @@ conn_flush(rmq_conn *c)
             iov[n].iov_len = sg->len - skip;
             n++;
         }
-        w = writev(c->io.fd, iov, n);
+        /* sendmsg with MSG_NOSIGNAL: a closed peer must not raise SIGPIPE
+         * in a program that links librmq and handles no signals */
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        w = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR) {
                 break;
