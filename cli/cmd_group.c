@@ -121,15 +121,60 @@ group_config_body(const struct group_opts *o)
     return text;
 }
 
+/* 200 with body to every target; stops at the first failure. */
+static int
+group_create_on(const rmqctl_brokers *targets, const char *body, char *why)
+{
+    rmqctl_reply r;
+
+    for (size_t i = 0; i < targets->n; i++) {
+        if (rmqctl_call_ok(targets->v[i].addr,
+                           RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, NULL,
+                           body, strlen(body), &r, why) != 0) {
+            return -1;
+        }
+        rmqctl_reply_free(&r);
+    }
+    return 0;
+}
+
+static int
+group_create_print(rmqctl *c, const struct group_opts *o,
+                   const rmqctl_brokers *targets)
+{
+    json_t *arr;
+
+    if (c->json) {
+        arr = json_array();
+        for (size_t i = 0; i < targets->n; i++) {
+            const rmqctl_broker *b = &targets->v[i];
+            json_array_append_new(
+                arr, json_pack("{s:s?, s:s}", "brokerName",
+                               b->name[0] ? b->name : NULL, "addr", b->addr));
+        }
+        return rmqctl_print_json(json_pack(
+            "{s:s, s:b, s:b, s:i, s:i, s:o}", "group", o->group,
+            "consumeEnable", o->consume_enable, "consumeBroadcastEnable",
+            o->broadcast, "retryQueueNums", o->retry_queues, "retryMaxTimes",
+            o->retry_max, "brokers", arr));
+    }
+    for (size_t i = 0; i < targets->n; i++) {
+        printf("group %s on %s (%s): retry max %d, retry queues %d, "
+               "broadcast %s, consume %s\n",
+               o->group, group_broker_label(&targets->v[i]),
+               targets->v[i].addr, o->retry_max, o->retry_queues,
+               o->broadcast ? "on" : "off", o->consume_enable ? "on" : "off");
+    }
+    return 0;
+}
+
 static int
 group_create(rmqctl *c)
 {
     struct group_opts o;
     rmqctl_brokers    targets;
-    rmqctl_reply      r;
     char              why[RMQCTL_WHY_MAX];
     char             *body;
-    json_t           *arr;
     int               rc;
 
     if ((rc = group_parse(c, "group create", &o)) != 0) {
@@ -142,46 +187,15 @@ group_create(rmqctl *c)
         return rmqctl_fail("%s", why);
     }
     if ((body = group_config_body(&o)) == NULL) {
-        rmqctl_brokers_free(&targets);
-        return rmqctl_fail("out of memory");
-    }
-    arr = json_array();
-    for (size_t i = 0; i < targets.n && rc == 0; i++) {
-        rc = rmqctl_call_ok(targets.v[i].addr,
-                            RMQ_REQ_UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, NULL,
-                            body, strlen(body), &r, why);
-        if (rc == 0) {
-            rmqctl_reply_free(&r);
-            json_array_append_new(
-                arr, json_pack("{s:s?, s:s}", "brokerName",
-                               targets.v[i].name[0] ? targets.v[i].name : NULL,
-                               "addr", targets.v[i].addr));
-        }
+        rc = rmqctl_fail("out of memory");
+    } else if (group_create_on(&targets, body, why) != 0) {
+        rc = rmqctl_fail("could not create group \"%s\": %s", o.group, why);
+    } else {
+        rc = group_create_print(c, &o, &targets);
     }
     free(body);
-    if (rc != 0) {
-        json_decref(arr);
-        rmqctl_brokers_free(&targets);
-        return rmqctl_fail("could not create group \"%s\": %s", o.group, why);
-    }
-    if (c->json) {
-        rmqctl_brokers_free(&targets);
-        return rmqctl_print_json(json_pack(
-            "{s:s, s:b, s:b, s:i, s:i, s:o}", "group", o.group,
-            "consumeEnable", o.consume_enable, "consumeBroadcastEnable",
-            o.broadcast, "retryQueueNums", o.retry_queues, "retryMaxTimes",
-            o.retry_max, "brokers", arr));
-    }
-    for (size_t i = 0; i < targets.n; i++) {
-        printf("group %s on %s (%s): retry max %d, retry queues %d, "
-               "broadcast %s, consume %s\n",
-               o.group, group_broker_label(&targets.v[i]), targets.v[i].addr,
-               o.retry_max, o.retry_queues, o.broadcast ? "on" : "off",
-               o.consume_enable ? "on" : "off");
-    }
-    json_decref(arr);
     rmqctl_brokers_free(&targets);
-    return 0;
+    return rc;
 }
 
 /* ---- list --------------------------------------------------------------- */

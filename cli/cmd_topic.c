@@ -359,51 +359,58 @@ topic_delete_namesrvs(rmqctl *c, const struct topic_opts *o, json_t *ns,
 }
 
 static int
+topic_delete_print(rmqctl *c, const char *topic,
+                   const rmqctl_brokers *targets, json_t *ns)
+{
+    char    label[400];
+    json_t *brokers, *v;
+    size_t  i;
+
+    if (c->json) {
+        brokers = json_array();
+        for (i = 0; i < targets->n; i++) {
+            json_array_append_new(brokers, topic_broker_json(&targets->v[i]));
+        }
+        return rmqctl_print_json(json_pack("{s:s, s:o, s:O}", "topic", topic,
+                                           "brokers", brokers, "namesrvs",
+                                           ns));
+    }
+    for (i = 0; i < targets->n; i++) {
+        printf("deleted topic %s from broker %s\n", topic,
+               topic_broker_label(&targets->v[i], label, sizeof(label)));
+    }
+    json_array_foreach(ns, i, v) {
+        printf("deleted topic %s from name server %s\n", topic,
+               json_string_value(v));
+    }
+    return 0;
+}
+
+static int
 topic_delete(rmqctl *c)
 {
     struct topic_opts o;
     rmqctl_brokers    targets;
-    char              why[RMQCTL_WHY_MAX], label[400];
-    json_t           *ns = json_array(), *brokers = json_array();
-    size_t            i;
-    json_t           *v;
+    char              why[RMQCTL_WHY_MAX];
+    json_t           *ns;
     int               rc;
 
     if ((rc = topic_parse(c, "topic delete", &o)) != 0 ||
         (rc = topic_need("topic delete", &o)) != 0) {
-        goto out;
+        return rc;
     }
     if (rmqctl_targets(c, o.cluster, o.broker, &targets, why) != 0) {
-        rc = rmqctl_fail("%s", why);
-        goto out;
+        return rmqctl_fail("%s", why);
     }
+    ns = json_array();
     if (topic_delete_brokers(&targets, o.topic, why) != 0 ||
         topic_delete_namesrvs(c, &o, ns, why) != 0) {
         rc = rmqctl_fail("could not delete topic \"%s\": %s", o.topic, why);
-        rmqctl_brokers_free(&targets);
-        goto out;
+    } else {
+        rc = topic_delete_print(c, o.topic, &targets, ns);
     }
-    for (i = 0; i < targets.n; i++) {
-        json_array_append_new(brokers, topic_broker_json(&targets.v[i]));
-        if (!c->json) {
-            printf("deleted topic %s from broker %s\n", o.topic,
-                   topic_broker_label(&targets.v[i], label, sizeof(label)));
-        }
-    }
-    json_array_foreach(ns, i, v) {
-        if (!c->json) {
-            printf("deleted topic %s from name server %s\n", o.topic,
-                   json_string_value(v));
-        }
-    }
-    rmqctl_brokers_free(&targets);
-    if (c->json) {
-        rc = rmqctl_print_json(json_pack("{s:s, s:O, s:O}", "topic", o.topic,
-                                         "brokers", brokers, "namesrvs", ns));
-    }
-out:
-    json_decref(brokers);
     json_decref(ns);
+    rmqctl_brokers_free(&targets);
     return rc;
 }
 
@@ -415,15 +422,38 @@ topic_name_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The names of a TopicList's topicList, sorted, as a new array. */
+static json_t *
+topic_sorted_names(json_t *list)
+{
+    size_t       n = json_array_size(list);
+    const char **names = calloc(n + 1, sizeof(*names));
+    json_t      *out;
+
+    if (names == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        names[i] = json_string_value(json_array_get(list, i));
+        names[i] = names[i] ? names[i] : "";
+    }
+    qsort(names, n, sizeof(*names), topic_name_cmp);
+    out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(out, json_string(names[i]));
+    }
+    free(names);
+    return out;
+}
+
 static int
 topic_list(rmqctl *c)
 {
     struct topic_opts o;
     const char       *ext[] = {"cluster", NULL, NULL};
     char              why[RMQCTL_WHY_MAX];
-    json_t           *doc, *list, *sorted;
-    const char      **names;
-    size_t            i, n;
+    json_t           *doc, *sorted, *name;
+    size_t            i;
     int               rc;
 
     if ((rc = topic_parse(c, "topic list", &o)) != 0) {
@@ -436,30 +466,16 @@ topic_list(rmqctl *c)
                        o.cluster ? ext : NULL, &doc, why) != 0) {
         return rmqctl_fail("could not list topics: %s", why);
     }
-    list = json_object_get(doc, "topicList");
-    n = json_array_size(list);
-    names = calloc(n + 1, sizeof(*names));
-    sorted = json_array();
-    for (i = 0; names != NULL && i < n; i++) {
-        names[i] = json_string_value(json_array_get(list, i));
-        names[i] = names[i] ? names[i] : "";
-    }
-    if (names == NULL) {
-        json_decref(doc);
-        json_decref(sorted);
+    sorted = topic_sorted_names(json_object_get(doc, "topicList"));
+    json_decref(doc);
+    if (sorted == NULL) {
         return rmqctl_fail("out of memory");
     }
-    qsort(names, n, sizeof(*names), topic_name_cmp);
-    for (i = 0; i < n; i++) {
-        json_array_append_new(sorted, json_string(names[i]));
-        if (!c->json) {
-            printf("%s\n", names[i]);
-        }
-    }
-    free(names);
-    json_decref(doc);
     if (c->json) {
         return rmqctl_print_json(json_pack("{s:o}", "topics", sorted));
+    }
+    json_array_foreach(sorted, i, name) {
+        printf("%s\n", json_string_value(name));
     }
     json_decref(sorted);
     return 0;
