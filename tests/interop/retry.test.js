@@ -33,7 +33,7 @@
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const { interopTest } = require('./lib/harness');
-const { makeMessage, waitForAssignment } = require('./lib/ons');
+const { makeMessage, waitForAssignment, assignedQueues } = require('./lib/ons');
 const { PullSysFlag, ResponseCode, responseName } = require('./lib/admin');
 const { sleep, waitUntil } = require('./lib/util');
 
@@ -82,6 +82,19 @@ async function failingConsumer(env, { group, topic, fail }) {
     },
   });
   await waitForAssignment(consumer, topic, QUEUES);
+  /*
+   * Redeliveries come through %RETRY%<group>, created by the consumer's
+   * first HEART_BEAT.  ali-ons looks its route up right after that and,
+   * if the name server does not know it yet, only again 30 s later.
+   */
+  const retryTopic = `%RETRY%${group}`;
+  await waitUntil(() => assignedQueues(consumer, retryTopic).length === 1, {
+    timeoutMs: 5000,
+    describe: () => `consumer ${group} does not pull ${retryTopic}: its route lookup right after the first ` +
+      'HEART_BEAT failed (see "RouteInfoFromNameServer is not exist" in ali-ons.log), i.e. the broker had not ' +
+      'registered the retry topic with the name server when it answered the heartbeat (spec §5.3); ali-ons ' +
+      'looks again only after 30 s',
+  });
   return { consumer, got, count: id => (got.get(id) || []).length };
 }
 
