@@ -273,6 +273,7 @@ interopTest('a message failed more often than retryMaxTimes lands in %DLQ%<group
       assert.equal(props.RETRY_TOPIC, topic, `rmqctl consume: RETRY_TOPIC ${props.RETRY_TOPIC}: ${lines[0]}`);
       assert.equal(props.ORIGIN_MESSAGE_ID, doomed.msgId, `rmqctl consume: ORIGIN_MESSAGE_ID ` +
         `${props.ORIGIN_MESSAGE_ID}, expected ${doomed.msgId}`);
+      assert.equal(rec.reconsumeTimes, 3, `rmqctl consume: reconsumeTimes ${rec.reconsumeTimes}: ${lines[0]}`);
     });
     if (lacks) {
       /* without rmqctl: make it readable with UPDATE_AND_CREATE_TOPIC (17) to check the record below */
