@@ -109,15 +109,24 @@ interopTest('SEARCH_OFFSET_BY_TIMESTAMP lands on the first message stored at or 
     let probes = 0;
     for (const q of range(QUEUES)) {
       const sent = batch1.concat(batch2).filter(s => s.queueId === q);
-      const r = await admin.pullMessage(broker.brokerAddr, {
-        consumerGroup: env.name('RAW'), topic, queueId: q, queueOffset: 0, maxMsgNums: 64,
-        sysFlag: PullSysFlag.SUBSCRIPTION, subscription: '*',
-      }, { timeoutMs: 10000 });
-      assert.equal(r.code, ResponseCode.SUCCESS, `pull of queue ${q}: ${responseName(r.code)}`);
-      assert.equal(r.messages.length, sent.length, `queue ${q} returned ${r.messages.length} records, ` +
-        `${sent.length} were sent to it`);
-      const times = r.messages.map(m => m.storeTimestamp);
-      const max = sent.length;
+      /* the consume queue is written by the dispatcher just after the send is answered */
+      let max = -1;
+      await waitUntil(async () => (max = await admin.getMaxOffset(broker.brokerAddr, topic, q)) === sent.length, {
+        timeoutMs: 3000,
+        describe: () => `queue ${q} has max offset ${max}, ${sent.length} messages were sent to it`,
+      });
+      const records = [];
+      while (records.length < sent.length) {
+        const r = await admin.pullMessage(broker.brokerAddr, {
+          consumerGroup: env.name('RAW'), topic, queueId: q, queueOffset: records.length, maxMsgNums: 32,
+          sysFlag: PullSysFlag.SUBSCRIPTION, subscription: '*',
+        }, { timeoutMs: 10000 });
+        assert.equal(r.code, ResponseCode.SUCCESS, `pull of queue ${q} at ${records.length} answered ` +
+          `${responseName(r.code)} (${r.code}) "${r.remark || ''}"; ${sent.length} messages were sent to it`);
+        records.push(...r.messages);
+      }
+      assert.deepEqual(records.map(m => m.queueOffset), range(sent.length), `queue ${q} records`);
+      const times = records.map(m => m.storeTimestamp);
       const firstAtOrAfter = ts => {
         const i = times.findIndex(x => x >= ts);
         return i < 0 ? max : i;
