@@ -131,11 +131,13 @@ class Session {
   /*
    * A started push consumer subscribed to one topic.
    *   group, topic, expr ('*'), handler (async msg => ...),
-   *   consumeFromWhere ('CONSUME_FROM_FIRST_OFFSET'), other ali-ons options.
+   *   consumeFromWhere ('CONSUME_FROM_FIRST_OFFSET'), other ali-ons options;
+   *   setup (consumer => ...): called on the new Consumer before it
+   *   subscribes, e.g. to instrument it.
    * ali-ons runs its first route lookup, heartbeat and rebalance while
    * starting; a broker that fails them makes this throw.
    */
-  async consumer({ group, topic, expr = '*', handler, ...opts }) {
+  async consumer({ group, topic, expr = '*', handler, setup, ...opts }) {
     await this._ensureInner();
     const c = new Consumer(this.options(Object.assign({
       consumerGroup: group,
@@ -143,6 +145,9 @@ class Session {
     }, opts)));
     this._watch(c, `consumer ${group}`);
     this.clients.push(c);
+    if (setup) {
+      setup(c); /* before subscribe(): its first rebalance runs as soon as the client is ready */
+    }
     c.subscribe(topic, expr, handler);
     try {
       await withTimeout(c.ready(), 15000, 'no result within 15 s');
@@ -226,9 +231,18 @@ function waitForAssignment(consumer, topic, queues, timeoutMs = 20000) {
  * Build an ali-ons Message.  keys: array of strings; props: user
  * properties (string values), stored in msg.properties and sent in the
  * properties string of SEND_MESSAGE_V2 (field "i") as key\u0001value\u0002.
+ * tags null/undefined: no TAGS property at all (ali-ons itself would send
+ * the text "null"/"undefined" as the tag).  delayLevel n > 0: property
+ * DELAY=n (Message#delayTimeLevel).
  */
-function makeMessage(topic, { tags, keys, body, props = {} }) {
+function makeMessage(topic, { tags, keys, body, props = {}, delayLevel = 0 }) {
   const msg = new Message(topic, tags, body);
+  if (tags === null || tags === undefined) {
+    delete msg.properties.TAGS;
+  }
+  if (delayLevel > 0) {
+    msg.delayTimeLevel = delayLevel;
+  }
   if (keys && keys.length) {
     msg.keys = keys;
   }
