@@ -37,7 +37,7 @@
 const assert = require('node:assert/strict');
 const onsUtils = require('ali-ons/lib/utils');
 const { interopTest } = require('./lib/harness');
-const { makeMessage, waitForAssignment, assignedQueues } = require('./lib/ons');
+const { makeMessage, waitForAssignment } = require('./lib/ons');
 const { PullSysFlag, ResponseCode, responseName } = require('./lib/admin');
 const { sleep, waitUntil, range, sample } = require('./lib/util');
 
@@ -182,68 +182,3 @@ interopTest('new groups read a young queue from offset 0 whatever consumeFromWhe
       checkExactly(`a new group consuming from ${k}`, c.got, all);
     }
   });
-
-interopTest('without a broker offset, FROM_TIMESTAMP starts at the first message at or after it, ' +
-  'FROM_LAST_OFFSET at the end', { timeoutMs: 60000 }, async (t, env) => {
-  const topic = env.name('T');
-  await env.createTopic(topic, { queues: QUEUES });
-  const producer = await env.producer();
-  const { batch2, consumeTimestamp, S } = await twoBatches(env, producer, topic);
-
-  /*
-   * What ali-ons does when QUERY_CONSUMER_OFFSET answers QUERY_NOT_FOUND
-   * (22) for this topic; and count the lookups that follow (29 / 30).
-   */
-  const lookups = new Map(); /* consumer -> {search: [answers], max: [answers]} */
-  const asIfNotFound = consumer => {
-    const store = consumer._offsetStore;
-    const client = consumer._mqClient;
-    assert.equal(typeof store.fetchConsumeOffsetFromBroker, 'function',
-      'ali-ons has no RemoteBrokerOffsetStore#fetchConsumeOffsetFromBroker');
-    const fetch = store.fetchConsumeOffsetFromBroker.bind(store);
-    store.fetchConsumeOffsetFromBroker = async mq => {
-      if (mq.topic === topic) {
-        throw new Error('simulated QUERY_NOT_FOUND (22): no offset for this group');
-      }
-      return fetch(mq);
-    };
-    const seen = { search: [], max: [] };
-    lookups.set(consumer, seen);
-    for (const [ method, key ] of [ [ 'searchOffset', 'search' ], [ 'maxOffset', 'max' ] ]) {
-      const orig = client[method].bind(client);
-      client[method] = async (mq, ...rest) => {
-        const v = await orig(mq, ...rest);
-        if (mq.topic === topic) {
-          seen[key].push(`${mq.queueId}:${v}`);
-        }
-        return v;
-      };
-    }
-  };
-  const fromTime = await recorder(env, topic, {
-    group: env.name('GT'), consumeFromWhere: 'CONSUME_FROM_TIMESTAMP', consumeTimestamp, setup: asIfNotFound,
-  });
-  const fromLast = await recorder(env, topic, {
-    group: env.name('GL'), consumeFromWhere: 'CONSUME_FROM_LAST_OFFSET', setup: asIfNotFound,
-  });
-  const batch3 = await sendBatch(env, producer, topic, 3, 2 * BATCH);
-  const wantTime = batch2.concat(batch3).map(s => s.seq);
-  const wantLast = batch3.map(s => s.seq);
-  await waitUntil(() => fromTime.got.length >= wantTime.length && fromLast.got.length >= wantLast.length, {
-    timeoutMs: 30000,
-    describe: () => `FROM_TIMESTAMP got ${fromTime.got.length} of ${wantTime.length}, FROM_LAST_OFFSET ` +
-      `${fromLast.got.length} of ${wantLast.length} (queues [${assignedQueues(fromTime.consumer, topic)}] / ` +
-      `[${assignedQueues(fromLast.consumer, topic)}])`,
-  });
-  await sleep(1500);
-  const fromTimeLookups = lookups.get(fromTime.consumer);
-  const fromLastLookups = lookups.get(fromLast.consumer);
-  assert.equal(fromTimeLookups.search.length, QUEUES, `the FROM_TIMESTAMP consumer sent SEARCH_OFFSET_BY_TIMESTAMP ` +
-    `for [${fromTimeLookups.search}] (queue:answer), expected one per queue`);
-  assert.equal(fromLastLookups.max.length, QUEUES, `the FROM_LAST_OFFSET consumer sent GET_MAX_OFFSET for ` +
-    `[${fromLastLookups.max}] (queue:answer), expected one per queue`);
-  env.log(`SEARCH_OFFSET_BY_TIMESTAMP answers [${fromTimeLookups.search}], GET_MAX_OFFSET answers ` +
-    `[${fromLastLookups.max}]`);
-  checkExactly(`CONSUME_FROM_TIMESTAMP ${consumeTimestamp} (${S}; batch 2 sent from then on)`, fromTime.got, wantTime);
-  checkExactly('CONSUME_FROM_LAST_OFFSET (batch 3 sent after it started)', fromLast.got, wantLast);
-});

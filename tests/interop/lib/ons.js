@@ -131,13 +131,11 @@ class Session {
   /*
    * A started push consumer subscribed to one topic.
    *   group, topic, expr ('*'), handler (async msg => ...),
-   *   consumeFromWhere ('CONSUME_FROM_FIRST_OFFSET'), other ali-ons options;
-   *   setup (consumer => ...): called on the new Consumer before it
-   *   subscribes, e.g. to instrument it.
+   *   consumeFromWhere ('CONSUME_FROM_FIRST_OFFSET'), other ali-ons options.
    * ali-ons runs its first route lookup, heartbeat and rebalance while
    * starting; a broker that fails them makes this throw.
    */
-  async consumer({ group, topic, expr = '*', handler, setup, ...opts }) {
+  async consumer({ group, topic, expr = '*', handler, ...opts }) {
     await this._ensureInner();
     const c = new Consumer(this.options(Object.assign({
       consumerGroup: group,
@@ -145,9 +143,6 @@ class Session {
     }, opts)));
     this._watch(c, `consumer ${group}`);
     this.clients.push(c);
-    if (setup) {
-      setup(c); /* before subscribe(): its first rebalance runs as soon as the client is ready */
-    }
     c.subscribe(topic, expr, handler);
     try {
       await withTimeout(c.ready(), 15000, 'no result within 15 s');
