@@ -87,24 +87,21 @@ rmq_bench_hist_merge(rmq_bench_hist *into, const rmq_bench_hist *h)
 }
 
 /*
- * The smallest bucket whose cumulative count reaches rank ceil(q * count)
- * (at least 1), reported as that bucket's highest value; the bucket of
- * the max reports the max itself.
+ * The smallest bucket whose cumulative count reaches rank q * count
+ * (rounded to the nearest whole sample, as HdrHistogram does, so that
+ * floating-point dust in q * count cannot move it by one; at least 1),
+ * reported as that bucket's highest value; the bucket of the max reports
+ * the max itself.
  */
 uint64_t
 rmq_bench_hist_pct(const rmq_bench_hist *h, double q)
 {
     uint64_t rank, seen = 0;
-    double   r;
 
     if (h->count == 0) {
         return 0;
     }
-    r = q * (double)h->count;
-    rank = (uint64_t)r;
-    if ((double)rank < r) {
-        rank++;
-    }
+    rank = (uint64_t)(q * (double)h->count + 0.5);
     if (rank < 1) {
         rank = 1;
     }
