@@ -110,7 +110,7 @@ report_procs_json(const rmq_bench *b, json_t *root)
 {
     const rmq_bench_procs *ps = &b->procs_end;
     json_t                *arr = json_array();
-    int64_t                rss = 0, pss = 0, start = 0;
+    int64_t                rss = 0, pss = 0, start = 0, anon = 0;
 
     for (int i = 0; i < ps->n; i++) {
         const rmq_bench_proc *p = &ps->p[i];
@@ -127,11 +127,13 @@ report_procs_json(const rmq_bench *b, json_t *root)
                            report_kib(s0 ? s0->rss_kib : -1)));
         rss += p->rss_kib > 0 ? p->rss_kib : 0;
         pss += p->pss_kib > 0 ? p->pss_kib : 0;
+        anon += p->anon_kib > 0 ? p->anon_kib : 0;
         start += s0 && s0->rss_kib > 0 ? s0->rss_kib : 0;
     }
     json_object_set_new(root, "flush",
                         ps->found ? json_string(ps->flush) : json_null());
     json_object_set_new(root, "rss_total_kib", json_integer(rss));
+    json_object_set_new(root, "anon_total_kib", json_integer(anon));
     json_object_set_new(root, "pss_total_kib", json_integer(pss));
     json_object_set_new(root, "rss_start_total_kib", json_integer(start));
     return arr;
@@ -149,14 +151,17 @@ report_json(rmq_bench *b)
     if (o->mode != RMQ_BENCH_RSS) {
         json_object_set_new(
             root, "setup",
-            json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s}",
+            json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:i, s:i, s:i, "
+                      "s:s, s:i, s:i}",
                       "client",
                       o->client == RMQ_BENCH_CLIENT_LIBRMQ ? "librmq" : "lean",
                       "broker", b->t.broker_addr, "topic", o->topic,
                       "write_queues", b->t.write_queues, "read_queues",
                       b->t.read_queues, "brokers_in_route", b->t.nbrokers,
                       "topic_created", b->t.created, "size", o->size, "conns",
-                      o->conns, "window", o->window, "group", o->group));
+                      o->conns, "window", o->window, "group", o->group,
+                      "batch", o->pull_batch, "consume_conns",
+                      o->consume_conns));
     }
     if (b->has_pre) {
         json_object_set_new(root, "backlog", report_prod_json(&b->pre));
@@ -260,15 +265,17 @@ static void
 report_procs_text(const rmq_bench *b)
 {
     const rmq_bench_procs *ps = &b->procs_end;
-    int64_t                rss = 0, pss = 0;
+    int64_t                rss = 0, anon = 0, pss = 0;
 
     if (!ps->found) {
         printf("broker processes: unknown (%s)\n", ps->why);
         return;
     }
-    printf("broker processes (%s):\n", ps->flush);
+    printf("broker processes (%s), KiB; file = mapped store files and "
+           "binaries, pss = shared pages split between their users:\n",
+           ps->flush);
     printf("  %-12s %7s %10s %10s %10s %10s %10s %10s\n", "name", "pid",
-           "rss KiB", "start", "peak", "anon", "shmem", "pss KiB");
+           "rss", "rss@start", "peak", "anon", "file", "pss");
     for (int i = 0; i < ps->n; i++) {
         const rmq_bench_proc *p = &ps->p[i];
         const rmq_bench_proc *s0 = report_start_of(b, p);
@@ -277,14 +284,40 @@ report_procs_text(const rmq_bench *b)
         report_kib_cell(s0 ? s0->rss_kib : -1);
         report_kib_cell(p->hwm_kib);
         report_kib_cell(p->anon_kib);
-        report_kib_cell(p->shmem_kib);
+        report_kib_cell(p->file_kib);
         report_kib_cell(p->pss_kib);
         putchar('\n');
         rss += p->rss_kib > 0 ? p->rss_kib : 0;
+        anon += p->anon_kib > 0 ? p->anon_kib : 0;
         pss += p->pss_kib > 0 ? p->pss_kib : 0;
     }
-    printf("  %-12s %7s %10lld %54lld\n", "total", "", (long long)rss,
-           (long long)pss);
+    printf("  %-12s %7s %10lld %21s %10lld %10s %10lld\n", "total", "",
+           (long long)rss, "", (long long)anon, "", (long long)pss);
+}
+
+/* The run's shape: who sends how much in parallel, or how pulls run. */
+static void
+report_header(const rmq_bench *b)
+{
+    const rmq_bench_opts *o = &b->o;
+    bool                  lib = o->client == RMQ_BENCH_CLIENT_LIBRMQ;
+
+    printf("rmq-bench %s: topic %s at %s (%d write / %d read queues), "
+           "%d-byte bodies\n",
+           report_modes[o->mode], o->topic, b->t.broker_addr,
+           b->t.write_queues, b->t.read_queues, o->size);
+    if (o->mode != RMQ_BENCH_CONSUME || b->has_pre) {
+        printf("  %s: %d %s%s x %d outstanding%s\n",
+               b->has_pre ? "backlog producer" : "producer", o->conns,
+               lib ? "librmq thread" : "connection", o->conns == 1 ? "" : "s",
+               o->window, o->window == 1 ? " (sync)" : "");
+    }
+    if (o->mode != RMQ_BENCH_PRODUCE) {
+        printf("  consumer: %d connection%s, one pull of up to %d messages "
+               "outstanding per queue\n",
+               o->consume_conns, o->consume_conns == 1 ? "" : "s",
+               o->pull_batch);
+    }
 }
 
 static void
@@ -293,12 +326,7 @@ report_text(rmq_bench *b)
     const rmq_bench_opts *o = &b->o;
 
     if (o->mode != RMQ_BENCH_RSS) {
-        printf("rmq-bench %s: topic %s at %s (%d write / %d read queues), "
-               "%d-byte bodies, %d connection%s x %d outstanding%s\n",
-               report_modes[o->mode], o->topic, b->t.broker_addr,
-               b->t.write_queues, b->t.read_queues, o->size, o->conns,
-               o->conns == 1 ? "" : "s", o->window,
-               o->window == 1 ? " (sync)" : "");
+        report_header(b);
     }
     if (b->has_pre) {
         report_prod_text("backlog", &b->pre);
