@@ -34,10 +34,13 @@
 
 static volatile sig_atomic_t bench_stop_flag;
 
+/* The first signal ends the measured phase; a second one exits at once. */
 static void
 bench_on_signal(int sig)
 {
-    (void)sig;
+    if (bench_stop_flag) {
+        _exit(128 + sig);
+    }
     bench_stop_flag = 1;
 }
 
@@ -388,11 +391,12 @@ bench_progress(rmq_bench *b, struct bench_prog *pg, int64_t now)
 typedef bool (*bench_stop_fn)(rmq_bench *b);
 
 /*
- * Run the loop until stop(b), limit_s seconds (0: no limit), a signal or
- * a failure; a progress line every second.
+ * Run the loop until stop(b), limit_s seconds (0: no limit), a failure,
+ * or (unless draining: answers to what was sent are still wanted) a
+ * signal; a progress line every second.
  */
 static void
-bench_spin(rmq_bench *b, double limit_s, bench_stop_fn stop)
+bench_spin_for(rmq_bench *b, double limit_s, bench_stop_fn stop, bool draining)
 {
     int64_t           t0 = rmq_mono_us();
     int64_t           end = limit_s > 0 ? t0 + (int64_t)(limit_s * 1e6) : 0;
@@ -402,7 +406,7 @@ bench_spin(rmq_bench *b, double limit_s, bench_stop_fn stop)
     pg.p_bytes = (b->has_pre && b->cons == NULL ? &b->pre : &b->ps)->bytes;
     pg.c_msgs = b->cs.msgs;
     pg.c_bytes = b->cs.bytes;
-    while (!stop(b) && !bench_stop_flag && !b->failed) {
+    while (!stop(b) && !(bench_stop_flag && !draining) && !b->failed) {
         int64_t now = rmq_mono_us();
         int64_t wait = pg.next_us - now;
         if (end != 0 && now >= end) {
@@ -423,6 +427,18 @@ bench_spin(rmq_bench *b, double limit_s, bench_stop_fn stop)
         }
         rmq_bench_cons_tick(b, rmq_mono_us());
     }
+}
+
+static void
+bench_spin(rmq_bench *b, double limit_s, bench_stop_fn stop)
+{
+    bench_spin_for(b, limit_s, stop, false);
+}
+
+static void
+bench_drain(rmq_bench *b, bench_stop_fn stop)
+{
+    bench_spin_for(b, b->o.drain_s, stop, true);
 }
 
 static bool
@@ -492,7 +508,7 @@ bench_produce_phase(rmq_bench *b, rmq_bench_side *side, uint64_t limit,
     rmq_bench_prod_go(b);
     bench_spin(b, duration_s, bench_prod_finished);
     rmq_bench_prod_stop(b);
-    bench_spin(b, b->o.drain_s, bench_prod_drained);
+    bench_drain(b, bench_prod_drained);
     rmq_bench_procs_sample(rmq_bench_rundir(&b->o), &b->procs_end);
     rmq_bench_prod_fini(b);
 }
@@ -613,6 +629,7 @@ bench_run_consume(rmq_bench *b)
     }
     rmq_bench_cons_go(b);
     bench_spin(b, b->o.duration_s, bench_cons_finished);
+    b->drained = rmq_bench_cons_done(b);
     rmq_bench_procs_sample(rmq_bench_rundir(&b->o), &b->procs_end);
     bench_cons_keep(b);
     rmq_bench_cons_fini(b);
@@ -644,7 +661,7 @@ bench_run_e2e(rmq_bench *b)
     rmq_bench_prod_go(b);
     bench_spin(b, d, bench_prod_finished);
     rmq_bench_prod_stop(b);
-    bench_spin(b, b->o.drain_s, bench_e2e_caught_up);
+    bench_drain(b, bench_e2e_caught_up);
     rmq_bench_procs_sample(rmq_bench_rundir(&b->o), &b->procs_end);
     bench_cons_keep(b);
 done:

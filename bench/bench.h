@@ -123,6 +123,7 @@ uint64_t rmq_bench_hist_upper(uint32_t idx);
 #define RMQ_BENCH_ERR_CLOSED (-2)  /* the connection closed meanwhile */
 #define RMQ_BENCH_ERR_SEND (-3)    /* could not queue the request */
 #define RMQ_BENCH_ERR_BADREC (-4)  /* a pulled record failed to decode */
+#define RMQ_BENCH_ERR_BADRESP (-5) /* a pull answer without nextBeginOffset */
 
 typedef struct rmq_bench_errs {
     uint32_t n;
@@ -235,6 +236,7 @@ struct rmq_bench {
     uint64_t         empty_pulls;
     uint64_t         seq_errors;
     uint64_t         stamped;
+    bool             drained;    /* consume: every queue reached its target */
     bool             window_set; /* --sync or --window was given */
     bool             failed;     /* a fatal problem (message printed) */
 };

@@ -170,7 +170,7 @@ cons_advance(rmq_bench_cons *cs, struct cqueue *q, const rmq_rcmd *cmd,
     int64_t nb;
 
     if (rmq_rcmd_ext_i64(cmd, "nextBeginOffset", &nb) != 0) {
-        rmq_bench_errs_add(&cs->side->errs, cmd->code, 1);
+        rmq_bench_errs_add(&cs->side->errs, RMQ_BENCH_ERR_BADRESP, 1);
         q->retry_at_us = rmq_mono_us() + CONS_RETRY_US;
         return;
     }

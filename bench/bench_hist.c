@@ -161,6 +161,8 @@ rmq_bench_errs_name(int32_t code, char *buf, size_t cap)
         return "send_failed";
     case RMQ_BENCH_ERR_BADREC:
         return "bad_record";
+    case RMQ_BENCH_ERR_BADRESP:
+        return "bad_response";
     default:
         snprintf(buf, cap, "%d", (int)code);
         return buf;

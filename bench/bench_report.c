@@ -26,6 +26,13 @@ report_rate(double n, double secs)
     return secs > 0 ? n / secs : 0.0;
 }
 
+/* e2e: messages answered OK that the consumer never saw. */
+static uint64_t
+report_missing(const rmq_bench *b)
+{
+    return b->ps.msgs > b->stamped ? b->ps.msgs - b->stamped : 0;
+}
+
 /* ---- JSON --------------------------------------------------------------- */
 
 static json_t *
@@ -76,8 +83,9 @@ report_cons_json(const rmq_bench *b)
     const rmq_bench_side *s = &b->cs;
     double                secs = report_elapsed(s);
 
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f, s:f}",
-                     "messages", (json_int_t)s->msgs, "bytes",
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f, s:f}",
+                     "drained", b->drained, "messages", (json_int_t)s->msgs,
+                     "bytes",
                      (json_int_t)s->bytes, "pulls", (json_int_t)b->pulls,
                      "empty_pulls", (json_int_t)b->empty_pulls, "seq_errors",
                      (json_int_t)b->seq_errors, "errors",
@@ -173,10 +181,11 @@ report_json(rmq_bench *b)
         json_object_set_new(root, "consume", report_cons_json(b));
     }
     if (o->mode == RMQ_BENCH_E2E) {
-        json_object_set_new(root, "e2e",
-                            json_pack("{s:I, s:o}", "messages",
-                                      (json_int_t)b->stamped, "latency_us",
-                                      report_lat_json(&b->cs.lat)));
+        json_object_set_new(
+            root, "e2e",
+            json_pack("{s:I, s:I, s:o}", "messages", (json_int_t)b->stamped,
+                      "missing", (json_int_t)report_missing(b), "latency_us",
+                      report_lat_json(&b->cs.lat)));
     }
     json_object_set_new(root, "processes", report_procs_json(b, root));
     text = json_dumps(root, JSON_COMPACT);
@@ -241,9 +250,11 @@ report_cons_text(const rmq_bench *b)
     const rmq_bench_side *s = &b->cs;
     double                secs = report_elapsed(s);
 
-    printf("consume: %llu messages  %.1f MB  in %.2f s  (%llu pulls, %llu "
+    printf("consume: %llu messages  %.1f MB  in %.2f s%s  (%llu pulls, %llu "
            "empty, %llu out of sequence)\n",
            (unsigned long long)s->msgs, (double)s->bytes / 1e6, secs,
+           b->o.mode == RMQ_BENCH_CONSUME && !b->drained ? " (NOT drained)"
+                                                          : "",
            (unsigned long long)b->pulls, (unsigned long long)b->empty_pulls,
            (unsigned long long)b->seq_errors);
     printf("  %.0f msg/s  %.1f MB/s\n", report_rate((double)s->msgs, secs),
@@ -338,8 +349,9 @@ report_text(rmq_bench *b)
         report_cons_text(b);
     }
     if (o->mode == RMQ_BENCH_E2E) {
-        printf("e2e: %llu messages of this run consumed\n",
-               (unsigned long long)b->stamped);
+        printf("e2e: %llu messages of this run consumed, %llu missing\n",
+               (unsigned long long)b->stamped,
+               (unsigned long long)report_missing(b));
         report_lat_line("end-to-end", &b->cs.lat);
     }
     report_procs_text(b);
@@ -364,6 +376,9 @@ rmq_bench_exit_status(const rmq_bench *b)
     }
     if (b->o.mode == RMQ_BENCH_RSS) {
         return b->procs_end.found ? 0 : 1;
+    }
+    if (b->o.mode == RMQ_BENCH_E2E && report_missing(b) > 0) {
+        return 1;
     }
     return b->ps.errs.total + b->cs.errs.total + b->pre.errs.total +
                        b->seq_errors ==

@@ -313,6 +313,8 @@ START_TEST(test_bench_consume_drains_exactly_the_backlog_it_made)
     bb_check_produce(doc, "backlog");
     ck_assert_int_eq(bb_int(doc, "backlog.ok"), 20000);
     ck_assert_int_eq(bb_int(doc, "consume.messages"), 20000);
+    ck_assert(json_is_true(
+        json_object_get(json_object_get(doc, "consume"), "drained")));
     ck_assert_int_eq(bb_int(doc, "consume.bytes"), 20000 * 100);
     ck_assert_int_eq(bb_int(doc, "consume.errors"), 0);
     ck_assert_int_eq(bb_int(doc, "consume.seq_errors"), 0);
@@ -367,6 +369,7 @@ START_TEST(test_bench_e2e_consumes_everything_it_produced)
                  "1", "-C", "2", "-w", "4", NULL);
     bb_check_produce(doc, "produce");
     ck_assert_int_eq(bb_int(doc, "e2e.messages"), bb_int(doc, "produce.ok"));
+    ck_assert_int_eq(bb_int(doc, "e2e.missing"), 0);
     ck_assert_int_eq(bb_int(doc, "e2e.latency_us.count"),
                      bb_int(doc, "produce.ok"));
     ck_assert_int_eq(bb_int(doc, "consume.messages"),
