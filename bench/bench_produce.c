@@ -72,6 +72,8 @@ struct rmq_bench_prod {
     uint64_t        inflight;
     uint32_t        rr;     /* round robin over the write queues */
     int             nqueues;
+    int64_t         wall0_ms; /* wall clock at mono0_us: born timestamps */
+    int64_t         mono0_us;
 };
 
 /* Decimal text of a non-negative value; returns its length. */
@@ -148,11 +150,12 @@ prod_header(struct pconn *pc)
     rmq_rcmd_out_ext(o, "m", "false");
 }
 
+/* now_us: the send's monotonic time; born = wall clock derived from it. */
 static void
-prod_patch(struct pconn *pc, int32_t qid)
+prod_patch(struct pconn *pc, int32_t qid, int64_t now_us)
 {
     rmq_rcmd_out *o = &pc->o;
-    int64_t       ms = rmq_now_ms();
+    int64_t       ms = pc->p->wall0_ms + (now_us - pc->p->mono0_us) / 1000;
 
     o->ext[pc->ext_e].value_len = prod_utoa(pc->e, (uint64_t)qid);
     if (ms != pc->g_ms) {
@@ -194,8 +197,8 @@ prod_send(struct pconn *pc)
 
     opaque = (int32_t)((((uint32_t)++pc->seq << p->wbits) | slot) &
                        0x7FFFFFFFu);
-    prod_patch(pc, (int32_t)(p->rr++ % (uint32_t)p->nqueues));
     now = rmq_mono_us();
+    prod_patch(pc, (int32_t)(p->rr++ % (uint32_t)p->nqueues), now);
     if (p->body_len >= RMQ_BENCH_STAMP_LEN) {
         rmq_put_be64(p->body + 8, (uint64_t)now);
     }
@@ -365,6 +368,8 @@ rmq_bench_prod_start(rmq_bench *b, rmq_bench_side *side, uint64_t limit)
     p->b = b;
     p->side = side;
     p->limit = limit;
+    p->mono0_us = rmq_mono_us();
+    p->wall0_ms = rmq_now_ms();
     p->n = b->o.conns;
     p->window = (uint32_t)b->o.window;
     while ((1u << p->wbits) < p->window) {

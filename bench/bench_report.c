@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 static const char *const report_modes[] = {"produce", "consume", "e2e", "rss"};
 
@@ -24,6 +25,24 @@ static double
 report_rate(double n, double secs)
 {
     return secs > 0 ? n / secs : 0.0;
+}
+
+/* This process's CPU seconds (all threads: librmq's too). */
+static void
+report_cpu(double *user_s, double *sys_s)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    *user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Messages the client handled: sent OK plus consumed. */
+static uint64_t
+report_msgs(const rmq_bench *b)
+{
+    return b->pre.msgs + b->ps.msgs + b->cs.msgs;
 }
 
 /* e2e: messages answered OK that the consumer never saw. */
@@ -153,6 +172,7 @@ report_json(rmq_bench *b)
     const rmq_bench_opts *o = &b->o;
     json_t               *root = json_object();
     char                 *text;
+    double                user_s, sys_s;
 
     json_object_set_new(root, "mode", json_string(report_modes[o->mode]));
     json_object_set_new(root, "ok", json_boolean(rmq_bench_exit_status(b) == 0));
@@ -187,6 +207,14 @@ report_json(rmq_bench *b)
                       "missing", (json_int_t)report_missing(b), "latency_us",
                       report_lat_json(&b->cs.lat)));
     }
+    report_cpu(&user_s, &sys_s);
+    json_object_set_new(
+        root, "client_cpu",
+        json_pack("{s:f, s:f, s:f}", "user_s", user_s, "sys_s", sys_s,
+                  "us_per_msg",
+                  report_msgs(b) ? (user_s + sys_s) * 1e6 /
+                                       (double)report_msgs(b)
+                                 : 0.0));
     json_object_set_new(root, "processes", report_procs_json(b, root));
     text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -353,6 +381,14 @@ report_text(rmq_bench *b)
                (unsigned long long)b->stamped,
                (unsigned long long)report_missing(b));
         report_lat_line("end-to-end", &b->cs.lat);
+    }
+    if (o->mode != RMQ_BENCH_RSS) {
+        double user_s, sys_s;
+        report_cpu(&user_s, &sys_s);
+        printf("client cpu: user %.2f s  sys %.2f s  (%.2f us per message)\n",
+               user_s, sys_s,
+               report_msgs(b) ? (user_s + sys_s) * 1e6 / (double)report_msgs(b)
+                              : 0.0);
     }
     report_procs_text(b);
 }
