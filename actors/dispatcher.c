@@ -47,6 +47,7 @@ struct dp {
     rmq_msg_queue_grew grew;
     rmq_buf            enc;
     int64_t            store_ms; /* of the last record dispatched */
+    int64_t            released; /* commit-log mappings dropped below */
 };
 
 static void
@@ -152,6 +153,11 @@ dp_pass(struct dp *d)
     atomic_store_explicit(&d->pos->dispatched, d->it.pos, memory_order_release);
     rmq_actor_gauge(d->self, DP_C_BEHIND, (uint64_t)RMQ_MAX(written - d->it.pos, 0));
     dp_announce(d);
+    if (d->it.pos - d->released >= (INT64_C(64) << 20)) {
+        /* read once: keep the resident size at the working set */
+        rmq_mfq_release(&d->cl.q, d->released, d->it.pos);
+        d->released = d->it.pos;
+    }
     return n == DP_PASS_RECORDS;
 }
 
