@@ -255,24 +255,83 @@ bench_opt_num(rmq_bench *b, int ch, const char *arg)
     }
 }
 
+/* Where an option with a string argument goes; NULL for other options. */
+static const char **
+bench_str_slot(rmq_bench_opts *o, int ch)
+{
+    switch (ch) {
+    case 'n':
+        return &o->namesrv;
+    case 'b':
+        return &o->broker;
+    case 'c':
+        return &o->config;
+    case OPT_RUNDIR:
+        return &o->rundir;
+    case 't':
+        return &o->topic;
+    case 'g':
+        return &o->group;
+    case OPT_TAG:
+        return &o->tag;
+    default:
+        return NULL;
+    }
+}
+
+/* A flag without argument: sets *slot to what it returns in *value. */
+static bool *
+bench_flag_slot(rmq_bench_opts *o, int ch, bool *value)
+{
+    *value = true;
+    switch (ch) {
+    case OPT_JSON:
+        return &o->json;
+    case OPT_FROM_COMMITTED:
+        return &o->from_committed;
+    case OPT_VERIFY:
+        return &o->verify_crc;
+    case OPT_NO_UNIQ:
+        *value = false;
+        return &o->uniq_key;
+    case OPT_QUIET:
+        *value = false;
+        return &o->progress;
+    default:
+        return NULL;
+    }
+}
+
+static bool
+bench_opt_client(rmq_bench_opts *o, const char *arg)
+{
+    if (strcmp(arg, "lean") == 0) {
+        o->client = RMQ_BENCH_CLIENT_LEAN;
+    } else if (strcmp(arg, "librmq") == 0) {
+        o->client = RMQ_BENCH_CLIENT_LIBRMQ;
+    } else {
+        return bench_bad_opt("--client is lean or librmq");
+    }
+    return true;
+}
+
 static bool
 bench_opt(rmq_bench *b, int ch, const char *arg)
 {
     rmq_bench_opts *o = &b->o;
+    const char    **str = bench_str_slot(o, ch);
+    bool            value;
+    bool           *flag = bench_flag_slot(o, ch, &value);
 
+    if (str != NULL) {
+        *str = arg;
+        return true;
+    }
+    if (flag != NULL) {
+        *flag = value;
+        return true;
+    }
     switch (ch) {
-    case 'n': o->namesrv = arg; return true;
-    case 'b': o->broker = arg; return true;
-    case 'c': o->config = arg; return true;
-    case OPT_RUNDIR: o->rundir = arg; return true;
-    case 't': o->topic = arg; return true;
-    case 'g': o->group = arg; return true;
-    case OPT_TAG: o->tag = arg; return true;
-    case OPT_JSON: o->json = true; return true;
-    case OPT_NO_UNIQ: o->uniq_key = false; return true;
-    case OPT_FROM_COMMITTED: o->from_committed = true; return true;
-    case OPT_VERIFY: o->verify_crc = true; return true;
-    case OPT_QUIET: o->progress = false; return true;
     case OPT_SYNC:
         o->window = 1;
         b->window_set = true;
@@ -284,14 +343,7 @@ bench_opt(rmq_bench *b, int ch, const char *arg)
         return bench_secs(arg, &o->drain_s) ||
                bench_bad_opt("--drain-timeout needs seconds");
     case OPT_CLIENT:
-        if (strcmp(arg, "lean") == 0) {
-            o->client = RMQ_BENCH_CLIENT_LEAN;
-        } else if (strcmp(arg, "librmq") == 0) {
-            o->client = RMQ_BENCH_CLIENT_LIBRMQ;
-        } else {
-            return bench_bad_opt("--client is lean or librmq");
-        }
-        return true;
+        return bench_opt_client(o, arg);
     default:
         return bench_opt_num(b, ch, arg);
     }
@@ -374,8 +426,8 @@ bench_progress(rmq_bench *b, struct bench_prog *pg, int64_t now)
     if (b->o.progress && dt > 0) {
         fprintf(stderr, "rmq-bench: %5.1fs", (double)(now - pg->t0_us) / 1e6);
         if (b->prod != NULL) {
-            bench_prog_side("produce", b->has_pre && b->cons == NULL ? &b->pre
-                                                                     : &b->ps,
+            bench_prog_side("produce",
+                            b->has_pre && b->cons == NULL ? &b->pre : &b->ps,
                             &pg->p_msgs, &pg->p_bytes, dt);
         }
         if (b->cons != NULL) {
@@ -461,8 +513,9 @@ bench_connect(rmq_bench *b)
         rmq_bench_prod_connected(b, &up);
         want = b->o.conns;
         if (up < want) {
-            fprintf(stderr, "rmq-bench: %d of %d producer connections to %s "
-                            "came up\n",
+            fprintf(stderr,
+                    "rmq-bench: %d of %d producer connections to %s "
+                    "came up\n",
                     up, want, b->t.broker_addr);
             return false;
         }
@@ -545,8 +598,9 @@ bench_cons_finished(rmq_bench *b)
         return true;
     }
     if (rmq_bench_cons_idle_s(b) > BENCH_STALL_S) {
-        fprintf(stderr, "rmq-bench: no message for %.0f s before the "
-                        "backlog was drained\n",
+        fprintf(stderr,
+                "rmq-bench: no message for %.0f s before the "
+                "backlog was drained\n",
                 BENCH_STALL_S);
         b->failed = true;
         return true;
@@ -618,7 +672,8 @@ bench_run_consume(rmq_bench *b)
 
     if (bench_cons_from(b, from) != 0 ||
         (b->o.produce_first > 0 && bench_make_backlog(b, from, to) != 0) ||
-        (b->o.produce_first == 0 && rmq_bench_max_offsets(&b->o, &b->t, to) != 0)) {
+        (b->o.produce_first == 0 &&
+         rmq_bench_max_offsets(&b->o, &b->t, to) != 0)) {
         b->failed = true;
         return;
     }
@@ -737,8 +792,8 @@ bench_init(rmq_bench *b)
     struct timespec           ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    b->nonce = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16) ^
-               (uint32_t)ts.tv_sec;
+    b->nonce =
+        (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 16) ^ (uint32_t)ts.tv_sec;
     rmq_bench_hist_init(&b->ps.lat);
     rmq_bench_hist_init(&b->cs.lat);
     rmq_bench_hist_init(&b->pre.lat);

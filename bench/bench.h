@@ -106,9 +106,9 @@ typedef struct rmq_bench_hist {
     uint64_t buckets[RMQ_BENCH_HIST_BUCKETS];
 } rmq_bench_hist;
 
-void     rmq_bench_hist_init(rmq_bench_hist *h);
-void     rmq_bench_hist_add(rmq_bench_hist *h, int64_t value_us);
-void     rmq_bench_hist_merge(rmq_bench_hist *into, const rmq_bench_hist *h);
+void rmq_bench_hist_init(rmq_bench_hist *h);
+void rmq_bench_hist_add(rmq_bench_hist *h, int64_t value_us);
+void rmq_bench_hist_merge(rmq_bench_hist *into, const rmq_bench_hist *h);
 /* The q-quantile (0 < q <= 1) as defined above; 0 when empty. */
 uint64_t rmq_bench_hist_pct(const rmq_bench_hist *h, double q);
 double   rmq_bench_hist_mean(const rmq_bench_hist *h);
@@ -139,12 +139,12 @@ const char *rmq_bench_errs_name(int32_t code, char *buf, size_t cap);
 /* ---- the broker and the topic (bench_setup.c) -------------------------- */
 
 typedef struct rmq_bench_target {
-    char    broker_addr[RMQ_BENCH_ADDR_MAX]; /* the master we talk to */
-    char    broker_name[RMQ_BENCH_NAME_MAX];
-    int     nbrokers;                        /* brokers in the route */
-    int     write_queues;
-    int     read_queues;
-    bool    created;                         /* we created the topic */
+    char broker_addr[RMQ_BENCH_ADDR_MAX]; /* the master we talk to */
+    char broker_name[RMQ_BENCH_NAME_MAX];
+    int  nbrokers; /* brokers in the route */
+    int  write_queues;
+    int  read_queues;
+    bool created; /* we created the topic */
 } rmq_bench_target;
 
 /*
@@ -157,8 +157,8 @@ int rmq_bench_setup(const rmq_bench_opts *o, rmq_bench_target *t);
 int rmq_bench_max_offsets(const rmq_bench_opts *o, const rmq_bench_target *t,
                           int64_t *out);
 /* QUERY_CONSUMER_OFFSET of group for every read queue (none: 0). */
-int rmq_bench_group_offsets(const rmq_bench_opts *o,
-                            const rmq_bench_target *t, int64_t *out);
+int rmq_bench_group_offsets(const rmq_bench_opts *o, const rmq_bench_target *t,
+                            int64_t *out);
 
 /* ---- broker processes (bench_procs.c) ---------------------------------- */
 
@@ -174,9 +174,9 @@ typedef struct rmq_bench_proc {
 } rmq_bench_proc;
 
 typedef struct rmq_bench_procs {
-    bool           found;      /* a control segment was attached */
-    char           flush[16];  /* flushDiskType of the running broker */
-    char           why[256];   /* when !found */
+    bool           found;     /* a control segment was attached */
+    char           flush[16]; /* flushDiskType of the running broker */
+    char           why[256];  /* when !found */
     int            n;
     rmq_bench_proc p[RMQ_BENCH_PROCS_MAX];
 } rmq_bench_procs;
@@ -193,7 +193,7 @@ void rmq_bench_procs_broker_addr(const char *rundir, char *out, size_t cap);
 
 /* ---- the run ----------------------------------------------------------- */
 
-typedef struct rmq_bench     rmq_bench;
+typedef struct rmq_bench      rmq_bench;
 typedef struct rmq_bench_prod rmq_bench_prod;
 typedef struct rmq_bench_cons rmq_bench_cons;
 
@@ -209,13 +209,13 @@ typedef struct rmq_bench_conn_hdr {
 
 /* Cumulative counters of one side, read for progress lines. */
 typedef struct rmq_bench_side {
-    uint64_t       msgs;        /* produce: OK sends; consume: messages */
-    uint64_t       bytes;       /* body bytes of those */
-    uint64_t       requests;    /* sends / pulls issued */
+    uint64_t       msgs;     /* produce: OK sends; consume: messages */
+    uint64_t       bytes;    /* body bytes of those */
+    uint64_t       requests; /* sends / pulls issued */
     rmq_bench_errs errs;
-    rmq_bench_hist lat;         /* produce: send latency; e2e: e2e */
-    int64_t        start_us;    /* first request */
-    int64_t        end_us;      /* last response counted */
+    rmq_bench_hist lat;      /* produce: send latency; e2e: e2e */
+    int64_t        start_us; /* first request */
+    int64_t        end_us;   /* last response counted */
 } rmq_bench_side;
 
 struct rmq_bench {
@@ -223,16 +223,16 @@ struct rmq_bench {
     rmq_bench_target t;
     rmq_loop         loop;
     rmq_conns        conns;
-    uint32_t         nonce;      /* identifies this run's stamps */
-    rmq_bench_prod  *prod;       /* NULL unless producing */
-    rmq_bench_cons  *cons;       /* NULL unless consuming */
-    rmq_bench_side   ps;         /* producer side */
-    rmq_bench_side   cs;         /* consumer side */
-    rmq_bench_side   pre;        /* --produce-first phase */
+    uint32_t         nonce; /* identifies this run's stamps */
+    rmq_bench_prod  *prod;  /* NULL unless producing */
+    rmq_bench_cons  *cons;  /* NULL unless consuming */
+    rmq_bench_side   ps;    /* producer side */
+    rmq_bench_side   cs;    /* consumer side */
+    rmq_bench_side   pre;   /* --produce-first phase */
     bool             has_pre;
     rmq_bench_procs  procs_start;
     rmq_bench_procs  procs_end;
-    uint64_t         pulls;      /* consumer statistics, kept at the end */
+    uint64_t         pulls; /* consumer statistics, kept at the end */
     uint64_t         empty_pulls;
     uint64_t         seq_errors;
     uint64_t         stamped;
@@ -245,7 +245,7 @@ struct rmq_bench {
 bool rmq_bench_interrupted(void);
 
 /* Producer (bench_produce.c). */
-int  rmq_bench_prod_start(rmq_bench *b, rmq_bench_side *side, uint64_t limit);
+int rmq_bench_prod_start(rmq_bench *b, rmq_bench_side *side, uint64_t limit);
 /* Start sending on every connection (once they all connected). */
 void rmq_bench_prod_go(rmq_bench *b);
 /* Stop issuing sends; outstanding ones still complete. */
@@ -266,7 +266,7 @@ bool rmq_bench_prod_connected(const rmq_bench *b, int *up);
  * Consumer (bench_consume.c).  from[q] is where queue q starts, to[q]
  * where it is drained (NULL: follow forever, for e2e).
  */
-int  rmq_bench_cons_start(rmq_bench *b, const int64_t *from, const int64_t *to);
+int rmq_bench_cons_start(rmq_bench *b, const int64_t *from, const int64_t *to);
 /* Start pulling every queue. */
 void rmq_bench_cons_go(rmq_bench *b);
 bool rmq_bench_cons_done(const rmq_bench *b);
@@ -274,15 +274,15 @@ bool rmq_bench_cons_done(const rmq_bench *b);
 uint64_t rmq_bench_cons_stamped(const rmq_bench *b);
 /* Seconds since the last pull answered with messages (stall check). */
 double rmq_bench_cons_idle_s(const rmq_bench *b);
-void rmq_bench_cons_fini(rmq_bench *b);
-void rmq_bench_cons_on_cmd(rmq_bench *b, void *conn_user, rmq_rcmd *cmd);
-void rmq_bench_cons_on_close(rmq_bench *b, void *conn_user);
-void rmq_bench_cons_on_connect(rmq_bench *b, void *conn_user, bool ok);
-void rmq_bench_cons_tick(rmq_bench *b, int64_t now_us);
-bool rmq_bench_cons_connected(const rmq_bench *b, int *up);
+void   rmq_bench_cons_fini(rmq_bench *b);
+void   rmq_bench_cons_on_cmd(rmq_bench *b, void *conn_user, rmq_rcmd *cmd);
+void   rmq_bench_cons_on_close(rmq_bench *b, void *conn_user);
+void   rmq_bench_cons_on_connect(rmq_bench *b, void *conn_user, bool ok);
+void   rmq_bench_cons_tick(rmq_bench *b, int64_t now_us);
+bool   rmq_bench_cons_connected(const rmq_bench *b, int *up);
 /* Pulls answered with messages, empty pulls, records out of sequence. */
-void rmq_bench_cons_stats(const rmq_bench *b, uint64_t *pulls,
-                          uint64_t *empty, uint64_t *seq_errors);
+void rmq_bench_cons_stats(const rmq_bench *b, uint64_t *pulls, uint64_t *empty,
+                          uint64_t *seq_errors);
 
 /* librmq comparison (bench_librmq.c): a whole produce run. */
 int rmq_bench_librmq_produce(rmq_bench *b);

@@ -25,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONS_QBITS 11 /* opaque bits naming the queue: > RMQ_BENCH_QUEUES_MAX */
+#define CONS_QBITS 11 /* opaque bits naming the queue: > RMQ_BENCH_QUEUES_MAX  \
+                       */
 #define CONS_RETRY_US 1000000 /* after an error response */
 #define CONS_DRAIN_SUSPEND_MS "1000"
 #define CONS_FOLLOW_SUSPEND_MS "15000"
@@ -34,9 +35,9 @@ struct cconn;
 
 struct cqueue {
     int32_t       qid;
-    int64_t       next;    /* offset of the next pull */
-    int64_t       to;      /* done at this offset; -1 = follow */
-    int64_t       expect;  /* queue offset the next record should have */
+    int64_t       next;   /* offset of the next pull */
+    int64_t       to;     /* done at this offset; -1 = follow */
+    int64_t       expect; /* queue offset the next record should have */
     bool          pulling;
     bool          done;
     int32_t       opaque;
@@ -48,7 +49,7 @@ struct cqueue {
 struct cconn {
     rmq_bench_conn_hdr hdr; /* first: the connection's user pointer */
     rmq_bench_cons    *cs;
-    rmq_conn          *c;   /* NULL once closed */
+    rmq_conn          *c; /* NULL once closed */
     bool               connecting;
 };
 
@@ -79,9 +80,9 @@ cons_pull(struct cqueue *q)
     if (q->cc->c == NULL || q->pulling || q->done || !cs->running) {
         return;
     }
-    opaque = (int32_t)((((uint32_t)++q->seq << CONS_QBITS) |
-                        (uint32_t)(q - cs->q)) &
-                       0x7FFFFFFFu);
+    opaque =
+        (int32_t)((((uint32_t)++q->seq << CONS_QBITS) | (uint32_t)(q - cs->q)) &
+                  0x7FFFFFFFu);
     snprintf(qid, sizeof(qid), "%d", q->qid);
     snprintf(off, sizeof(off), "%lld", (long long)q->next);
     rmq_rcmd_out_init(&o, RMQ_REQ_PULL_MESSAGE, opaque, 0);

@@ -34,10 +34,10 @@ struct lthread {
     pthread_t       tid;
     pthread_mutex_t mu;
     pthread_cond_t  cv;
-    rmq_bench_side  side;     /* guarded by mu */
-    struct lslot   *slots;    /* window of them */
+    rmq_bench_side  side;  /* guarded by mu */
+    struct lslot   *slots; /* window of them */
     struct lslot  **free;
-    int             nfree;    /* guarded by mu */
+    int             nfree; /* guarded by mu */
     bool            started;
 };
 
@@ -63,8 +63,7 @@ lib_record(struct lthread *t, int rc, const rmq_error *err, int64_t sent_us)
 }
 
 static void
-lib_on_sent(int rc, const rmq_send_result *res, const rmq_error *err,
-            void *arg)
+lib_on_sent(int rc, const rmq_send_result *res, const rmq_error *err, void *arg)
 {
     struct lslot   *s = arg;
     struct lthread *t = s->t;
@@ -212,9 +211,9 @@ lib_sum(struct lthread *ts, int n, rmq_bench_side *out, bool with_hist)
 static void
 lib_wait(rmq_bench *b, struct lthread *ts, int n)
 {
-    double  d = b->o.duration_s > 0 ? b->o.duration_s : 10;
-    int64_t t0 = rmq_mono_us(), end = t0 + (int64_t)(d * 1e6);
-    int64_t next = t0 + 1000000;
+    double   d = b->o.duration_s > 0 ? b->o.duration_s : 10;
+    int64_t  t0 = rmq_mono_us(), end = t0 + (int64_t)(d * 1e6);
+    int64_t  next = t0 + 1000000;
     uint64_t last = 0;
 
     while (!rmq_bench_interrupted() && rmq_mono_us() < end) {
@@ -225,8 +224,9 @@ lib_wait(rmq_bench *b, struct lthread *ts, int n)
         }
         lib_sum(ts, n, &now, false);
         if (b->o.progress) {
-            fprintf(stderr, "rmq-bench: %5.1fs produce (librmq) %llu msg/s "
-                            "err %llu\n",
+            fprintf(stderr,
+                    "rmq-bench: %5.1fs produce (librmq) %llu msg/s "
+                    "err %llu\n",
                     (double)(rmq_mono_us() - t0) / 1e6,
                     (unsigned long long)(now.msgs - last),
                     (unsigned long long)now.errs.total);

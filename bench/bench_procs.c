@@ -37,8 +37,7 @@ rmq_bench_rundir(const rmq_bench_opts *o)
 
 /* "Key:   1234 kB" lines of a /proc file; -1 for keys not found. */
 static void
-procs_read_kib(const char *path, const char *const *keys, int64_t *vals,
-               int n)
+procs_read_kib(const char *path, const char *const *keys, int64_t *vals, int n)
 {
     FILE *f = fopen(path, "r");
     char  line[256];
@@ -102,8 +101,9 @@ procs_flush_type(const rmq_ctl *ctl, char *out, size_t cap)
             0 &&
         cfg.has_broker) {
         rmq_strlcpy(out,
-                    cfg.broker.flush_disk_type == RMQ_FLUSH_SYNC ? "SYNC_FLUSH"
-                                                                 : "ASYNC_FLUSH",
+                    cfg.broker.flush_disk_type == RMQ_FLUSH_SYNC
+                        ? "SYNC_FLUSH"
+                        : "ASYNC_FLUSH",
                     cap);
     }
     free(text);

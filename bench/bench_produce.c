@@ -39,14 +39,14 @@ struct pslot {
 struct pconn {
     rmq_bench_conn_hdr hdr; /* first: the connection's user pointer */
     rmq_bench_prod    *p;
-    rmq_conn          *c;    /* NULL once closed */
+    rmq_conn          *c; /* NULL once closed */
     bool               connecting;
     uint32_t           inflight;
     uint32_t           seq;
     struct pslot      *slots; /* window of them */
     uint32_t          *free;  /* stack of free slot indexes */
     uint32_t           nfree;
-    rmq_rcmd_out       o;     /* the SEND_MESSAGE_V2 header */
+    rmq_rcmd_out       o; /* the SEND_MESSAGE_V2 header */
     uint32_t           ext_e, ext_g, ext_i;
     char               e[16]; /* queueId */
     char               g[24]; /* bornTimestamp */
@@ -62,15 +62,15 @@ struct rmq_bench_prod {
     struct pconn   *pc;
     int             n;
     uint32_t        window;
-    uint32_t        wbits;  /* bits of an opaque that hold the slot */
+    uint32_t        wbits; /* bits of an opaque that hold the slot */
     uint8_t        *body;
     uint32_t        body_len;
     char            topic[RMQ_BENCH_NAME_MAX];
-    char            d[16];  /* defaultTopicQueueNums */
+    char            d[16]; /* defaultTopicQueueNums */
     bool            running;
-    uint64_t        limit;  /* stop after this many OK sends; 0 = none */
+    uint64_t        limit; /* stop after this many OK sends; 0 = none */
     uint64_t        inflight;
-    uint32_t        rr;     /* round robin over the write queues */
+    uint32_t        rr; /* round robin over the write queues */
     int             nqueues;
     int64_t         wall0_ms; /* wall clock at mono0_us: born timestamps */
     int64_t         mono0_us;
@@ -195,8 +195,8 @@ prod_send(struct pconn *pc)
     int32_t         opaque;
     int64_t         now;
 
-    opaque = (int32_t)((((uint32_t)++pc->seq << p->wbits) | slot) &
-                       0x7FFFFFFFu);
+    opaque =
+        (int32_t)((((uint32_t)++pc->seq << p->wbits) | slot) & 0x7FFFFFFFu);
     now = rmq_mono_us();
     prod_patch(pc, (int32_t)(p->rr++ % (uint32_t)p->nqueues), now);
     if (p->body_len >= RMQ_BENCH_STAMP_LEN) {
@@ -209,8 +209,8 @@ prod_send(struct pconn *pc)
         rmq_bench_errs_add(&p->side->errs, RMQ_BENCH_ERR_SEND, 1);
         return false;
     }
-    pc->slots[slot] = (struct pslot){.sent_us = now, .opaque = opaque,
-                                     .busy = true};
+    pc->slots[slot] =
+        (struct pslot){.sent_us = now, .opaque = opaque, .busy = true};
     pc->inflight++;
     p->inflight++;
     if (p->side->start_us == 0) {

@@ -57,14 +57,13 @@ report_missing(const rmq_bench *b)
 static json_t *
 report_lat_json(const rmq_bench_hist *h)
 {
-    return json_pack("{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}", "count",
-                     (json_int_t)h->count, "min", (json_int_t)h->min, "mean",
-                     rmq_bench_hist_mean(h), "p50",
-                     (json_int_t)rmq_bench_hist_pct(h, 0.50), "p90",
-                     (json_int_t)rmq_bench_hist_pct(h, 0.90), "p99",
-                     (json_int_t)rmq_bench_hist_pct(h, 0.99), "p999",
-                     (json_int_t)rmq_bench_hist_pct(h, 0.999), "max",
-                     (json_int_t)h->max);
+    return json_pack(
+        "{s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}", "count",
+        (json_int_t)h->count, "min", (json_int_t)h->min, "mean",
+        rmq_bench_hist_mean(h), "p50", (json_int_t)rmq_bench_hist_pct(h, 0.50),
+        "p90", (json_int_t)rmq_bench_hist_pct(h, 0.90), "p99",
+        (json_int_t)rmq_bench_hist_pct(h, 0.99), "p999",
+        (json_int_t)rmq_bench_hist_pct(h, 0.999), "max", (json_int_t)h->max);
 }
 
 static json_t *
@@ -74,7 +73,8 @@ report_errs_json(const rmq_bench_errs *e)
     char    buf[16];
 
     for (uint32_t i = 0; i < e->n; i++) {
-        json_object_set_new(o, rmq_bench_errs_name(e->code[i], buf, sizeof(buf)),
+        json_object_set_new(o,
+                            rmq_bench_errs_name(e->code[i], buf, sizeof(buf)),
                             json_integer((json_int_t)e->count[i]));
     }
     return o;
@@ -102,16 +102,15 @@ report_cons_json(const rmq_bench *b)
     const rmq_bench_side *s = &b->cs;
     double                secs = report_elapsed(s);
 
-    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f, s:f}",
-                     "drained", b->drained, "messages", (json_int_t)s->msgs,
-                     "bytes",
-                     (json_int_t)s->bytes, "pulls", (json_int_t)b->pulls,
-                     "empty_pulls", (json_int_t)b->empty_pulls, "seq_errors",
-                     (json_int_t)b->seq_errors, "errors",
-                     (json_int_t)s->errs.total, "errors_by_code",
-                     report_errs_json(&s->errs), "elapsed_s", secs,
-                     "msgs_per_sec", report_rate((double)s->msgs, secs),
-                     "mb_per_sec", report_rate((double)s->bytes / 1e6, secs));
+    return json_pack(
+        "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f, s:f}", "drained",
+        b->drained, "messages", (json_int_t)s->msgs, "bytes",
+        (json_int_t)s->bytes, "pulls", (json_int_t)b->pulls, "empty_pulls",
+        (json_int_t)b->empty_pulls, "seq_errors", (json_int_t)b->seq_errors,
+        "errors", (json_int_t)s->errs.total, "errors_by_code",
+        report_errs_json(&s->errs), "elapsed_s", secs, "msgs_per_sec",
+        report_rate((double)s->msgs, secs), "mb_per_sec",
+        report_rate((double)s->bytes / 1e6, secs));
 }
 
 static json_t *
@@ -143,15 +142,15 @@ report_procs_json(const rmq_bench *b, json_t *root)
         const rmq_bench_proc *p = &ps->p[i];
         const rmq_bench_proc *s0 = report_start_of(b, p);
         json_array_append_new(
-            arr, json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                           "name", p->name, "pid", (int)p->pid, "rss_kib",
-                           report_kib(p->rss_kib), "hwm_kib",
-                           report_kib(p->hwm_kib), "anon_kib",
-                           report_kib(p->anon_kib), "file_kib",
-                           report_kib(p->file_kib), "shmem_kib",
-                           report_kib(p->shmem_kib), "pss_kib",
-                           report_kib(p->pss_kib), "rss_start_kib",
-                           report_kib(s0 ? s0->rss_kib : -1)));
+            arr,
+            json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
+                      p->name, "pid", (int)p->pid, "rss_kib",
+                      report_kib(p->rss_kib), "hwm_kib", report_kib(p->hwm_kib),
+                      "anon_kib", report_kib(p->anon_kib), "file_kib",
+                      report_kib(p->file_kib), "shmem_kib",
+                      report_kib(p->shmem_kib), "pss_kib",
+                      report_kib(p->pss_kib), "rss_start_kib",
+                      report_kib(s0 ? s0->rss_kib : -1)));
         rss += p->rss_kib > 0 ? p->rss_kib : 0;
         pss += p->pss_kib > 0 ? p->pss_kib : 0;
         anon += p->anon_kib > 0 ? p->anon_kib : 0;
@@ -166,30 +165,44 @@ report_procs_json(const rmq_bench *b, json_t *root)
     return arr;
 }
 
+static json_t *
+report_setup_json(const rmq_bench *b)
+{
+    const rmq_bench_opts *o = &b->o;
+
+    return json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:i, s:i, s:i, s:s, s:i, s:i}",
+        "client", o->client == RMQ_BENCH_CLIENT_LIBRMQ ? "librmq" : "lean",
+        "broker", b->t.broker_addr, "topic", o->topic, "write_queues",
+        b->t.write_queues, "read_queues", b->t.read_queues, "brokers_in_route",
+        b->t.nbrokers, "topic_created", b->t.created, "size", o->size, "conns",
+        o->conns, "window", o->window, "group", o->group, "batch",
+        o->pull_batch, "consume_conns", o->consume_conns);
+}
+
+static json_t *
+report_cpu_json(const rmq_bench *b)
+{
+    double user_s, sys_s;
+
+    report_cpu(&user_s, &sys_s);
+    return json_pack(
+        "{s:f, s:f, s:f}", "user_s", user_s, "sys_s", sys_s, "us_per_msg",
+        report_msgs(b) ? (user_s + sys_s) * 1e6 / (double)report_msgs(b) : 0.0);
+}
+
 static void
 report_json(rmq_bench *b)
 {
     const rmq_bench_opts *o = &b->o;
     json_t               *root = json_object();
     char                 *text;
-    double                user_s, sys_s;
 
     json_object_set_new(root, "mode", json_string(report_modes[o->mode]));
-    json_object_set_new(root, "ok", json_boolean(rmq_bench_exit_status(b) == 0));
+    json_object_set_new(root, "ok",
+                        json_boolean(rmq_bench_exit_status(b) == 0));
     if (o->mode != RMQ_BENCH_RSS) {
-        json_object_set_new(
-            root, "setup",
-            json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b, s:i, s:i, s:i, "
-                      "s:s, s:i, s:i}",
-                      "client",
-                      o->client == RMQ_BENCH_CLIENT_LIBRMQ ? "librmq" : "lean",
-                      "broker", b->t.broker_addr, "topic", o->topic,
-                      "write_queues", b->t.write_queues, "read_queues",
-                      b->t.read_queues, "brokers_in_route", b->t.nbrokers,
-                      "topic_created", b->t.created, "size", o->size, "conns",
-                      o->conns, "window", o->window, "group", o->group,
-                      "batch", o->pull_batch, "consume_conns",
-                      o->consume_conns));
+        json_object_set_new(root, "setup", report_setup_json(b));
     }
     if (b->has_pre) {
         json_object_set_new(root, "backlog", report_prod_json(&b->pre));
@@ -207,14 +220,7 @@ report_json(rmq_bench *b)
                       "missing", (json_int_t)report_missing(b), "latency_us",
                       report_lat_json(&b->cs.lat)));
     }
-    report_cpu(&user_s, &sys_s);
-    json_object_set_new(
-        root, "client_cpu",
-        json_pack("{s:f, s:f, s:f}", "user_s", user_s, "sys_s", sys_s,
-                  "us_per_msg",
-                  report_msgs(b) ? (user_s + sys_s) * 1e6 /
-                                       (double)report_msgs(b)
-                                 : 0.0));
+    json_object_set_new(root, "client_cpu", report_cpu_json(b));
     json_object_set_new(root, "processes", report_procs_json(b, root));
     text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -282,7 +288,7 @@ report_cons_text(const rmq_bench *b)
            "empty, %llu out of sequence)\n",
            (unsigned long long)s->msgs, (double)s->bytes / 1e6, secs,
            b->o.mode == RMQ_BENCH_CONSUME && !b->drained ? " (NOT drained)"
-                                                          : "",
+                                                         : "",
            (unsigned long long)b->pulls, (unsigned long long)b->empty_pulls,
            (unsigned long long)b->seq_errors);
     printf("  %.0f msg/s  %.1f MB/s\n", report_rate((double)s->msgs, secs),
@@ -313,8 +319,8 @@ report_procs_text(const rmq_bench *b)
     printf("broker processes (%s), KiB; file = mapped store files and "
            "binaries, pss = shared pages split between their users:\n",
            ps->flush);
-    printf("  %-12s %7s %10s %10s %10s %10s %10s %10s\n", "name", "pid",
-           "rss", "rss@start", "peak", "anon", "file", "pss");
+    printf("  %-12s %7s %10s %10s %10s %10s %10s %10s\n", "name", "pid", "rss",
+           "rss@start", "peak", "anon", "file", "pss");
     for (int i = 0; i < ps->n; i++) {
         const rmq_bench_proc *p = &ps->p[i];
         const rmq_bench_proc *s0 = report_start_of(b, p);
@@ -343,8 +349,8 @@ report_header(const rmq_bench *b)
 
     printf("rmq-bench %s: topic %s at %s (%d write / %d read queues), "
            "%d-byte bodies\n",
-           report_modes[o->mode], o->topic, b->t.broker_addr,
-           b->t.write_queues, b->t.read_queues, o->size);
+           report_modes[o->mode], o->topic, b->t.broker_addr, b->t.write_queues,
+           b->t.read_queues, o->size);
     if (o->mode != RMQ_BENCH_CONSUME || b->has_pre) {
         printf("  %s: %d %s%s x %d outstanding%s\n",
                b->has_pre ? "backlog producer" : "producer", o->conns,

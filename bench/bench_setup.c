@@ -70,10 +70,9 @@ setup_route(const char *ns, const char *topic, rmq_route **out)
     rc = setup_call(&r, ns, &o, &resp);
     if (rc == 0 && resp->code != RMQ_RESP_SUCCESS) {
         rc = RMQ_ERR_NOTFOUND;
-    } else if (rc == 0 &&
-               (resp->body == NULL ||
-                rmq_route_parse(topic, (const char *)resp->body,
-                                resp->body_len, out) != 0)) {
+    } else if (rc == 0 && (resp->body == NULL ||
+                           rmq_route_parse(topic, (const char *)resp->body,
+                                           resp->body_len, out) != 0)) {
         fprintf(stderr, "rmq-bench: bad route for %s from %s\n", topic, ns);
         rc = RMQ_ERR_PROTO;
     }
@@ -102,10 +101,10 @@ setup_create_topic(const rmq_bench_opts *o, const char *broker)
     rmq_rcmd_out_ext(&req, "order", "false");
     rc = setup_call(&r, broker, &req, &resp);
     if (rc == 0 && resp->code != RMQ_RESP_SUCCESS) {
-        fprintf(stderr, "rmq-bench: cannot create topic %s on %s: code %d "
-                        "%s\n",
-                o->topic, broker, resp->code,
-                resp->remark ? resp->remark : "");
+        fprintf(stderr,
+                "rmq-bench: cannot create topic %s on %s: code %d "
+                "%s\n",
+                o->topic, broker, resp->code, resp->remark ? resp->remark : "");
         rc = RMQ_ERR_PROTO;
     }
     rmq_rpc_close(&r);
@@ -136,8 +135,7 @@ setup_from_route(const rmq_route *rt, rmq_bench_target *t)
 
 /* A broker to create the topic on: the TBW102 route, else the config. */
 static int
-setup_any_broker(const rmq_bench_opts *o, const char *ns, char *out,
-                 size_t cap)
+setup_any_broker(const rmq_bench_opts *o, const char *ns, char *out, size_t cap)
 {
     rmq_route       *rt = NULL;
     rmq_bench_target tmp;
@@ -157,8 +155,9 @@ setup_any_broker(const rmq_bench_opts *o, const char *ns, char *out,
         rmq_bench_procs_broker_addr(rundir, out, cap);
     }
     if (out[0] == '\0') {
-        fprintf(stderr, "rmq-bench: topic %s has no route and no broker is "
-                        "known to create it on (use --broker)\n",
+        fprintf(stderr,
+                "rmq-bench: topic %s has no route and no broker is "
+                "known to create it on (use --broker)\n",
                 o->topic);
         return RMQ_ERR_NOTFOUND;
     }
@@ -166,8 +165,7 @@ setup_any_broker(const rmq_bench_opts *o, const char *ns, char *out,
 }
 
 static int
-setup_via_namesrv(const rmq_bench_opts *o, const char *ns,
-                  rmq_bench_target *t)
+setup_via_namesrv(const rmq_bench_opts *o, const char *ns, rmq_bench_target *t)
 {
     rmq_route *rt = NULL;
     char       broker[RMQ_BENCH_ADDR_MAX];
@@ -188,8 +186,8 @@ setup_via_namesrv(const rmq_bench_opts *o, const char *ns,
         }
     }
     if (rc != 0) {
-        fprintf(stderr, "rmq-bench: no route for topic %s from %s\n",
-                o->topic, ns);
+        fprintf(stderr, "rmq-bench: no route for topic %s from %s\n", o->topic,
+                ns);
         return 1;
     }
     rc = setup_from_route(rt, t);
@@ -217,8 +215,7 @@ setup_topic_config(const char *broker, const char *topic, rmq_bench_target *t)
     }
     rmq_rpc_close(&r);
     if (rc != 0 || doc == NULL) {
-        fprintf(stderr, "rmq-bench: could not read the topics of %s\n",
-                broker);
+        fprintf(stderr, "rmq-bench: could not read the topics of %s\n", broker);
         return rc ? rc : RMQ_ERR_PROTO;
     }
     tc = json_object_get(json_object_get(doc, "topicConfigTable"), topic);
@@ -226,7 +223,8 @@ setup_topic_config(const char *broker, const char *topic, rmq_bench_target *t)
         json_decref(doc);
         return RMQ_ERR_NOTFOUND;
     }
-    t->read_queues = (int)json_integer_value(json_object_get(tc, "readQueueNums"));
+    t->read_queues =
+        (int)json_integer_value(json_object_get(tc, "readQueueNums"));
     t->write_queues =
         (int)json_integer_value(json_object_get(tc, "writeQueueNums"));
     json_decref(doc);
@@ -254,10 +252,10 @@ setup_direct(const rmq_bench_opts *o, rmq_bench_target *t)
 int
 rmq_bench_setup(const rmq_bench_opts *o, rmq_bench_target *t)
 {
-    char        ns[RMQ_BENCH_ADDR_MAX];
-    rmq_config  cfg;
-    char        err[512];
-    int         rc;
+    char       ns[RMQ_BENCH_ADDR_MAX];
+    rmq_config cfg;
+    char       err[512];
+    int        rc;
 
     memset(t, 0, sizeof(*t));
     if (o->broker != NULL) {
@@ -280,8 +278,9 @@ rmq_bench_setup(const rmq_bench_opts *o, rmq_bench_target *t)
     if (rc == 0 && (t->write_queues < 1 || t->read_queues < 1 ||
                     t->write_queues > RMQ_BENCH_QUEUES_MAX ||
                     t->read_queues > RMQ_BENCH_QUEUES_MAX)) {
-        fprintf(stderr, "rmq-bench: topic %s has %d write / %d read queues "
-                        "(1..%d supported)\n",
+        fprintf(stderr,
+                "rmq-bench: topic %s has %d write / %d read queues "
+                "(1..%d supported)\n",
                 o->topic, t->write_queues, t->read_queues,
                 RMQ_BENCH_QUEUES_MAX);
         rc = 1;
@@ -324,8 +323,9 @@ setup_offsets(const rmq_bench_opts *o, const rmq_bench_target *t, int code,
         }
     }
     if (rc != 0) {
-        fprintf(stderr, "rmq-bench: could not read the offsets of %s at %s: "
-                        "%s\n",
+        fprintf(stderr,
+                "rmq-bench: could not read the offsets of %s at %s: "
+                "%s\n",
                 o->topic, t->broker_addr, rmq_strerror(rc));
     }
     rmq_rpc_close(&r);

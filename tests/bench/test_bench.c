@@ -117,13 +117,13 @@ static json_t *
 bb_run(int want_code, const char *mode, ...)
 {
     const char *argv[48];
-    char       *bin = rmqtest_strf("%s/rmq-bench", rmqtest_env("RMQ_BUILD_DIR"));
-    rmqtest_out r;
+    char *bin = rmqtest_strf("%s/rmq-bench", rmqtest_env("RMQ_BUILD_DIR"));
+    rmqtest_out  r;
     json_error_t jerr;
-    json_t     *doc;
-    va_list     ap;
-    int         n = 0;
-    const char *a;
+    json_t      *doc;
+    va_list      ap;
+    int          n = 0;
+    const char  *a;
 
     argv[n++] = bin;
     argv[n++] = mode;
@@ -205,7 +205,8 @@ bb_find_proc(json_t *procs, const char *name)
     size_t  i;
     json_t *p;
 
-    json_array_foreach(procs, i, p) {
+    json_array_foreach(procs, i, p)
+    {
         if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0) {
             return p;
         }
@@ -249,8 +250,8 @@ START_TEST(test_bench_produce_sync_accounts_for_every_send)
 
     bb_need();
     bb_topic(topic, sizeof(topic), "bsync");
-    doc = bb_run(0, "produce", "-n", bb.ns, "-c", bb.b.conf, "-t", topic,
-                 "-d", "1", "-C", "2", "--sync", "-s", "256", NULL);
+    doc = bb_run(0, "produce", "-n", bb.ns, "-c", bb.b.conf, "-t", topic, "-d",
+                 "1", "-C", "2", "--sync", "-s", "256", NULL);
     ck_assert(json_is_true(json_object_get(doc, "ok")));
     ck_assert_int_eq(bb_int(doc, "setup.window"), 1);
     ck_assert_int_eq(bb_int(doc, "setup.conns"), 2);
@@ -269,9 +270,9 @@ START_TEST(test_bench_produce_window_accounts_for_every_send)
 
     bb_need();
     bb_topic(topic, sizeof(topic), "bwin");
-    doc = bb_run(0, "produce", "-n", bb.ns, "--rundir", bb.b.run_dir, "-t",
-                 topic, "-q", "4", "-d", "1", "-C", "3", "--window", "16",
-                 NULL);
+    doc =
+        bb_run(0, "produce", "-n", bb.ns, "--rundir", bb.b.run_dir, "-t", topic,
+               "-q", "4", "-d", "1", "-C", "3", "--window", "16", NULL);
     ck_assert_int_eq(bb_int(doc, "setup.window"), 16);
     ck_assert_int_eq(bb_int(doc, "setup.write_queues"), 4);
     bb_check_produce(doc, "produce");
@@ -365,8 +366,8 @@ START_TEST(test_bench_e2e_consumes_everything_it_produced)
 
     bb_need();
     bb_topic(topic, sizeof(topic), "be2e");
-    doc = bb_run(0, "e2e", "-n", bb.ns, "-c", bb.b.conf, "-t", topic, "-d",
-                 "1", "-C", "2", "-w", "4", NULL);
+    doc = bb_run(0, "e2e", "-n", bb.ns, "-c", bb.b.conf, "-t", topic, "-d", "1",
+                 "-C", "2", "-w", "4", NULL);
     bb_check_produce(doc, "produce");
     ck_assert_int_eq(bb_int(doc, "e2e.messages"), bb_int(doc, "produce.ok"));
     ck_assert_int_eq(bb_int(doc, "e2e.missing"), 0);
@@ -400,7 +401,7 @@ END_TEST
 START_TEST(test_bench_bad_usage_exits_2)
 {
     const char *argv[4] = {NULL, "produce", "--window", NULL};
-    char       *bin = rmqtest_strf("%s/rmq-bench", rmqtest_env("RMQ_BUILD_DIR"));
+    char *bin = rmqtest_strf("%s/rmq-bench", rmqtest_env("RMQ_BUILD_DIR"));
     const char *argv2[5] = {bin, "e2e", "-s", "8", NULL};
     rmqtest_out r;
 

@@ -36,7 +36,8 @@ START_TEST(test_hist_buckets_cover_their_values)
 {
     uint64_t v;
 
-    for (v = 0; v < (UINT64_C(1) << 24); v = v < 4096 ? v + 1 : v * 1001 / 1000) {
+    for (v = 0; v < (UINT64_C(1) << 24);
+         v = v < 4096 ? v + 1 : v * 1001 / 1000) {
         uint32_t i = rmq_bench_hist_index(v);
         ck_assert_uint_lt(i, RMQ_BENCH_HIST_BUCKETS);
         ck_assert_uint_ge(rmq_bench_hist_upper(i), v);
@@ -131,7 +132,8 @@ START_TEST(test_hist_merge_equals_adding_everything)
     ck_assert_uint_eq(a->sum, all->sum);
     ck_assert_uint_eq(a->min, all->min);
     ck_assert_uint_eq(a->max, all->max);
-    ck_assert_uint_eq(rmq_bench_hist_pct(a, 0.99), rmq_bench_hist_pct(all, 0.99));
+    ck_assert_uint_eq(rmq_bench_hist_pct(a, 0.99),
+                      rmq_bench_hist_pct(all, 0.99));
     free(a);
     free(b);
     free(all);
