@@ -484,6 +484,14 @@ pq_start(push_pq *pq)
     rmq_rcmd_out_ext(&o, "consumerGroup", pc->core.group);
     rmq_rcmd_out_ext(&o, "topic", pq->sub->topic);
     rmq_rcmd_out_ext(&o, "queueId", qid);
+    if (pc->opts.consume_from == RMQ_CONSUME_FROM_TIMESTAMP &&
+        !pq->sub->is_retry) {
+        /* a broker answers 0 for a young queue the group never committed
+         * (Java 4.x), which would start far before the timestamp; 5.x
+         * brokers (and rmq) answer 22 instead when asked so, 4.x ones
+         * ignore the field */
+        rmq_rcmd_out_ext(&o, "setZeroIfNotFound", "false");
+    }
     atomic_fetch_add(&pq->refs, 1);
     rmq_cio_call(pc->core.io, addr, &o, NULL, 0, pc->core.timeout_ms,
                  pq_on_query, pq);
