@@ -3,7 +3,8 @@
  * group's queues to its instances, a process queue per assigned queue
  * with its start offset and its long-polling pull loop, and offset
  * commits.  Runs on the consumer's I/O thread only, except
- * rmq_push_pq_release (any thread).
+ * rmq_push_pq_release (any thread).  An orderly CLUSTERING consumer
+ * starts a new process queue only once orderly.c got its lock.
  */
 #include "client/push.h"
 
@@ -55,6 +56,7 @@ pq_new(rmq_push_consumer *pc, push_sub *sub, const char *broker, int32_t qid)
     pq->qid = qid;
     pq->next_offset = -1;
     pq->committed = -1;
+    pq->locked = !rmq_ord_needs_lock(pc);
     pq->next = pc->pqs;
     pc->pqs = pq;
     return pq;
@@ -245,8 +247,8 @@ local_store(rmq_push_consumer *pc, const push_pq *pq, int64_t offset)
     o->offset = offset;
 }
 
-static const char *
-pq_master(const push_pq *pq, char *buf, size_t cap)
+const char *
+rmq_push_pq_master(const push_pq *pq, char *buf, size_t cap)
 {
     rmq_route  *r = rmq_core_route_get(&pq->pc->core, pq->sub->topic);
     const char *addr = r != NULL ? rmq_route_master(r, pq->broker) : NULL;
@@ -258,8 +260,8 @@ pq_master(const push_pq *pq, char *buf, size_t cap)
     return addr != NULL ? buf : NULL;
 }
 
-static void
-pq_commit(rmq_push_consumer *pc, push_pq *pq)
+void
+rmq_push_pq_commit(rmq_push_consumer *pc, push_pq *pq)
 {
     int64_t      off = rmq_push_pq_consumed(pq);
     char         addr[128], qid[16], offs[24];
@@ -273,7 +275,7 @@ pq_commit(rmq_push_consumer *pc, push_pq *pq)
         pq->committed = off;
         return;
     }
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         return;
     }
     snprintf(qid, sizeof(qid), "%d", pq->qid);
@@ -292,21 +294,32 @@ void
 rmq_push_commit_all(rmq_push_consumer *pc)
 {
     for (push_pq *pq = pc->pqs; pq != NULL; pq = pq->next) {
-        pq_commit(pc, pq);
+        rmq_push_pq_commit(pc, pq);
     }
 }
 
-/* Rebalanced away: commit what was consumed and forget the queue. */
-static void
-pq_remove(rmq_push_consumer *pc, push_pq *pq)
+/*
+ * Rebalanced away: commit what was consumed, release the lock (orderly;
+ * after the commit, so the next owner reads it) and forget the queue.
+ * An orderly queue with a message still out finishes that later
+ * (rmq_ord_leave).
+ */
+void
+rmq_push_pq_remove(rmq_push_consumer *pc, push_pq *pq)
 {
     atomic_store(&pq->dropped, true);
     pq->removed = true;
     pq_cancel_timer(pq);
-    pq_commit(pc, pq);
     pq_unlink(pc, pq);
     rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
              "queue %s/%s/%d removed", pq->sub->topic, pq->broker, pq->qid);
+    if (pc->opts.orderly && rmq_ord_leave(pq)) {
+        return;
+    }
+    rmq_push_pq_commit(pc, pq);
+    if (pc->opts.orderly) {
+        rmq_ord_unlock_one(pq);
+    }
     rmq_push_pq_release(pq);
 }
 
@@ -316,17 +329,26 @@ rmq_push_drop_all(rmq_push_consumer *pc)
     for (push_pq *pq = pc->pqs; pq != NULL; pq = pq->next) {
         atomic_store(&pq->dropped, true);
         pq_cancel_timer(pq);
+        rmq_ord_drop(pq);
+    }
+}
+
+static void
+pq_free_list(push_pq **list)
+{
+    while (*list != NULL) {
+        push_pq *pq = *list;
+        *list = pq->next;
+        rmq_ord_drop(pq);
+        rmq_push_pq_release(pq);
     }
 }
 
 void
 rmq_push_free_all(rmq_push_consumer *pc)
 {
-    while (pc->pqs != NULL) {
-        push_pq *pq = pc->pqs;
-        pc->pqs = pq->next;
-        rmq_push_pq_release(pq);
-    }
+    pq_free_list(&pc->pqs);
+    pq_free_list(&pc->dying);
     for (size_t i = 0; i < pc->nlocal; i++) {
         free(pc->local[i].topic);
         free(pc->local[i].broker);
@@ -360,7 +382,7 @@ pq_fail_start(push_pq *pq, const char *why)
              "could not find the start offset of queue %s/%s/%d: %s",
              pq->sub->topic, pq->broker, pq->qid, why);
     if (!pq->removed && !atomic_load(&pq->dropped)) {
-        pq_remove(pc, pq);
+        rmq_push_pq_remove(pc, pq);
     }
 }
 
@@ -394,7 +416,7 @@ pq_ask_offset(push_pq *pq, int code)
     char               addr[128], qid[16], ts[24];
     rmq_rcmd_out       o;
 
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         pq_fail_start(pq, "no master in the route");
         return;
     }
@@ -459,8 +481,8 @@ pq_on_query(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     rmq_push_pq_release(pq);
 }
 
-static void
-pq_start(push_pq *pq)
+void
+rmq_push_pq_start(push_pq *pq)
 {
     rmq_push_consumer *pc = pq->pc;
     char               addr[128], qid[16];
@@ -475,7 +497,7 @@ pq_start(push_pq *pq)
         }
         return;
     }
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         pq_fail_start(pq, "no master in the route");
         return;
     }
@@ -552,7 +574,11 @@ pq_take(push_pq *pq, rmq_message_ext *m)
         rmq_message_ext_free(m); /* or already in flight */
         return;
     }
-    rmq_push_dispatch(pq, m);
+    if (pc->opts.orderly) {
+        rmq_ord_take(pq, m);
+    } else {
+        rmq_push_dispatch(pq, m);
+    }
 }
 
 static void
@@ -671,7 +697,7 @@ pq_pull(push_pq *pq)
         pq_pull_later(pq, RB_FLOW_DELAY_MS);
         return;
     }
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         pq_pull_later(pq, RB_PULL_ERROR_DELAY_MS);
         return;
     }
@@ -690,7 +716,6 @@ typedef struct rb_ctx {
     rmq_route *route;
 } rb_ctx;
 
-static void rb_sub(push_sub *sub);
 static void rb_after_heartbeat(rmq_core *c, int failures,
                                const rmq_error *first, void *arg);
 
@@ -700,7 +725,7 @@ rb_done(push_sub *sub)
     sub->rebalancing = false;
     if (sub->again && !sub->pc->stopping) {
         sub->again = false;
-        rb_sub(sub);
+        rmq_push_rebalance_sub(sub);
     }
 }
 
@@ -717,32 +742,58 @@ rb_assigned(const rmq_route *r, size_t start, size_t count, const char *broker,
     return false;
 }
 
+/* A queue newly assigned: start it, or (orderly CLUSTERING) leave it
+ * waiting for its lock.  Returns whether it waits. */
+static bool
+rb_add(push_sub *sub, const rmq_mq *mq)
+{
+    rmq_push_consumer *pc = sub->pc;
+    push_pq           *pq, *dying;
+
+    if (pq_find(pc, sub, mq->broker, mq->qid) != NULL) {
+        return false;
+    }
+    dying = rmq_ord_dying_find(pc, sub, mq->broker, mq->qid);
+    if (dying != NULL) {
+        /* its last owner here still has a message out: taking it again
+         * now could consume two messages of the queue at once */
+        dying->rewanted = true;
+        return false;
+    }
+    pq = pq_new(pc, sub, mq->broker, mq->qid);
+    if (pq == NULL) {
+        return false; /* the next rebalance tries again */
+    }
+    rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
+             "queue %s/%s/%d assigned%s", sub->topic, mq->broker, mq->qid,
+             pq->locked ? "" : ", waiting for its lock");
+    if (pq->locked) {
+        rmq_push_pq_start(pq);
+        return false;
+    }
+    return true;
+}
+
 /* Make this subscription's process queues the given share of r->sub. */
 static void
 rb_apply(push_sub *sub, const rmq_route *r, size_t start, size_t count)
 {
     rmq_push_consumer *pc = sub->pc;
     push_pq           *pq, *next;
+    bool               waiting = false;
 
     for (pq = pc->pqs; pq != NULL; pq = next) {
         next = pq->next;
         if (pq->sub == sub &&
             !rb_assigned(r, start, count, pq->broker, pq->qid)) {
-            pq_remove(pc, pq);
+            rmq_push_pq_remove(pc, pq);
         }
     }
     for (size_t i = 0; i < count; i++) {
-        const rmq_mq *mq = &r->sub[(start + i) % r->nsub];
-        if (pq_find(pc, sub, mq->broker, mq->qid) != NULL) {
-            continue;
-        }
-        pq = pq_new(pc, sub, mq->broker, mq->qid);
-        if (pq == NULL) {
-            continue; /* the next rebalance tries again */
-        }
-        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
-                 "queue %s/%s/%d assigned", sub->topic, mq->broker, mq->qid);
-        pq_start(pq);
+        waiting |= rb_add(sub, &r->sub[(start + i) % r->nsub]);
+    }
+    if (waiting) {
+        rmq_ord_lock(pc, false);
     }
 }
 
@@ -873,8 +924,8 @@ rb_after_heartbeat(rmq_core *c, int failures, const rmq_error *first, void *arg)
     rmq_core_route(c, sub->topic, false, rb_on_route, sub);
 }
 
-static void
-rb_sub(push_sub *sub)
+void
+rmq_push_rebalance_sub(push_sub *sub)
 {
     if (sub->rebalancing) {
         sub->again = true;
@@ -891,6 +942,6 @@ rmq_push_rebalance_all(rmq_push_consumer *pc)
         return;
     }
     for (size_t i = 0; i < pc->nsubs; i++) {
-        rb_sub(&pc->subs[i]);
+        rmq_push_rebalance_sub(&pc->subs[i]);
     }
 }

@@ -25,8 +25,10 @@
  *   - A pull consumer may be used from many threads at once.
  *   - A push consumer calls the consume callback on its consume threads
  *     (opts.consume_threads of them), concurrently, one message per call.
- *     The callback may use producers and pull consumers, but must not
- *     shut down or destroy its own push consumer.
+ *     An orderly push consumer (opts.orderly) still uses several threads,
+ *     but runs at most one callback per queue at a time, in queue-offset
+ *     order.  The callback may use producers and pull consumers, but must
+ *     not shut down or destroy its own push consumer.
  *   - Queue selectors run on the thread that called the ordered send.
  *   - Messages (rmq_message) belong to their caller: a send copies what
  *     it needs before returning, so a message may be freed or changed
@@ -357,6 +359,8 @@ typedef struct rmq_push_consumer rmq_push_consumer;
 typedef enum rmq_consume_status {
     RMQ_CONSUME_SUCCESS = 0,
     RMQ_CONSUME_RECONSUME_LATER = 1,
+    /* the name an orderly consumer uses for the same value */
+    RMQ_CONSUME_SUSPEND_CURRENT_QUEUE_A_MOMENT = 1,
 } rmq_consume_status;
 
 typedef enum rmq_message_model {
@@ -371,8 +375,22 @@ typedef enum rmq_consume_from {
 } rmq_consume_from;
 
 /*
- * Consume one message (valid only during the call).  RECONSUME_LATER
- * (CLUSTERING only) sends it back to the broker for redelivery later.
+ * Consume one message (valid only during the call).
+ *
+ * Concurrent consumers: RECONSUME_LATER (CLUSTERING only) sends it back
+ * to the broker, which delivers it again later through %RETRY%<group>
+ * (delay level 3 + reconsume times), up to max_reconsume_times, then
+ * to %DLQ%<group>.
+ *
+ * Orderly consumers (opts.orderly, Java's MessageListenerOrderly):
+ * SUSPEND_CURRENT_QUEUE_A_MOMENT stops the message's queue for
+ * suspend_current_queue_ms, then the same message comes again, with
+ * reconsume times one higher (counted by this client, as in Java).  Once
+ * it was suspended max_reconsume_times times, the next failure sends it
+ * back with delay level -1, straight to %DLQ%<group>, and the queue goes
+ * on with the next message; if the broker does not take it, the queue
+ * stays suspended and the message comes again.  BROADCASTING drops it
+ * instead (with a warning).  Other queues are not held up.
  */
 typedef rmq_consume_status (*rmq_consume_fn)(const rmq_message_ext *msg,
                                              void                  *arg);
@@ -399,6 +417,15 @@ typedef struct rmq_push_consumer_opts {
     rmq_log_fn        log_fn;
     void             *log_arg;
     int               log_level;
+    /*
+     * Orderly consumption: each queue is consumed by one thread at a time
+     * in queue-offset order, and in CLUSTERING only while this client
+     * holds the queue's lock on its broker (LOCK_BATCH_MQ, renewed every
+     * 20 s; a new queue is pulled only once locked; a queue whose lock is
+     * lost stops until it is granted again).  See rmq_consume_fn.
+     */
+    int orderly;                  /* 0 */
+    int suspend_current_queue_ms; /* 1000 */
 } rmq_push_consumer_opts;
 
 void rmq_push_consumer_opts_init(rmq_push_consumer_opts *opts);
@@ -418,8 +445,9 @@ int rmq_push_consumer_subscribe(rmq_push_consumer *c, const char *topic,
  */
 int rmq_push_consumer_start(rmq_push_consumer *c, rmq_error *err);
 /*
- * Stop pulling, wait for callbacks in progress, commit offsets, unregister
- * from the brokers, join the threads.  Idempotent.
+ * Stop pulling, wait for callbacks in progress, commit offsets, release
+ * the queue locks (orderly), unregister from the brokers, join the
+ * threads.  Idempotent.
  */
 int  rmq_push_consumer_shutdown(rmq_push_consumer *c, rmq_error *err);
 void rmq_push_consumer_destroy(rmq_push_consumer *c);
