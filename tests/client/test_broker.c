@@ -235,6 +235,66 @@ START_TEST(test_broker_batch_lands_in_one_queue_in_order)
 }
 END_TEST
 
+START_TEST(test_broker_batch_result_names_every_message)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    rmq_message       *ms[5];
+    rmq_batch_id       ids[5];
+    rmq_send_result    res;
+    rmq_pull_request   req = {.max_msgs = 32};
+    rmq_pull_result   *r = NULL;
+    char               topic[64];
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "batchids");
+    p = brk_producer();
+    c = brk_puller(NULL);
+    brk_send(p, topic, "create", NULL, NULL);
+    for (int i = 0; i < 5; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "b-%d", i);
+        ck_assert_int_eq(
+            rmq_message_new(topic, body, strlen(body), &ms[i], NULL), 0);
+    }
+    ck_assert_msg(rmq_producer_send_batch_ids(p, (const rmq_message *const *)ms,
+                                              5, &res, ids, &err) == 0,
+                  "%s", err.message);
+    ck_assert_str_eq(ids[0].msg_id, res.msg_id);
+    ck_assert_str_eq(ids[0].offset_msg_id, res.offset_msg_id);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_uint_eq(strlen(ids[i].msg_id), 32);
+        ck_assert_uint_eq(strlen(ids[i].offset_msg_id), 32);
+        ck_assert_int_eq(ids[i].queue_offset, res.queue_offset + i);
+        for (int k = 0; k < i; k++) {
+            ck_assert_str_ne(ids[i].msg_id, ids[k].msg_id);
+            ck_assert_str_ne(ids[i].offset_msg_id, ids[k].offset_msg_id);
+        }
+    }
+    /* read back: each message carries the ids the result named */
+    brk_wait_routed(topic);
+    req.queue = res.queue;
+    req.offset = res.queue_offset;
+    ck_assert_msg(rmq_pull_consumer_pull(c, &req, &r, &err) == 0, "%s",
+                  err.message);
+    ck_assert_uint_eq(r->nmsgs, 5);
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        ck_assert_str_eq(rmq_message_ext_get_msg_id(r->msgs[i]), ids[i].msg_id);
+        ck_assert_str_eq(rmq_message_ext_get_offset_msg_id(r->msgs[i]),
+                         ids[i].offset_msg_id);
+        ck_assert_int_eq(rmq_message_ext_get_queue_offset(r->msgs[i]),
+                         ids[i].queue_offset);
+    }
+    rmq_pull_result_free(r);
+    for (int i = 0; i < 5; i++) {
+        rmq_message_free(ms[i]);
+    }
+    rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
 static int
 brk_select(int nqueues, const rmq_message *msg, void *arg)
 {
@@ -699,6 +759,7 @@ broker_suite(void)
     tcase_add_test(tc, test_broker_async_sends_all_succeed);
     tcase_add_test(tc, test_broker_oneway_sends_arrive);
     tcase_add_test(tc, test_broker_batch_lands_in_one_queue_in_order);
+    tcase_add_test(tc, test_broker_batch_result_names_every_message);
     tcase_add_test(tc, test_broker_ordered_sends_stay_in_order_per_queue);
     suite_add_tcase(s, tc);
 

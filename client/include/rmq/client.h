@@ -211,10 +211,18 @@ typedef struct rmq_send_result {
     /*
      * Messages stored: 1, or the batch size.  For a batch, msg_id,
      * offset_msg_id and queue_offset are those of the first message; the
-     * others follow at queue_offset + 1, + 2, ...
+     * others follow at queue_offset + 1, + 2, ... (every message's ids:
+     * rmq_producer_send_batch_ids).
      */
     int count;
 } rmq_send_result;
+
+/* One message of a batch as stored. */
+typedef struct rmq_batch_id {
+    char    msg_id[RMQ_MSG_ID_MAX];        /* its UNIQ_KEY */
+    char    offset_msg_id[RMQ_MSG_ID_MAX]; /* "" if the broker named none */
+    int64_t queue_offset;                  /* -1 if unknown */
+} rmq_batch_id;
 
 /*
  * Completion of an async send: rc is 0 with res filled, or an error code
@@ -253,6 +261,13 @@ int rmq_producer_send_oneway(rmq_producer *p, const rmq_message *msg,
  */
 int rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
                             size_t n, rmq_send_result *res, rmq_error *err);
+/*
+ * rmq_producer_send_batch that also fills ids[i] (an array of n the
+ * caller owns) with the ids and queue offset msgs[i] was stored with.
+ */
+int rmq_producer_send_batch_ids(rmq_producer *p, const rmq_message *const *msgs,
+                                size_t n, rmq_send_result *res,
+                                rmq_batch_id *ids, rmq_error *err);
 /* Send to this queue (no retry on another queue). */
 int rmq_producer_send_to_queue(rmq_producer *p, const rmq_message *msg,
                                const rmq_queue *queue, rmq_send_result *res,
