@@ -2,12 +2,16 @@
  * test_broker.c - Check suite "client.broker": librmq against a real
  * rmq-supervisor (name server + broker) started by the suite on free
  * loopback ports with a temp store.  Covers sync, async, oneway, batch
- * and ordered sends read back with the pull consumer, and the push
+ * and ordered sends read back with the pull consumer (which shows in its
+ * group's consumer list through heartbeats), batch results, and the push
  * consumer in CLUSTERING (two instances) and BROADCASTING, RECONSUME_LATER
  * redelivery through the retry topic, CONSUME_FROM_TIMESTAMP and tag
  * filtering.  The broker comes from clientbroker.h (one per TCase).
  */
 #include "tests/client/clientbroker.h"
+
+#include "net/rpc.h"
+#include "proto/codes.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -291,6 +295,74 @@ START_TEST(test_broker_batch_result_names_every_message)
         rmq_message_free(ms[i]);
     }
     rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+/* GET_CONSUMER_LIST_BY_GROUP (38) straight to the broker: how many
+ * consumers the group has (0 when the broker says it has none). */
+static int
+brk_group_size(const char *group)
+{
+    rmq_rpc         r;
+    rmq_rcmd_out    o;
+    const rmq_rcmd *resp;
+    char            addr[64];
+    int             n = 0;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", bk.b.port);
+    ck_assert_int_eq(rmq_rpc_connect(&r, addr, 3000), 0);
+    rmq_rcmd_out_init(&o, RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, 0, 0);
+    rmq_rcmd_out_ext(&o, "consumerGroup", group);
+    ck_assert_int_eq(rmq_rpc_call(&r, &o, NULL, 0, &resp), 0);
+    for (uint32_t i = 0;
+         resp->code == RMQ_RESP_SUCCESS && resp->body && i < resp->body_len;
+         i++) {
+        n += resp->body[i] == '@'; /* one per client id "ip@instance" */
+    }
+    rmq_rpc_close(&r);
+    return n;
+}
+
+typedef struct brk_listed {
+    const char *group;
+    int         want;
+} brk_listed;
+
+static bool
+brk_group_has(void *arg)
+{
+    brk_listed *l = arg;
+    return brk_group_size(l->group) == l->want;
+}
+
+START_TEST(test_broker_pull_consumer_is_listed_in_its_group)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    rmq_queue         *qs = NULL;
+    size_t             n = 0;
+    char               topic[64], group[80];
+    brk_listed         l;
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "pullhb");
+    snprintf(group, sizeof(group), "P_%s", topic);
+    p = brk_producer();
+    brk_send(p, topic, "create", NULL, NULL);
+    brk_wait_routed(topic);
+    c = brk_puller(group);
+    ck_assert_int_eq(brk_group_size(group), 0);
+    /* the first route brings a heartbeat, not only the 30 s timer */
+    ck_assert_msg(rmq_pull_consumer_fetch_queues(c, topic, &qs, &n, &err) == 0,
+                  "%s", err.message);
+    l = (brk_listed){group, 1};
+    ck_assert_msg(brk_wait(brk_group_has, &l, 5000), "not listed");
+    rmq_pull_consumer_destroy(c);
+    l.want = 0;
+    ck_assert_msg(brk_wait(brk_group_has, &l, 5000), "still listed");
+    rmq_queues_free(qs);
     rmq_producer_destroy(p);
 }
 END_TEST
@@ -761,6 +833,7 @@ broker_suite(void)
     tcase_add_test(tc, test_broker_batch_lands_in_one_queue_in_order);
     tcase_add_test(tc, test_broker_batch_result_names_every_message);
     tcase_add_test(tc, test_broker_ordered_sends_stay_in_order_per_queue);
+    tcase_add_test(tc, test_broker_pull_consumer_is_listed_in_its_group);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("consume");

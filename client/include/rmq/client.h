@@ -305,6 +305,13 @@ typedef struct rmq_pull_consumer_opts {
     rmq_log_fn  log_fn;
     void       *log_arg;
     int         log_level;
+    /*
+     * 30000: heartbeats to the brokers of the topics used (and at once
+     * when a topic brings new ones), so the group's consumer list
+     * (GET_CONSUMER_LIST_BY_GROUP, admin tools) shows this consumer, as
+     * a Java pull consumer: CONSUME_ACTIVELY, no subscriptions.
+     */
+    int heartbeat_interval_ms;
 } rmq_pull_consumer_opts;
 
 typedef enum rmq_pull_status {
@@ -361,9 +368,10 @@ int rmq_pull_consumer_max_offset(rmq_pull_consumer *c, const rmq_queue *q,
 int rmq_pull_consumer_min_offset(rmq_pull_consumer *c, const rmq_queue *q,
                                  int64_t *offset, rmq_error *err);
 /* The queue offset of the message stored closest to timestamp_ms. */
-int  rmq_pull_consumer_search_offset(rmq_pull_consumer *c, const rmq_queue *q,
-                                     int64_t timestamp_ms, int64_t *offset,
-                                     rmq_error *err);
+int rmq_pull_consumer_search_offset(rmq_pull_consumer *c, const rmq_queue *q,
+                                    int64_t timestamp_ms, int64_t *offset,
+                                    rmq_error *err);
+/* Unregister from the brokers, stop the I/O thread.  Idempotent. */
 int  rmq_pull_consumer_shutdown(rmq_pull_consumer *c, rmq_error *err);
 void rmq_pull_consumer_destroy(rmq_pull_consumer *c);
 
