@@ -38,7 +38,8 @@ typedef struct push_sub {
     int64_t            version;  /* subVersion */
     bool               is_retry; /* %RETRY%<group> */
     bool               rebalancing;
-    bool               again; /* another rebalance was asked meanwhile */
+    bool               again;    /* another rebalance was asked meanwhile */
+    bool               hb_asked; /* this round sent a heartbeat already */
 } push_sub;
 
 /*

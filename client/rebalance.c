@@ -723,6 +723,7 @@ static void
 rb_done(push_sub *sub)
 {
     sub->rebalancing = false;
+    sub->hb_asked = false;
     if (sub->again && !sub->pc->stopping) {
         sub->again = false;
         rmq_push_rebalance_sub(sub);
@@ -835,6 +836,21 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     }
     rmq_alloc_sort_ids(ids, n);
     me = rb_index(ids, n, pc->core.client_id);
+    if (me < 0 && !sub->hb_asked) {
+        /* the broker does not know us (yet, or any more: its rebalancer
+         * restarted): heartbeat now and look again instead of dropping
+         * every queue until the next periodic heartbeat */
+        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
+                 "this client is not among the %zu consumers of the group: "
+                 "heartbeat, then rebalance again",
+                 n);
+        sub->hb_asked = true;
+        rmq_cjson_ids_free(ids, n);
+        rmq_route_release(ctx->route);
+        free(ctx);
+        rmq_push_heartbeat(pc, rb_after_heartbeat, sub);
+        return;
+    }
     if (me < 0) {
         rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
                  "this client is not (yet) among the %zu consumers of the "

@@ -6,9 +6,12 @@
  * (NOTIFY_CONSUMER_IDS_CHANGED 40), re-allocate the queues at once, well
  * before the periodic rebalance (20 s here), losing nothing; once things
  * settle each queue has one owner again and each message comes once.
+ * Consumers the broker forgot (its rebalancer restarted) register again
+ * as soon as a rebalance misses them in the consumer list.
  *
  * Consumers log what they get in one shared, mutex-guarded log: how often
  * each message came, and which consumer took which queue in which phase.
+ * RB_DEBUG=1 shows the clients' INFO log.
  */
 #include "tests/client/clientbroker.h"
 
@@ -73,13 +76,15 @@ rb_logline(int level, const char *line, void *arg)
         w->log->notified[w->id]++;
         pthread_mutex_unlock(&w->log->mu);
     }
-    if (level <= RMQ_CLIENT_LOG_WARN) {
-        fprintf(stderr, "%s\n", line);
+    if (level <= RMQ_CLIENT_LOG_WARN || getenv("RB_DEBUG") != NULL) {
+        fprintf(stderr, "%d %lld %s\n", w->id, (long long)rmqtest_now_ms(),
+                line);
     }
 }
 
 static rmq_push_consumer *
-rb_consumer(const char *group, const char *topic, rb_who *w)
+rb_consumer_every(const char *group, const char *topic, rb_who *w,
+                  int rebalance_ms)
 {
     rmq_push_consumer_opts o;
     rmq_push_consumer     *c = NULL;
@@ -91,7 +96,7 @@ rb_consumer(const char *group, const char *topic, rb_who *w)
     o.consume_from = RMQ_CONSUME_FROM_FIRST_OFFSET;
     o.on_message = rb_cb;
     o.on_message_arg = w;
-    o.rebalance_interval_ms = RB_PERIODIC_MS;
+    o.rebalance_interval_ms = rebalance_ms;
     o.commit_interval_ms = 1000;
     o.log_fn = rb_logline;
     o.log_arg = w;
@@ -101,6 +106,12 @@ rb_consumer(const char *group, const char *topic, rb_who *w)
                   err.message);
     ck_assert_msg(rmq_push_consumer_start(c, &err) == 0, "%s", err.message);
     return c;
+}
+
+static rmq_push_consumer *
+rb_consumer(const char *group, const char *topic, rb_who *w)
+{
+    return rb_consumer_every(group, topic, w, RB_PERIODIC_MS);
 }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -441,6 +452,94 @@ START_TEST(test_rebalance_join_and_leave_move_queues_on_notify)
 }
 END_TEST
 
+/* Every queue had one owner in the current phase, and consumers 1..3
+ * each owned one. */
+static bool
+rb_split_three(void *arg)
+{
+    rb_log *l = arg;
+    int     owned[RB_CONSUMERS] = {0};
+    bool    ok = true;
+
+    pthread_mutex_lock(&l->mu);
+    for (int q = 0; q < RB_QUEUES && ok; q++) {
+        int owners = 0;
+        for (int w = 1; w < RB_CONSUMERS; w++) {
+            if (l->took[l->phase][w][q] > 0) {
+                owners++;
+                owned[w]++;
+            }
+        }
+        ok = owners == 1;
+    }
+    for (int w = 1; w < RB_CONSUMERS && ok; w++) {
+        ok = owned[w] > 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+/* A probe to each queue in a fresh phase (2 or 3); true once all came
+ * and the split was the one wanted. */
+static bool
+rb_probe_round(rmq_producer *p, const char *topic, rb_log *l, int phase)
+{
+    rb_goal g = {.log = l, .all_queues = 1};
+
+    pthread_mutex_lock(&l->mu);
+    memset(l->took[phase], 0, sizeof(l->took[phase]));
+    l->phase = phase;
+    pthread_mutex_unlock(&l->mu);
+    for (int q = 0; q < RB_QUEUES; q++) {
+        rb_send_to(p, topic, q, "probe");
+    }
+    return brk_wait(rb_goal_met, &g, 2000) && rb_split_three(l);
+}
+
+/*
+ * The broker's rebalancer restarts and forgets every client; a new
+ * consumer registers first.  The two old ones, not in the consumer list
+ * their next rebalance reads, heartbeat at once and get their share
+ * again, instead of waiting for the periodic heartbeat (30 s).
+ */
+START_TEST(test_rebalance_forgotten_consumers_register_again_at_once)
+{
+    rb_log             l;
+    rb_who             w[RB_CONSUMERS];
+    rmqtest_out        out;
+    rmqtest_actors     as;
+    rmq_producer      *p;
+    rmq_push_consumer *c1, *c2, *c3;
+    char               topic[64], group[80];
+    int64_t            until;
+    bool               split = false;
+
+    brk_need();
+    rb_setup(&l, w, topic, sizeof(topic), group, sizeof(group), "rbf");
+    p = brk_producer();
+    brk_send(p, topic, "probe", NULL, NULL);
+    brk_wait_routed(topic);
+    c1 = rb_consumer_every(group, topic, &w[1], 1000);
+    c2 = rb_consumer_every(group, topic, &w[2], 1000);
+    rb_wait_split(p, topic, &l, 1, 2);
+    rmqtest_rmqctl(&out, bk.b.conf, "actor", "restart", "rebalancer", NULL);
+    ck_assert_msg(out.code == 0, "rmqctl: %s", out.err);
+    rmqtest_out_free(&out);
+    ck_assert(rmqtest_wait_all_ready(bk.b.conf, 10000, &as));
+    c3 = rb_consumer_every(group, topic, &w[3], 1000);
+    /* the old two drop out first (not listed), then come back */
+    until = rmqtest_now_ms() + 10000;
+    for (int round = 0; !split && rmqtest_now_ms() < until; round++) {
+        split = rb_probe_round(p, topic, &l, 2 + round % 2);
+    }
+    ck_assert_msg(split, "no three-way split within 10 s");
+    rmq_push_consumer_destroy(c1);
+    rmq_push_consumer_destroy(c2);
+    rmq_push_consumer_destroy(c3);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
 static Suite *
 rebalance_suite(void)
 {
@@ -452,6 +551,8 @@ rebalance_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_rebalance_two_consumers_split_the_queues_once);
     tcase_add_test(tc, test_rebalance_join_and_leave_move_queues_on_notify);
+    tcase_add_test(tc,
+                   test_rebalance_forgotten_consumers_register_again_at_once);
     suite_add_tcase(s, tc);
     return s;
 }
