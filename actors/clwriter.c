@@ -79,6 +79,7 @@ struct clw {
     rmq_buf            enc;
     bool               sync_flush;
     bool               appended;    /* since the last WRITTEN event */
+    int64_t            released;    /* page-table entries dropped below */
 };
 
 /* ---- sockets to the actors we answer ---------------------------------- */
@@ -411,6 +412,22 @@ clw_announce(struct clw *w)
     rmq_ipc_send(&w->pub, &w->enc); /* no subscriber is fine */
 }
 
+/*
+ * Written pages stay in the page cache for readers, but this process need
+ * not keep them mapped: drop the mappings well behind the write position
+ * so the writer's resident size stays at its working set.
+ */
+static void
+clw_release_behind(struct clw *w)
+{
+    int64_t keep_from = rmq_cl_write_pos(&w->cl) - (INT64_C(16) << 20);
+
+    if (keep_from - w->released >= (INT64_C(64) << 20)) {
+        rmq_mfq_release(&w->cl.q, w->released, keep_from);
+        w->released = keep_from;
+    }
+}
+
 /* ---- start and stop ---------------------------------------------------- */
 
 static void
@@ -709,6 +726,7 @@ rmq_clwriter_main(rmq_actor *self)
         clw_release_waiters(&w);
         clw_announce(&w);
         rmq_cl_maintain(&w.cl);
+        clw_release_behind(&w);
         deadline = rmq_mono_ms() + (w.nwait > 0 ? 5 : CLW_IDLE_WAIT_MS);
         rmq_actor_wait(self, deadline, pf, 2);
     }

@@ -47,6 +47,9 @@ struct dp {
     rmq_msg_queue_grew grew;
     rmq_buf            enc;
     int64_t            store_ms; /* of the last record dispatched */
+    int64_t            released; /* commit-log mappings dropped below */
+    uint64_t           topics_gen; /* of the last topic-state scan */
+    uint8_t            seen[RMQ_TOPIC_MAX]; /* topic states at that scan */
 };
 
 static void
@@ -97,8 +100,8 @@ dp_record(struct dp *d, const rmq_rec_view *v, int64_t phys)
         return;
     }
     idx = rmq_ctl_topic_find(d->ctl, v->topic, v->topic_len, &t);
-    if (idx < 0 || v->queue_id < 0 || (uint32_t)v->queue_id >= t.queue_cap ||
-        v->queue_offset < 0) {
+    if (idx < 0 || t.state != RMQ_TOPIC_LIVE || v->queue_id < 0 ||
+        (uint32_t)v->queue_id >= t.queue_cap || v->queue_offset < 0) {
         rmq_actor_count(d->self, DP_C_SKIPPED, 1); /* topic deleted since */
         return;
     }
@@ -152,7 +155,45 @@ dp_pass(struct dp *d)
     atomic_store_explicit(&d->pos->dispatched, d->it.pos, memory_order_release);
     rmq_actor_gauge(d->self, DP_C_BEHIND, (uint64_t)RMQ_MAX(written - d->it.pos, 0));
     dp_announce(d);
+    if (d->it.pos - d->released >= (INT64_C(64) << 20)) {
+        /* read once: keep the resident size at the working set */
+        rmq_mfq_release(&d->cl.q, d->released, d->it.pos);
+        d->released = d->it.pos;
+    }
     return n == DP_PASS_RECORDS;
+}
+
+/*
+ * A deleted topic's messages must not come back if it is created again:
+ * its queues' windows become empty (min = max) when it is deleted, and a
+ * revived topic continues from there (its queue offsets keep growing).
+ */
+static void
+dp_watch_topics(struct dp *d)
+{
+    uint64_t gen = atomic_load(&d->pos->topics_gen);
+
+    if (gen == d->topics_gen) {
+        return;
+    }
+    d->topics_gen = gen;
+    for (int i = 0; i < RMQ_TOPIC_MAX && d->ctl->topics[i].state; i++) {
+        rmq_topic_entry t;
+        if (!rmq_ctl_topic_read(d->ctl, i, &t)) {
+            break;
+        }
+        if (t.state == RMQ_TOPIC_DELETED && d->seen[i] == RMQ_TOPIC_LIVE) {
+            for (uint32_t q = 0; q < t.queue_cap; q++) {
+                rmq_queue_d *qd = &d->ctl->qd[t.queue_base + q];
+                atomic_store(&qd->min_offset, atomic_load(&qd->max_offset));
+                rmq_cq_cache_drop(&d->cqs, t.name, strlen(t.name), (int32_t)q);
+            }
+            rmq_cq_remove_topic(d->self->cfg.broker.store_root, t.name);
+            rmq_log(RMQ_LOG_INFO, "dispatch.delete",
+                    "topic %s deleted: its consume queues are removed", t.name);
+        }
+        d->seen[i] = (uint8_t)t.state;
+    }
 }
 
 static int
@@ -184,6 +225,11 @@ dp_init(rmq_actor *self, struct dp *d)
     rmq_log(RMQ_LOG_INFO, "dispatch.start", "dispatching from %lld",
             (long long)from);
     rmq_cl_iter_init(&d->it, &d->cl, from, from, false);
+    /* topics deleted before this dispatcher started are empty already */
+    d->topics_gen = UINT64_MAX;
+    for (int i = 0; i < RMQ_TOPIC_MAX; i++) {
+        d->seen[i] = (uint8_t)self->ctl.topics[i].state;
+    }
     if (rmq_ipc_open(&d->written, RMQ_IPC_SUB, self->run_dir, "clwriter",
                      "pub") ||
         rmq_ipc_open(&d->pub, RMQ_IPC_PUB, self->run_dir, "dispatcher",
@@ -225,6 +271,7 @@ rmq_dispatcher_main(rmq_actor *self)
             rmq_actor_reload(self);
         }
         dp_drain_events(&d);
+        dp_watch_topics(&d);
         more = dp_pass(&d);
         if (!more) {
             rmq_actor_wait(self, rmq_mono_ms() + DP_POLL_MS, &pf, 1);

@@ -625,6 +625,27 @@ rmq_mfq_truncate(rmq_mfq *q, int64_t off)
 }
 
 void
+rmq_mfq_release(rmq_mfq *q, int64_t from, int64_t to)
+{
+    const int64_t page = 4096;
+
+    for (uint32_t i = 0; i < q->nfiles; i++) {
+        const rmq_mfile *f = &q->files[i];
+        int64_t          lo = RMQ_MAX(from, f->start);
+        int64_t          hi = RMQ_MIN(to, f->start + q->file_size);
+
+        if (f->base == NULL || lo >= hi) {
+            continue;
+        }
+        lo = (lo - f->start + page - 1) / page * page;
+        hi = (hi - f->start) / page * page;
+        if (hi > lo) {
+            madvise(f->base + lo, (size_t)(hi - lo), MADV_DONTNEED);
+        }
+    }
+}
+
+void
 rmq_mfq_forget_before(rmq_mfq *q, int64_t off)
 {
     uint32_t n = 0;
