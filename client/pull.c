@@ -4,10 +4,11 @@
  * request (core.h rpc jobs) run on the I/O thread; records are decoded on
  * the caller's thread.  Safe from many threads; c->mu guards the state.
  *
- * Heartbeats (as a Java pull consumer: CONSUME_ACTIVELY, no
- * subscriptions) go to every broker of the cached routes every
- * heartbeat_interval_ms, and at once when a call brought a new route, so
- * the group's consumer list shows this consumer; shutdown unregisters.
+ * With heartbeat_interval_ms > 0, heartbeats (as a Java pull consumer:
+ * CONSUME_ACTIVELY, no subscriptions) go to every broker of the cached
+ * routes that often, and at once when a call brought a new route, so the
+ * group's consumer list shows this consumer; shutdown unregisters.  Off
+ * by default: tools (rmqctl consume) must not join a group.
  */
 #include "client/cjson.h"
 #include "client/core.h"
@@ -24,7 +25,6 @@
 
 #define PULL_DEFAULT_GROUP "DEFAULT_CONSUMER"
 #define PULL_DEFAULT_MAX 32
-#define PULL_HEARTBEAT_MS 30000
 #define PULL_WAIT_GRACE_MS 1000
 
 enum pull_state { PULL_NEW, PULL_RUNNING, PULL_STOPPED };
@@ -46,7 +46,6 @@ rmq_pull_consumer_opts_init(rmq_pull_consumer_opts *o)
     o->timeout_ms = RMQ_DEFAULT_TIMEOUT_MS;
     o->route_refresh_ms = RMQ_DEFAULT_REFRESH_MS;
     o->log_level = RMQ_CLIENT_LOG_WARN;
-    o->heartbeat_interval_ms = PULL_HEARTBEAT_MS;
 }
 
 int
@@ -80,9 +79,7 @@ rmq_pull_consumer_new(const rmq_pull_consumer_opts *opts,
         return rc;
     }
     pthread_mutex_init(&c->mu, NULL);
-    c->hb_interval_ms = opts->heartbeat_interval_ms > 0
-                            ? opts->heartbeat_interval_ms
-                            : PULL_HEARTBEAT_MS;
+    c->hb_interval_ms = RMQ_MAX(opts->heartbeat_interval_ms, 0);
     atomic_init(&c->hb_routes, 0);
     *out = c;
     return 0;
@@ -138,6 +135,9 @@ pull_hb_kick(rmq_pull_consumer *c)
 {
     size_t n = 0;
 
+    if (c->hb_interval_ms == 0) {
+        return;
+    }
     pthread_mutex_lock(&c->core.mu);
     for (size_t i = 0; i < c->core.nroutes; i++) {
         n += c->core.routes[i].route != NULL;
@@ -222,7 +222,9 @@ rmq_pull_consumer_start(rmq_pull_consumer *c, rmq_error *err)
     }
     rc = rmq_core_start(&c->core, err);
     if (rc == 0) {
-        rmq_cio_post(c->core.io, pull_start_timers, c);
+        if (c->hb_interval_ms > 0) {
+            rmq_cio_post(c->core.io, pull_start_timers, c);
+        }
         c->state = PULL_RUNNING;
     }
     pthread_mutex_unlock(&c->mu);

@@ -164,8 +164,10 @@ brk_producer(void)
     return p;
 }
 
-static BRK_UNUSED rmq_pull_consumer *
-brk_puller(const char *group)
+/* A pull consumer of group (NULL: "client_test_pull"); heartbeat_ms > 0
+ * makes it heartbeat. */
+static rmq_pull_consumer *
+brk_puller_hb(const char *group, int heartbeat_ms)
 {
     rmq_pull_consumer_opts o;
     rmq_pull_consumer     *c = NULL;
@@ -174,9 +176,16 @@ brk_puller(const char *group)
     rmq_pull_consumer_opts_init(&o);
     o.namesrv_addr = bk.ns;
     o.group = group != NULL ? group : "client_test_pull";
+    o.heartbeat_interval_ms = heartbeat_ms;
     ck_assert_msg(rmq_pull_consumer_new(&o, &c, &err) == 0, "%s", err.message);
     ck_assert_msg(rmq_pull_consumer_start(c, &err) == 0, "%s", err.message);
     return c;
+}
+
+static BRK_UNUSED rmq_pull_consumer *
+brk_puller(const char *group)
+{
+    return brk_puller_hb(group, 0);
 }
 
 /* Send body (tags and keys may be NULL) and wait for the broker. */

@@ -336,7 +336,7 @@ brk_group_has(void *arg)
     return brk_group_size(l->group) == l->want;
 }
 
-START_TEST(test_broker_pull_consumer_is_listed_in_its_group)
+START_TEST(test_broker_pull_consumer_is_listed_only_with_heartbeats)
 {
     rmq_producer      *p;
     rmq_pull_consumer *c;
@@ -352,12 +352,19 @@ START_TEST(test_broker_pull_consumer_is_listed_in_its_group)
     p = brk_producer();
     brk_send(p, topic, "create", NULL, NULL);
     brk_wait_routed(topic);
-    c = brk_puller(group);
+    c = brk_puller(group); /* no heartbeats: never listed */
+    ck_assert_msg(rmq_pull_consumer_fetch_queues(c, topic, &qs, &n, &err) == 0,
+                  "%s", err.message);
+    rmq_queues_free(qs);
+    qs = NULL;
+    l = (brk_listed){group, 1};
+    ck_assert_msg(!brk_wait(brk_group_has, &l, 1000), "listed");
+    rmq_pull_consumer_destroy(c);
+    c = brk_puller_hb(group, 30000);
     ck_assert_int_eq(brk_group_size(group), 0);
     /* the first route brings a heartbeat, not only the 30 s timer */
     ck_assert_msg(rmq_pull_consumer_fetch_queues(c, topic, &qs, &n, &err) == 0,
                   "%s", err.message);
-    l = (brk_listed){group, 1};
     ck_assert_msg(brk_wait(brk_group_has, &l, 5000), "not listed");
     rmq_pull_consumer_destroy(c);
     l.want = 0;
@@ -833,7 +840,8 @@ broker_suite(void)
     tcase_add_test(tc, test_broker_batch_lands_in_one_queue_in_order);
     tcase_add_test(tc, test_broker_batch_result_names_every_message);
     tcase_add_test(tc, test_broker_ordered_sends_stay_in_order_per_queue);
-    tcase_add_test(tc, test_broker_pull_consumer_is_listed_in_its_group);
+    tcase_add_test(tc,
+                   test_broker_pull_consumer_is_listed_only_with_heartbeats);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("consume");

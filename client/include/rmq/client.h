@@ -306,10 +306,13 @@ typedef struct rmq_pull_consumer_opts {
     void       *log_arg;
     int         log_level;
     /*
-     * 30000: heartbeats to the brokers of the topics used (and at once
-     * when a topic brings new ones), so the group's consumer list
-     * (GET_CONSUMER_LIST_BY_GROUP, admin tools) shows this consumer, as
-     * a Java pull consumer: CONSUME_ACTIVELY, no subscriptions.
+     * 0 (default): no heartbeats, so the consumer never shows in (nor
+     * disturbs) its group.  > 0: heartbeat the brokers of the topics used
+     * that often, and at once when a topic brings new ones, as a Java
+     * pull consumer does (CONSUME_ACTIVELY, no subscriptions): the
+     * group's consumer list (GET_CONSUMER_LIST_BY_GROUP, admin tools)
+     * shows it, and push consumers of the same group count it when they
+     * split the queues.  Shutdown unregisters.
      */
     int heartbeat_interval_ms;
 } rmq_pull_consumer_opts;
