@@ -809,6 +809,31 @@ rb_index(char **ids, size_t n, const char *me)
     return -1;
 }
 
+/*
+ * The broker does not know this client (yet, or any more: its rebalancer
+ * restarted, or the first heartbeat was lost): heartbeat now and look
+ * again, once per rebalance, rather than drop every queue or get nothing
+ * until the next periodic heartbeat.  Ends ctx; false when this round
+ * already asked (the caller goes on).
+ */
+static bool
+rb_register_again(rb_ctx *ctx, const char *why)
+{
+    push_sub          *sub = ctx->sub;
+    rmq_push_consumer *pc = sub->pc;
+
+    if (sub->hb_asked) {
+        return false;
+    }
+    rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
+             "%s: heartbeat, then rebalance topic %s again", why, sub->topic);
+    sub->hb_asked = true;
+    rmq_route_release(ctx->route);
+    free(ctx);
+    rmq_push_heartbeat(pc, rb_after_heartbeat, sub);
+    return true;
+}
+
 static void
 rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
 {
@@ -821,6 +846,10 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
 
     if (pc->stopping) {
         goto done;
+    }
+    if (rc == 0 && resp->code != RMQ_RESP_SUCCESS &&
+        rb_register_again(ctx, "the broker lists no consumer of the group")) {
+        return;
     }
     if (rc != 0 || resp->code != RMQ_RESP_SUCCESS ||
         rmq_cjson_consumer_ids(resp->body, resp->body_len, &ids, &n) != 0) {
@@ -836,22 +865,12 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     }
     rmq_alloc_sort_ids(ids, n);
     me = rb_index(ids, n, pc->core.client_id);
-    if (me < 0 && !sub->hb_asked) {
-        /* the broker does not know us (yet, or any more: its rebalancer
-         * restarted): heartbeat now and look again instead of dropping
-         * every queue until the next periodic heartbeat */
-        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
-                 "this client is not among the %zu consumers of the group: "
-                 "heartbeat, then rebalance again",
-                 n);
-        sub->hb_asked = true;
-        rmq_cjson_ids_free(ids, n);
-        rmq_route_release(ctx->route);
-        free(ctx);
-        rmq_push_heartbeat(pc, rb_after_heartbeat, sub);
-        return;
-    }
     if (me < 0) {
+        if (rb_register_again(ctx, "this client is not among the consumers "
+                                   "of the group")) {
+            rmq_cjson_ids_free(ids, n);
+            return;
+        }
         rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
                  "this client is not (yet) among the %zu consumers of the "
                  "group",
