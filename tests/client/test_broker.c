@@ -239,6 +239,24 @@ START_TEST(test_broker_batch_lands_in_one_queue_in_order)
 }
 END_TEST
 
+typedef struct brk_pulled {
+    rmq_pull_consumer      *c;
+    const rmq_pull_request *req;
+    rmq_pull_result        *r; /* the last pull */
+    size_t                  want;
+} brk_pulled;
+
+static bool
+brk_pulled_all(void *arg)
+{
+    brk_pulled *pg = arg;
+
+    rmq_pull_result_free(pg->r);
+    pg->r = NULL;
+    return rmq_pull_consumer_pull(pg->c, pg->req, &pg->r, NULL) == 0 &&
+           pg->r->nmsgs >= pg->want;
+}
+
 START_TEST(test_broker_batch_result_names_every_message)
 {
     rmq_producer      *p;
@@ -248,6 +266,7 @@ START_TEST(test_broker_batch_result_names_every_message)
     rmq_send_result    res;
     rmq_pull_request   req = {.max_msgs = 32};
     rmq_pull_result   *r = NULL;
+    brk_pulled         pg;
     char               topic[64];
     rmq_error          err;
 
@@ -276,12 +295,14 @@ START_TEST(test_broker_batch_result_names_every_message)
             ck_assert_str_ne(ids[i].offset_msg_id, ids[k].offset_msg_id);
         }
     }
-    /* read back: each message carries the ids the result named */
+    /* read back: each message carries the ids the result named (once
+     * the dispatcher indexed them) */
     brk_wait_routed(topic);
     req.queue = res.queue;
     req.offset = res.queue_offset;
-    ck_assert_msg(rmq_pull_consumer_pull(c, &req, &r, &err) == 0, "%s",
-                  err.message);
+    pg = (brk_pulled){c, &req, NULL, 5};
+    ck_assert_msg(brk_wait(brk_pulled_all, &pg, BRK_WAIT_MS), "not pulled");
+    r = pg.r;
     ck_assert_uint_eq(r->nmsgs, 5);
     for (size_t i = 0; i < r->nmsgs; i++) {
         ck_assert_str_eq(rmq_message_ext_get_msg_id(r->msgs[i]), ids[i].msg_id);
