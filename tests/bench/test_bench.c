@@ -46,6 +46,7 @@ bb_write_conf(void)
         "    namesrvAddr = \"%s\";\n"
         "    storePathRootDir = \"%s/store\";\n"
         "    mappedFileSizeCommitLog = 67108864;\n"
+        "    mappedFileSizeConsumeQueue = 600000;\n"
         "    autoCreateTopicEnable = true;\n"
         "    autoCreateSubscriptionGroup = true;\n"
         "};\n"

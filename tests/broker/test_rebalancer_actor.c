@@ -70,6 +70,8 @@ t_write_conf(int expire_ms)
                        "  listenPort = %d;\n"
                        "  namesrvAddr = \"127.0.0.1:%d\";\n"
                        "  storePathRootDir = \"%s/store\";\n"
+                       "  mappedFileSizeCommitLog = 16777216;\n"
+                       "  mappedFileSizeConsumeQueue = 600000;\n"
                        "  channelExpiredTimeout = %d;\n"
                        "  flushConsumerOffsetInterval = 200;\n};\n"
                        "supervisor = {\n  runDir = \"%s\";\n"

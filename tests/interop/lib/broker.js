@@ -341,6 +341,9 @@ async function startBroker(options = {}) {
     storePathRootDir: path.join(dir, 'store'),
     flushDiskType: 'ASYNC_FLUSH',
     autoCreateTopicEnable: true,
+    /* small store files: many brokers run at once and each preallocates */
+    mappedFileSizeCommitLog: 16777216,
+    mappedFileSizeConsumeQueue: 600000,
   }, options.broker);
   const namesrvKeys = Object.assign({ enabled: true, listenPort: namesrvPort }, options.namesrv);
   const supervisorKeys = Object.assign({ runDir: path.join(dir, 'run') }, options.supervisor);
