@@ -130,9 +130,6 @@ acc_on_ipc(rmq_loop *loop, rmq_io *io, uint32_t events)
 
         rmq_msg_peek_id(body, len, &id);
         switch (id) {
-        case RMQ_MSG_PUT_RESULT:
-            rmq_putc_on_result(&b->putc, body, len, rmq_broker_put_done, b);
-            break;
         case RMQ_MSG_TOPIC_RESULT:
             rmq_broker_on_topic_result(b, body, len);
             break;
@@ -157,6 +154,32 @@ static void
 acc_on_wake(rmq_loop *loop, rmq_io *io, uint32_t events)
 {
     rmq_actor_clear_wakeup(io->arg); /* the flags are checked by the loop */
+}
+
+static void
+acc_on_put_results(rmq_loop *loop, rmq_io *io, uint32_t events)
+{
+    rmq_broker *b = io->arg;
+
+    rmq_putc_poll(&b->putc, rmq_broker_put_done, b);
+}
+
+/* Watch the put channel the put client has now (it reconnects). */
+static void
+acc_watch_put_channel(rmq_broker *b)
+{
+    int fd = rmq_putc_fd(&b->putc);
+
+    if (fd == b->put_fd) {
+        return;
+    }
+    if (b->put_fd >= 0) {
+        rmq_loop_del(&b->loop, &b->put_io);
+    }
+    b->put_fd = fd;
+    if (fd >= 0) {
+        rmq_loop_add(&b->loop, &b->put_io, fd, EPOLLIN, acc_on_put_results, b);
+    }
 }
 
 static int
@@ -221,6 +244,7 @@ acc_init(rmq_actor *self, rmq_broker *b)
     b->cfg = &self->cfg;
     b->ctl = &self->ctl;
     b->lio_main.fd = b->lio_vip.fd = -1;
+    b->put_fd = -1;
     b->parked_tail = &b->parked;
     b->hold_seq = (uint64_t)getpid() << 32;
     rmq_buf_init(&b->scratch);
@@ -286,6 +310,7 @@ acc_stop(rmq_broker *b)
     while ((rmq_putc_inflight(&b->putc) > 0 || rmq_putc_has_pending(&b->putc)) &&
            rmq_mono_ms() < deadline) {
         rmq_putc_flush(&b->putc);
+        acc_watch_put_channel(b);
         rmq_loop_run_once(&b->loop, 10);
         rmq_putc_check(&b->putc, rmq_broker_put_done, b);
     }
@@ -314,6 +339,7 @@ rmq_acceptor_main(rmq_actor *self)
         rmq_loop_run_once(&b.loop, (int)RMQ_MAX(next_tick - now, 0));
         /* everything received in this pass goes to clwriter as one batch */
         rmq_putc_flush(&b.putc);
+        acc_watch_put_channel(&b);
         if (rmq_mono_ms() >= next_tick) {
             acc_tick(&b, &next_sweep);
             next_tick = rmq_mono_ms() + ACC_TICK_MS;

@@ -13,11 +13,13 @@
  * recomputed from the dispatched queue windows plus the records not yet
  * dispatched, so nothing is lost or assigned twice.
  *
- * Serve: PUT_BATCH messages on ipc://<runDir>/clwriter.in name records
+ * Serve: PUT_BATCH messages arrive on channels (net/chan.h) accepted at
+ * <runDir>/clwriter.put, one per sending actor; they name records
  * already encoded in the sender's put ring; each is copied once into the
  * commit log with its queue offset, physical offset and store timestamp,
  * then the written position is published (release store) and the results
- * go back to <sender>.in as one PUT_RESULT.  ASYNC_FLUSH answers at once;
+ * go back on the same channel as one PUT_RESULT.  TOPIC_UPDATE arrives on
+ * ipc://<runDir>/clwriter.in (NNG) and is answered on <sender>.in.  ASYNC_FLUSH answers at once;
  * SYNC_FLUSH asks the flusher and answers once cl_flushed covers the
  * batch, or FLUSH_TIMEOUT after syncFlushTimeout.  TOPIC_UPDATE creates,
  * changes or deletes a topic and saves topics.json.
@@ -31,6 +33,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "net/chan.h"
 #include "net/ipc.h"
 #include "proto/catalog.h"
 #include "shm/ring.h"
@@ -44,15 +47,23 @@
 #include <unistd.h>
 
 #define CLW_DRAIN_MAX     64  /* messages per pass before answering */
+#define CLW_PEERS_MAX     8   /* senders on the put channel */
 #define CLW_WAITERS_MAX   4096
 #define CLW_IDLE_WAIT_MS  100
 #define CLW_PREFAULT_BYTES (INT64_C(32) << 20) /* ~0.1 s of writes at full speed */
 
 enum { CLW_C_PUTS, CLW_C_BATCHES, CLW_C_BYTES, CLW_C_ERRORS, CLW_C_TOPICS };
 
+/* A sender connected on the put channel. */
+struct clw_peer {
+    int      fd;  /* -1: free */
+    uint32_t gen; /* bumped when the slot is reused */
+};
+
 /* A batch answered once the flusher's position covers need. */
 struct clw_waiter {
-    uint32_t owner;
+    uint32_t peer;
+    uint32_t peer_gen;
     int64_t  need;
     int64_t  deadline_ms;
     rmq_msg_put_result *res; /* malloc'd */
@@ -69,7 +80,10 @@ struct clw {
     rmq_ipc            pub;
     rmq_ipc            to_flusher;
     rmq_ipc            flushed;
-    rmq_ipc            reply[RMQ_ACTOR__COUNT];
+    rmq_ipc            reply[RMQ_ACTOR__COUNT]; /* TOPIC_RESULT */
+    int                put_lfd;                  /* clwriter.put */
+    struct clw_peer    peers[CLW_PEERS_MAX];
+    rmq_buf            rx;
     rmq_ring           rings[RMQ_ACTOR__COUNT];
     rmq_msg_put_batch  batch;
     rmq_msg_put_result res;
@@ -115,11 +129,44 @@ clw_send(struct clw *w, uint32_t owner)
 }
 
 static void
-clw_send_result(struct clw *w, uint32_t owner, const rmq_msg_put_result *r)
+clw_peer_close(struct clw *w, uint32_t i)
 {
+    if (w->peers[i].fd >= 0) {
+        close(w->peers[i].fd);
+    }
+    w->peers[i].fd = -1;
+    w->peers[i].gen++;
+}
+
+/*
+ * Answer on peer i's channel.  A sender that does not read for a long
+ * while (stopped) loses its channel: it then fails what it had in flight,
+ * and connects again.
+ */
+static void
+clw_send_result(struct clw *w, uint32_t i, const rmq_msg_put_result *r)
+{
+    int rc;
+
+    if (i >= CLW_PEERS_MAX || w->peers[i].fd < 0) {
+        return; /* gone meanwhile */
+    }
     rmq_buf_reset(&w->enc);
     rmq_msg_put_result_encode(r, &w->enc);
-    clw_send(w, owner);
+    for (int tries = 0; tries < 20; tries++) {
+        rc = rmq_chan_send(w->peers[i].fd, w->enc.data, w->enc.len);
+        if (rc != RMQ_ERR_AGAIN) {
+            break;
+        }
+        struct pollfd pf = {.fd = w->peers[i].fd, .events = POLLOUT};
+        poll(&pf, 1, 10);
+    }
+    if (rc != 0) {
+        rmq_log(RMQ_LOG_WARN, "cl.reply",
+                "dropping a put channel that takes no answers: %s",
+                rmq_strerror(rc));
+        clw_peer_close(w, i);
+    }
 }
 
 static rmq_ring *
@@ -247,22 +294,23 @@ clw_ask_flush(struct clw *w, int64_t need)
 
 /* SYNC_FLUSH: park the results until the flusher covers the batch. */
 static void
-clw_park(struct clw *w, uint32_t owner, int64_t need)
+clw_park(struct clw *w, uint32_t peer, int64_t need)
 {
     struct clw_waiter *q;
 
     if (w->nwait == CLW_WAITERS_MAX) {
-        clw_send_result(w, owner, &w->res); /* cannot wait: answer now */
+        clw_send_result(w, peer, &w->res); /* cannot wait: answer now */
         return;
     }
     q = &w->waiters[(w->wait_head + w->nwait) % CLW_WAITERS_MAX];
     q->res = malloc(sizeof(*q->res));
     if (q->res == NULL) {
-        clw_send_result(w, owner, &w->res);
+        clw_send_result(w, peer, &w->res);
         return;
     }
     memcpy(q->res, &w->res, sizeof(*q->res));
-    q->owner = owner;
+    q->peer = peer;
+    q->peer_gen = w->peers[peer].gen;
     q->need = need;
     q->deadline_ms = rmq_mono_ms() + w->self->cfg.broker.sync_flush_timeout_ms;
     w->nwait++;
@@ -281,7 +329,7 @@ clw_batch_waits(const rmq_msg_put_batch *b)
 }
 
 static void
-clw_on_put(struct clw *w, const void *data, size_t len)
+clw_on_put(struct clw *w, uint32_t peer, const void *data, size_t len)
 {
     rmq_msg_put_batch *b = &w->batch;
     rmq_ring          *ring;
@@ -316,10 +364,10 @@ clw_on_put(struct clw *w, const void *data, size_t len)
     }
     rmq_actor_count(w->self, CLW_C_BATCHES, 1);
     if (w->sync_flush && clw_batch_waits(b) && b->writer_pid == getpid()) {
-        clw_park(w, b->owner, rmq_cl_write_pos(&w->cl));
+        clw_park(w, peer, rmq_cl_write_pos(&w->cl));
         return;
     }
-    clw_send_result(w, b->owner, &w->res);
+    clw_send_result(w, peer, &w->res);
 }
 
 /* Answer parked SYNC_FLUSH batches the flusher has covered or that timed out. */
@@ -345,7 +393,9 @@ clw_release_waiters(struct clw *w)
                 }
             }
         }
-        clw_send_result(w, q->owner, q->res);
+        if (w->peers[q->peer].gen == q->peer_gen) {
+            clw_send_result(w, q->peer, q->res);
+        }
         free(q->res);
         w->wait_head = (w->wait_head + 1) % CLW_WAITERS_MAX;
         w->nwait--;
@@ -401,9 +451,7 @@ clw_drain(struct clw *w)
         uint16_t id = 0;
 
         rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m), &id);
-        if (id == RMQ_MSG_PUT_BATCH) {
-            clw_on_put(w, nng_msg_body(m), nng_msg_len(m));
-        } else if (id == RMQ_MSG_TOPIC_UPDATE) {
+        if (id == RMQ_MSG_TOPIC_UPDATE) {
             clw_on_topic(w, nng_msg_body(m), nng_msg_len(m));
         } else {
             rmq_log(RMQ_LOG_WARN, "cl.recv", "unexpected message %u", id);
@@ -412,6 +460,50 @@ clw_drain(struct clw *w)
     }
     while (rmq_ipc_recv(&w->flushed, &m) == 0) {
         nng_msg_free(m); /* only a wakeup: the position is in shm */
+    }
+}
+
+static void
+clw_accept_peers(struct clw *w)
+{
+    int fd;
+
+    while (rmq_chan_accept(w->put_lfd, &fd) == 0) {
+        uint32_t i = 0;
+        while (i < CLW_PEERS_MAX && w->peers[i].fd >= 0) {
+            i++;
+        }
+        if (i == CLW_PEERS_MAX) {
+            rmq_log(RMQ_LOG_WARN, "cl.peers", "too many put channels: refused");
+            close(fd);
+            continue;
+        }
+        w->peers[i].fd = fd;
+    }
+}
+
+/* Put batches from every sender, a bounded number per pass. */
+static void
+clw_drain_peers(struct clw *w)
+{
+    for (uint32_t i = 0; i < CLW_PEERS_MAX; i++) {
+        for (int n = 0; n < CLW_DRAIN_MAX && w->peers[i].fd >= 0; n++) {
+            uint16_t id = 0;
+            int      rc = rmq_chan_recv(w->peers[i].fd, &w->rx);
+            if (rc == RMQ_ERR_AGAIN) {
+                break;
+            }
+            if (rc != 0) {
+                clw_peer_close(w, i); /* the sender went away */
+                break;
+            }
+            rmq_msg_peek_id(w->rx.data, w->rx.len, &id);
+            if (id == RMQ_MSG_PUT_BATCH) {
+                clw_on_put(w, i, w->rx.data, w->rx.len);
+            } else {
+                rmq_log(RMQ_LOG_WARN, "cl.recv", "unexpected message %u", id);
+            }
+        }
     }
 }
 
@@ -645,7 +737,12 @@ clw_open_sockets(struct clw *w)
     const char *rd = w->self->run_dir;
 
     rmq_buf_init(&w->enc);
-    if (rmq_ipc_open(&w->in, RMQ_IPC_PULL, rd, "clwriter", "in") ||
+    rmq_buf_init(&w->rx);
+    for (uint32_t i = 0; i < CLW_PEERS_MAX; i++) {
+        w->peers[i].fd = -1;
+    }
+    if (rmq_chan_listen(rd, "clwriter", "put", &w->put_lfd) != 0 ||
+        rmq_ipc_open(&w->in, RMQ_IPC_PULL, rd, "clwriter", "in") ||
         rmq_ipc_open(&w->pub, RMQ_IPC_PUB, rd, "clwriter", "pub") ||
         rmq_ipc_open(&w->to_flusher, RMQ_IPC_PUSH, rd, "flusher", "in") ||
         rmq_ipc_open(&w->flushed, RMQ_IPC_SUB, rd, "flusher", "pub")) {
@@ -666,6 +763,7 @@ clw_start(rmq_actor *self, struct clw *w)
     w->ctl = &self->ctl;
     w->pos = self->ctl.pos;
     w->lock_fd = -1;
+    w->put_lfd = -1;
     w->sync_flush = self->cfg.broker.flush_disk_type == RMQ_FLUSH_SYNC;
     rc = rmq_store_lock(root, &w->lock_fd);
     if (rc != 0) {
@@ -732,21 +830,32 @@ rmq_clwriter_main(rmq_actor *self)
     }
     rmq_actor_ready(self);
     while (!self->stop_requested) {
-        struct pollfd pf[2] = {{.fd = w.in.recv_fd, .events = POLLIN},
-                               {.fd = w.flushed.recv_fd, .events = POLLIN}};
+        struct pollfd pf[3 + CLW_PEERS_MAX];
+        int           npf = 0;
         int64_t       deadline;
 
         rmq_actor_clear_wakeup(self);
         if (self->reload_requested) {
             rmq_actor_reload(self);
         }
+        clw_accept_peers(&w);
+        clw_drain_peers(&w);
         clw_drain(&w);
         clw_release_waiters(&w);
         clw_announce(&w);
         rmq_cl_maintain(&w.cl);
         clw_release_behind(&w);
         deadline = rmq_mono_ms() + (w.nwait > 0 ? 5 : CLW_IDLE_WAIT_MS);
-        rmq_actor_wait(self, deadline, pf, 2);
+        pf[npf++] = (struct pollfd){.fd = w.in.recv_fd, .events = POLLIN};
+        pf[npf++] = (struct pollfd){.fd = w.flushed.recv_fd, .events = POLLIN};
+        pf[npf++] = (struct pollfd){.fd = w.put_lfd, .events = POLLIN};
+        for (uint32_t i = 0; i < CLW_PEERS_MAX; i++) {
+            if (w.peers[i].fd >= 0) {
+                pf[npf++] = (struct pollfd){.fd = w.peers[i].fd,
+                                            .events = POLLIN};
+            }
+        }
+        rmq_actor_wait(self, deadline, pf, npf);
     }
     clw_stop(&w);
     rmq_actor_exit(self, RMQ_EXIT_OK);

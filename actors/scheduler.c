@@ -99,7 +99,6 @@ struct sch {
     rmq_store_pos   *pos;
     rmq_cl           cl;
     rmq_putc         putc;
-    rmq_ipc          in; /* scheduler.in: PUT_RESULT */
     rmq_host         host;
     int              nlevels; /* levels walked */
     struct sch_level lv[SCH_LEVELS];
@@ -563,20 +562,7 @@ sch_on_done(void *arg, uint64_t cookie, const rmq_put_res *res)
 static void
 sch_drain_results(struct sch *s)
 {
-    nng_msg *m;
-
-    while (rmq_ipc_recv(&s->in, &m) == 0) {
-        uint16_t id = 0;
-
-        rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m), &id);
-        if (id == RMQ_MSG_PUT_RESULT) {
-            rmq_putc_on_result(&s->putc, nng_msg_body(m), nng_msg_len(m),
-                               sch_on_done, s);
-        } else {
-            rmq_log(RMQ_LOG_WARN, "sched.recv", "unexpected message %u", id);
-        }
-        nng_msg_free(m);
-    }
+    rmq_putc_poll(&s->putc, sch_on_done, s);
     if (rmq_mono_ms() >= s->next_check_ms) {
         rmq_putc_check(&s->putc, sch_on_done, s);
         s->next_check_ms = rmq_mono_ms() + SCH_POLL_MS;
@@ -633,7 +619,7 @@ sch_finish_inflight(rmq_actor *self, struct sch *s)
 
     rmq_putc_flush(&s->putc);
     while (rmq_putc_inflight(&s->putc) > 0 && rmq_mono_ms() < end) {
-        struct pollfd pf = {.fd = s->in.recv_fd, .events = POLLIN};
+        struct pollfd pf = {.fd = rmq_putc_fd(&s->putc), .events = POLLIN};
 
         rmq_actor_clear_wakeup(self); /* the stop signal left it readable */
         rmq_actor_wait(self, RMQ_MIN(end, rmq_mono_ms() + 20), &pf, 1);
@@ -700,12 +686,8 @@ sch_open(rmq_actor *self, struct sch *s)
     if (rmq_cl_open(&s->cl, &o) != 0) {
         return RMQ_ERR_SYS;
     }
-    rc = rmq_ipc_open(&s->in, RMQ_IPC_PULL, self->run_dir, self->desc->name,
-                      "in");
-    if (rc == 0) {
-        rc = rmq_putc_open(&s->putc, s->ctl, self->run_dir, self->id, ring,
-                           30000);
-    }
+    rc = rmq_putc_open(&s->putc, s->ctl, self->run_dir, self->id, ring,
+                       30000);
     /*
      * Batch numbers must not repeat those of a previous scheduler, or a
      * late answer to its last batch would be taken for one of ours.
@@ -771,7 +753,6 @@ sch_fini(struct sch *s)
         }
     }
     rmq_putc_close(&s->putc);
-    rmq_ipc_close(&s->in);
     rmq_cl_close(&s->cl);
 }
 
@@ -792,7 +773,7 @@ rmq_scheduler_main(rmq_actor *self)
         rmq_mono_ms() + self->cfg.broker.flush_delay_offset_interval_ms;
     rmq_actor_ready(self);
     while (!self->stop_requested) {
-        struct pollfd pf = {.fd = s.in.recv_fd, .events = POLLIN};
+        struct pollfd pf = {.fd = -1, .events = POLLIN};
 
         rmq_actor_clear_wakeup(self);
         if (self->reload_requested) {
@@ -803,6 +784,7 @@ rmq_scheduler_main(rmq_actor *self)
         sch_run_levels(&s);
         sch_gauge(&s);
         sch_maybe_save(&s, rmq_mono_ms());
+        pf.fd = rmq_putc_fd(&s.putc); /* results of the puts */
         rmq_actor_wait(self, sch_deadline(&s), &pf, 1);
     }
     sch_finish_inflight(self, &s);

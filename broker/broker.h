@@ -91,7 +91,8 @@ typedef struct rmq_broker {
     rmq_host          host;
     rmq_loop          loop;
     rmq_conns         conns;
-    rmq_io            lio_main, lio_vip, wake_io, in_io;
+    rmq_io            lio_main, lio_vip, wake_io, in_io, put_io;
+    int               put_fd; /* the put channel put_io watches, or -1 */
     rmq_ipc           in;
     rmq_ipc           to_rebalancer;
     rmq_ipc           to_longpoll;

@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "net/chan.h"
 #include "supervisor/actor.h"
 
 #include <stdlib.h>
@@ -30,6 +31,9 @@ rmq_putc_open(rmq_putc *p, const rmq_ctl *ctl, const char *run_dir, int owner,
     int  rc;
 
     memset(p, 0, sizeof(*p));
+    p->fd = -1;
+    rmq_strlcpy(p->run_dir, run_dir, sizeof(p->run_dir));
+    rmq_buf_init(&p->in);
     p->ctl = ctl;
     p->owner = owner;
     p->timeout_ms = timeout_ms;
@@ -52,11 +56,7 @@ rmq_putc_open(rmq_putc *p, const rmq_ctl *ctl, const char *run_dir, int owner,
         rmq_putc_close(p);
         return RMQ_ERR_NOMEM;
     }
-    rc = rmq_ipc_open(&p->to_writer, RMQ_IPC_PUSH, run_dir, "clwriter", "in");
-    if (rc != 0) {
-        rmq_putc_close(p);
-    }
-    return rc;
+    return 0;
 }
 
 void
@@ -70,10 +70,39 @@ rmq_putc_close(rmq_putc *p)
     free(p->inflight);
     free(p->pending);
     free(p->pending_cookies);
-    rmq_ipc_close(&p->to_writer);
+    if (p->fd >= 0) {
+        close(p->fd);
+    }
     rmq_ring_close(&p->ring);
     rmq_buf_free(&p->enc);
+    rmq_buf_free(&p->in);
     memset(p, 0, sizeof(*p));
+    p->fd = -1;
+}
+
+int
+rmq_putc_fd(const rmq_putc *p)
+{
+    return p->fd;
+}
+
+/* A channel to the clwriter now running (connect again after a restart). */
+static int
+putc_channel(rmq_putc *p, int32_t writer)
+{
+    if (p->fd >= 0 && p->fd_writer == writer) {
+        return 0;
+    }
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+    if (rmq_chan_connect(p->run_dir, "clwriter", "put", &p->fd) != 0) {
+        p->fd = -1;
+        return RMQ_ERR_AGAIN;
+    }
+    p->fd_writer = writer;
+    return 0;
 }
 
 uint8_t *
@@ -160,10 +189,19 @@ rmq_putc_flush(rmq_putc *p)
     p->pending->writer_pid = writer;
     p->pending->seq = p->next_seq;
     p->pending->ring_size = p->ring.size;
+    if (putc_channel(p, writer) != 0) {
+        return RMQ_ERR_AGAIN;
+    }
     rmq_buf_reset(&p->enc);
     rc = rmq_msg_put_batch_encode(p->pending, &p->enc);
     if (rc == 0) {
-        rc = rmq_ipc_send(&p->to_writer, &p->enc);
+        rc = p->enc.oom ? RMQ_ERR_NOMEM
+                        : rmq_chan_send(p->fd, p->enc.data, p->enc.len);
+    }
+    if (rc == RMQ_ERR_CLOSED) {
+        close(p->fd); /* that clwriter is gone: the next flush reconnects */
+        p->fd = -1;
+        return RMQ_ERR_AGAIN;
     }
     if (rc != 0) {
         return rc == RMQ_ERR_AGAIN ? rc : RMQ_ERR_SYS;
@@ -242,6 +280,28 @@ rmq_putc_on_result(rmq_putc *p, const void *msg, size_t len,
         putc_complete(p, NULL, RMQ_PUT_WRONG_WRITER, done, arg);
     }
     return 0;
+}
+
+void
+rmq_putc_poll(rmq_putc *p, rmq_put_done_fn done, void *arg)
+{
+    int rc;
+
+    while (p->fd >= 0 && (rc = rmq_chan_recv(p->fd, &p->in)) != RMQ_ERR_AGAIN) {
+        if (rc == 0) {
+            rmq_putc_on_result(p, p->in.data, p->in.len, done, arg);
+            continue;
+        }
+        if (rc == RMQ_ERR_TOOBIG) {
+            continue; /* dropped; the batch it answered fails below */
+        }
+        /* closed: nothing sent on this channel will be answered or read */
+        close(p->fd);
+        p->fd = -1;
+        while (p->inflight_n > 0) {
+            putc_complete(p, NULL, RMQ_PUT_WRONG_WRITER, done, arg);
+        }
+    }
 }
 
 void

@@ -4,10 +4,11 @@
  *
  * The caller reserves room in its put ring, encodes a whole commit-log
  * record there, and adds a descriptor to the pending batch.  flush() sends
- * everything pending as ONE NNG message to clwriter.  Results come back
- * on the caller's own <actor>.in socket (the caller reads that socket and
- * hands PUT_RESULT messages to rmq_putc_on_result), in order; each result
- * carries the caller's cookie and frees its ring space.
+ * everything pending as ONE message (PUT_BATCH, msgpack) to clwriter over
+ * a channel (net/chan.h, <runDir>/clwriter.put).  Results come back on the
+ * same channel, in order: the caller watches rmq_putc_fd() in its loop and
+ * calls rmq_putc_poll(); each result carries the caller's cookie and frees
+ * its ring space.
  *
  * If clwriter restarts, batches sent to the old process never get an
  * answer: rmq_putc_check notices (clwriter pid changed, or no answer within
@@ -18,7 +19,7 @@
 #ifndef RMQ_BROKER_PUT_H
 #define RMQ_BROKER_PUT_H
 
-#include "net/ipc.h"
+#include "common/config.h"
 #include "proto/catalog.h"
 #include "shm/control.h"
 #include "shm/ring.h"
@@ -42,7 +43,10 @@ typedef struct rmq_putc {
     const rmq_ctl         *ctl;
     int                    owner; /* actor id */
     rmq_ring               ring;
-    rmq_ipc                to_writer;
+    char                   run_dir[RMQ_CONFIG_PATH_MAX];
+    int                    fd;        /* channel to clwriter, -1 if none */
+    int32_t                fd_writer; /* the clwriter it is connected to */
+    rmq_buf                in;        /* received result */
     rmq_msg_put_batch     *pending;
     uint64_t              *pending_cookies;
     size_t                 pending_cost;
@@ -91,6 +95,14 @@ int rmq_putc_flush(rmq_putc *p);
 bool rmq_putc_has_pending(const rmq_putc *p);
 uint32_t rmq_putc_inflight(const rmq_putc *p);
 
+/* The channel to watch for results (readable), or -1 (not connected). */
+int rmq_putc_fd(const rmq_putc *p);
+/*
+ * Read every result that arrived and call done(cookie, res) per record.
+ * Never blocks.  A channel that closed (clwriter gone) fails what was in
+ * flight on it: clwriter never reads those records after closing it.
+ */
+void rmq_putc_poll(rmq_putc *p, rmq_put_done_fn done, void *arg);
 /* Deliver one PUT_RESULT message; calls done(cookie, res) per record. */
 int rmq_putc_on_result(rmq_putc *p, const void *msg, size_t len,
                        rmq_put_done_fn done, void *arg);

@@ -91,10 +91,6 @@ rmq_putter_topic(rmq_putter *p, const char *name, int queues, int timeout_ms)
             nng_msg_free(m);
             return r.status;
         }
-        if (id == RMQ_MSG_PUT_RESULT) {
-            rmq_putc_on_result(&p->putc, nng_msg_body(m), nng_msg_len(m),
-                               p->done, p->done_arg);
-        }
         nng_msg_free(m);
     }
     return rc;
@@ -156,25 +152,17 @@ rmq_putter_put(rmq_putter *p, const char *topic, int32_t queue_id,
 int
 rmq_putter_poll(rmq_putter *p, int timeout_ms)
 {
-    struct pollfd pf = {.fd = p->in.recv_fd, .events = POLLIN};
-    nng_msg      *m;
-    int           n = 0;
+    struct pollfd pf = {.fd = -1, .events = POLLIN};
+    uint32_t      before;
 
     rmq_putc_flush(&p->putc);
     rmq_putc_check(&p->putc, p->done, p->done_arg);
+    pf.fd = rmq_putc_fd(&p->putc);
+    before = rmq_putc_inflight(&p->putc);
     if (poll(&pf, 1, timeout_ms) <= 0) {
         return 0;
     }
-    while (rmq_ipc_recv(&p->in, &m) == 0) {
-        uint16_t id = 0;
-        rmq_msg_peek_id(nng_msg_body(m), nng_msg_len(m), &id);
-        if (id == RMQ_MSG_PUT_RESULT) {
-            rmq_putc_on_result(&p->putc, nng_msg_body(m), nng_msg_len(m),
-                               p->done, p->done_arg);
-            n++;
-        }
-        nng_msg_free(m);
-    }
+    rmq_putc_poll(&p->putc, p->done, p->done_arg);
     rmq_putc_flush(&p->putc);
-    return n;
+    return (int)(before - RMQ_MIN(before, rmq_putc_inflight(&p->putc)));
 }

@@ -6,9 +6,12 @@
  *
  * Sockets (DESIGN.md section 3): ipc://<runDir>/<owner>.<purpose>.
  *   ctl              rep   supervisor: rmqctl requests (CTL_REQUEST -> CTL_*)
- *   clwriter.in      pull  PUT_BATCH, TOPIC_UPDATE from any actor
+ *   clwriter.in      pull  TOPIC_UPDATE from any actor
+ *   clwriter.put     chan  PUT_BATCH in, PUT_RESULT back on the same
+ *                          channel (net/chan.h: a Unix seqpacket socket,
+ *                          not NNG: this hop is on every send)
  *   <actor>.in       pull  each requesting actor's replies and events:
- *                          PUT_RESULT, TOPIC_RESULT, ...
+ *                          TOPIC_RESULT, ...
  *   clwriter.pub     pub   POSITION (kind WRITTEN)
  *   flusher.in       pull  FLUSH_REQ from clwriter (SYNC_FLUSH)
  *   flusher.pub      pub   POSITION (kind FLUSHED)

@@ -16,12 +16,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -34,20 +34,20 @@ static int       runner_wakeup_wr = -1;
  * (recovering a big store, replaying its tail) is not taken for a hang;
  * startTimeoutSec still bounds the start.
  */
-static pthread_t   runner_beat_thread;
-static atomic_bool runner_beat_stop;
-static bool        runner_beat_running;
+static pthread_t runner_beat_thread;
+static int       runner_beat_stop_fd = -1; /* eventfd: readable = stop */
+static bool      runner_beat_running;
 
 static void *
 runner_beat_main(void *arg)
 {
-    rmq_actor *self = arg;
+    rmq_actor    *self = arg;
+    struct pollfd pf = {.fd = runner_beat_stop_fd, .events = POLLIN};
 
-    while (!atomic_load(&runner_beat_stop)) {
+    do {
         atomic_store_explicit(&self->slot->act.s.heartbeat_ms, rmq_mono_ms(),
                               memory_order_relaxed);
-        usleep(200 * 1000);
-    }
+    } while (poll(&pf, 1, 200) == 0);
     return NULL;
 }
 
@@ -56,6 +56,10 @@ runner_beat_start(rmq_actor *self)
 {
     sigset_t all, old;
 
+    runner_beat_stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (runner_beat_stop_fd < 0) {
+        return;
+    }
     /* signals go to the main thread: the helper blocks them all */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -67,10 +71,18 @@ runner_beat_start(rmq_actor *self)
 static void
 runner_beat_stop_join(void)
 {
+    uint64_t one = 1;
+
     if (runner_beat_running) {
-        atomic_store(&runner_beat_stop, true);
+        if (write(runner_beat_stop_fd, &one, sizeof(one)) < 0) {
+            /* an eventfd write cannot fail here; join anyway */
+        }
         pthread_join(runner_beat_thread, NULL);
         runner_beat_running = false;
+    }
+    if (runner_beat_stop_fd >= 0) {
+        close(runner_beat_stop_fd);
+        runner_beat_stop_fd = -1;
     }
 }
 
