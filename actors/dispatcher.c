@@ -59,6 +59,12 @@ dp_announce(struct dp *d)
     if (d->grew.n == 0) {
         return;
     }
+    if (atomic_load_explicit(&d->pos->lp_held, memory_order_relaxed) <= 0) {
+        /* nobody waits on a queue: no one to tell (longpoll re-checks the
+         * windows itself when it registers a pull, and every 100 ms) */
+        d->grew.n = 0;
+        return;
+    }
     rmq_buf_reset(&d->enc);
     rmq_msg_queue_grew_encode(&d->grew, &d->enc);
     rmq_ipc_send(&d->pub, &d->enc);

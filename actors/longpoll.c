@@ -124,6 +124,8 @@ lp_scan_queue(struct lp *lp, struct lp_queue *q, int64_t max_offset,
         bool late = now_ms >= h->deadline_ms;
         if (grew || late) {
             lp_wake(lp, h->id);
+            atomic_store_explicit(&lp->self->ctl.pos->lp_held,
+                                  (int64_t)lp->held - 1, memory_order_relaxed);
             if (!grew) {
                 rmq_actor_count(lp->self, LP_C_TIMEOUTS, 1);
             }
@@ -183,6 +185,8 @@ lp_on_hold(struct lp *lp, const void *data, size_t len)
     }
     q->h[q->n++] = (struct lp_hold){m.hold_id, m.offset, m.deadline_ms};
     lp->held++;
+    atomic_store_explicit(&lp->self->ctl.pos->lp_held, (int64_t)lp->held,
+                          memory_order_relaxed);
 }
 
 static void
@@ -276,6 +280,9 @@ rmq_longpoll_main(rmq_actor *self)
         }
         lp_flush_wakes(&lp);
         rmq_actor_gauge(self, LP_C_HELD, lp.held);
+        /* the dispatcher announces growth only while something is held */
+        atomic_store_explicit(&self->ctl.pos->lp_held, (int64_t)lp.held,
+                              memory_order_relaxed);
         rmq_actor_wait(self, lp.held > 0 ? lp.next_check_ms : now + 1000, pf,
                        2);
     }

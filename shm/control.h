@@ -54,7 +54,7 @@
 #include <stdint.h>
 
 #define RMQ_CTL_MAGIC        UINT64_C(0x524d51434f4e5452) /* "RMQCONTR" */
-#define RMQ_CTL_VERSION      2
+#define RMQ_CTL_VERSION      3
 #define RMQ_ACTOR_MAX        16
 #define RMQ_COUNTER_MAX      8
 #define RMQ_COUNTER_NAME_MAX 16
@@ -167,6 +167,8 @@ typedef struct rmq_store_pos {
     /* writer: rebalancer */
     _Alignas(64) _Atomic uint64_t groups_gen; /* bumped on group changes */
     _Atomic uint64_t subs_gen;   /* bumped on subscription changes */
+    /* writer: longpoll */
+    _Alignas(64) _Atomic int64_t lp_held; /* pulls it holds now */
 } rmq_store_pos;
 
 enum rmq_topic_state {
