@@ -5,7 +5,9 @@
  *
  *   frames  malformed frames, a frame over 16 MiB and random garbage close
  *           only their own connection: another client keeps sending, and
- *           the acceptor is the same process throughout; unknown codes;
+ *           the acceptor is the same process throughout; so do requests
+ *           with odd field values; unknown codes; 300 pipelined requests
+ *           are each answered once;
  *   send    the send checks and their codes (17, 1, 13, 16), creation
  *           through TBW102 (the route then shows up at the name server),
  *           batches (one record per message, comma-separated msgIds),
@@ -580,6 +582,133 @@ START_TEST(test_acceptor_unknown_code_is_request_code_not_supported)
     ck_assert(resp->flag & RMQ_RFLAG_RESPONSE);
     /* the connection goes on */
     ac_send_ok(&r, AC_TOPIC, 1, NULL, "still here");
+    rmq_rpc_close(&r);
+}
+END_TEST
+
+/* Requests that decode but carry odd values, one connection each. */
+START_TEST(test_acceptor_odd_field_values_leave_it_running)
+{
+    static const char *const hdrs[] = {
+        "[]",
+        "123",
+        "{}",
+        "{\"code\":\"x\"}",
+        "{\"code\":11}",
+        "{\"code\":11,\"extFields\":{\"consumerGroup\":\"g\",\"topic\":"
+        "\"AccT\","
+        "\"queueId\":\"99999999999\",\"queueOffset\":\"0\",\"maxMsgNums\":"
+        "\"-5\",\"sysFlag\":\"6\"}}",
+        "{\"code\":11,\"extFields\":{\"consumerGroup\":\"g\",\"topic\":"
+        "\"AccT\","
+        "\"queueId\":\"-1\",\"queueOffset\":\"0\",\"maxMsgNums\":\"1\","
+        "\"sysFlag\":\"6\"}}",
+        "{\"code\":11,\"extFields\":{\"consumerGroup\":\"g\",\"topic\":"
+        "\"AccT\","
+        "\"queueId\":\"0\",\"queueOffset\":\"-9223372036854775808\","
+        "\"maxMsgNums\":\"2147483647\",\"sysFlag\":\"6\","
+        "\"suspendTimeoutMillis\":\"-1\"}}",
+        "{\"code\":310,\"extFields\":{\"a\":\"g\",\"b\":\"AccT\",\"e\":\"-7\"}"
+        "}",
+        "{\"code\":320,\"extFields\":{\"a\":\"g\",\"b\":\"AccT\",\"e\":\"0\"}}",
+        "{\"code\":33,\"extFields\":{\"offset\":\"9223372036854775807\"}}",
+        "{\"code\":33,\"extFields\":{\"offset\":\"-1\"}}",
+        "{\"code\":29,\"extFields\":{\"topic\":\"AccT\",\"queueId\":\"65535\","
+        "\"timestamp\":\"0\"}}",
+        "{\"code\":32,\"extFields\":{\"topic\":\"AccT\",\"queueId\":\"-3\"}}",
+        "{\"code\":30,\"extFields\":{\"topic\":\"AccT\",\"queueId\":"
+        "\"2147483647\"}}",
+        "{\"code\":17,\"extFields\":{\"topic\":\"X\",\"readQueueNums\":"
+        "\"100000\"}}",
+        "{\"code\":36,\"extFields\":{\"offset\":\"-1\",\"group\":\"g\","
+        "\"delayLevel\":\"0\"}}",
+        "{\"code\":36,\"extFields\":{\"offset\":\"5\",\"group\":\"g\","
+        "\"delayLevel\":\"99\"}}",
+        "{\"code\":12,\"extFields\":{\"topic\":\"AccT\",\"key\":\"k\","
+        "\"maxNum\":\"-1\",\"beginTimestamp\":\"0\",\"endTimestamp\":\"-1\"}}",
+        "{\"code\":34}",
+        "{\"code\":41}",
+        "{\"code\":202,\"extFields\":{\"topic\":\"AccT\"}}",
+        "{\"code\":28,\"flag\":2}",
+    };
+    uint8_t f[1024];
+    rmq_rpc r;
+
+    ac_connect(&r);
+    ac_send_ok(&r, AC_TOPIC, 0, NULL, "something to point at");
+    ac_wait_max(&r, AC_TOPIC, 0, 1);
+    rmq_rpc_close(&r);
+    for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+        uint32_t hl = (uint32_t)strlen(hdrs[i]);
+        size_t   n = ac_frame(f, 4 + hl + 3, 0, hl, hdrs[i]);
+
+        memcpy(f + n, "abc", 3); /* a small body */
+        ac_bad_bytes(f, n + 3, false);
+    }
+}
+END_TEST
+
+START_TEST(test_acceptor_pipelined_requests_are_each_answered_once)
+{
+    enum { N = 300, BODY = 2000 };
+    static char    body[BODY];
+    static uint8_t in[1 << 20];
+    static bool    seen[N + 1];
+    rmq_rpc        r;
+    rmq_buf        out;
+    size_t         len = 0;
+    int            got = 0;
+    int64_t        deadline;
+
+    memset(body, 'p', sizeof(body));
+    memset(seen, 0, sizeof(seen));
+    ac_connect(&r);
+    rmq_buf_init(&out);
+    /* sends and queries mixed, all written before reading anything */
+    for (int i = 1; i <= N; i++) {
+        rmq_rcmd_out o;
+        char         q[8];
+
+        snprintf(q, sizeof(q), "%d", i % AC_QUEUES);
+        rmq_rcmd_out_init(
+            &o, i % 2 ? RMQ_REQ_SEND_MESSAGE_V2 : RMQ_REQ_GET_MAX_OFFSET, i, 0);
+        rmq_rcmd_out_ext(&o, i % 2 ? "a" : "topic", i % 2 ? "PG" : AC_TOPIC);
+        rmq_rcmd_out_ext(&o, i % 2 ? "b" : "queueId", i % 2 ? AC_TOPIC : q);
+        if (i % 2) {
+            rmq_rcmd_out_ext(&o, "e", q);
+        }
+        ck_assert_int_eq(rmq_rcmd_encode(&o, i % 2 ? BODY : 0, &out), 0);
+        if (i % 2) {
+            rmq_buf_append(&out, body, BODY);
+        }
+    }
+    ck_assert_int_eq(rmq_rpc_write_raw(&r, out.data, out.len), 0);
+    deadline = rmq_mono_ms() + rmqtest_scale_ms(10000);
+    while (got < N) {
+        struct pollfd pf = {.fd = r.fd, .events = POLLIN};
+        size_t        fl;
+
+        ck_assert_msg(rmq_mono_ms() < deadline, "%d of %d answered", got, N);
+        if (poll(&pf, 1, 100) == 1) {
+            ssize_t n = recv(r.fd, in + len, sizeof(in) - len, 0);
+            ck_assert_int_gt(n, 0);
+            len += (size_t)n;
+        }
+        while (rmq_frame_peek(in, len, RMQ_FRAME_MAX, &fl) == 0) {
+            rmq_rcmd c;
+
+            rmq_rcmd_init(&c);
+            ck_assert_int_eq(rmq_rcmd_decode(in, fl, &c), 0);
+            ck_assert_int_eq(c.code, 0);
+            ck_assert(c.opaque >= 1 && c.opaque <= N && !seen[c.opaque]);
+            seen[c.opaque] = true;
+            got++;
+            rmq_rcmd_free(&c);
+            memmove(in, in + fl, len - fl);
+            len -= fl;
+        }
+    }
+    rmq_buf_free(&out);
     rmq_rpc_close(&r);
 }
 END_TEST
@@ -1405,6 +1534,9 @@ acceptor_suite(void)
                    test_acceptor_random_garbage_closes_only_that_connection);
     tcase_add_test(frames,
                    test_acceptor_unknown_code_is_request_code_not_supported);
+    tcase_add_test(frames, test_acceptor_odd_field_values_leave_it_running);
+    tcase_add_test(frames,
+                   test_acceptor_pipelined_requests_are_each_answered_once);
     tcase_add_test(send,
                    test_acceptor_send_to_unknown_topic_without_default_is_17);
     tcase_add_test(
