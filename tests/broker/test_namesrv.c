@@ -9,7 +9,11 @@
  * with jansson (JSON_REJECT_DUPLICATES, so bare keys fail too) and
  * checked against what ali-ons and the Go client need: both arrays,
  * compact text, quoted numeric brokerAddrs keys that Go's string
- * splitting turns into clean addresses.  The last test runs two
+ * splitting turns into clean addresses.  Only a master's new data
+ * version replaces its topics; bad registrations (CRC mismatch, bodies
+ * that are neither JSON nor zlib, missing fields) are refused with 1 and
+ * change nothing; garbage closes only its connection.  The last test
+ * runs two
  * name-server-only supervisors and a broker-only one whose namesrvAddr
  * names both: it registers with each, and again at once when a topic is
  * created (registerNameServerPeriod is 60 s, so only the change can
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define NS_READY_MS 20000
@@ -546,6 +551,118 @@ START_TEST(test_namesrv_unknown_code_is_request_code_not_supported)
 }
 END_TEST
 
+START_TEST(test_namesrv_new_master_data_version_replaces_its_topics)
+{
+    struct nt_broker a2 = nt_a, slave = nt_a1;
+    rmq_rpc          r;
+
+    nt_connect(&r, nt.addr);
+    nt_register_ok(&r, &nt_a);
+    ck_assert_int_eq(nt_route_code(nt.addr, "TopicA"), 0);
+    /* a slave's topics never change the routes */
+    slave.topics[0] = "SlaveOnly";
+    slave.topics[1] = NULL;
+    slave.version = 7;
+    nt_register_ok(&r, &slave);
+    ck_assert_int_eq(nt_route_code(nt.addr, "SlaveOnly"),
+                     RMQ_RESP_TOPIC_NOT_EXIST);
+    ck_assert_int_eq(nt_route_code(nt.addr, "TopicA"), 0);
+    /* the same data version again: nothing to replace */
+    a2.topics[0] = "Shared";
+    a2.topics[1] = NULL;
+    nt_register_ok(&r, &a2);
+    ck_assert_int_eq(nt_route_code(nt.addr, "TopicA"), 0);
+    /* a new one: the master's topics are exactly the listed ones */
+    a2.version = 2;
+    nt_register_ok(&r, &a2);
+    ck_assert_int_eq(nt_route_code(nt.addr, "TopicA"),
+                     RMQ_RESP_TOPIC_NOT_EXIST);
+    ck_assert_int_eq(nt_route_code(nt.addr, "Shared"), 0);
+    rmq_rpc_close(&r);
+}
+END_TEST
+
+START_TEST(test_namesrv_bad_registrations_are_refused_and_change_nothing)
+{
+    static const char junk[] = "{not json";
+    rmq_rpc           r;
+    rmq_rcmd_out      o;
+    const rmq_rcmd   *resp;
+    json_t           *doc;
+    char             *body = nt_register_body(&nt_b);
+
+    nt_connect(&r, nt.addr);
+    nt_register_ok(&r, &nt_a);
+    /* a body that does not match its CRC */
+    rmq_rcmd_out_init(&o, RMQ_REQ_REGISTER_BROKER, 0, 0);
+    rmq_rcmd_out_ext(&o, "brokerName", nt_b.name);
+    rmq_rcmd_out_ext(&o, "brokerAddr", nt_b.addr);
+    rmq_rcmd_out_ext(&o, "clusterName", nt_b.cluster);
+    rmq_rcmd_out_ext(&o, "haServerAddr", "");
+    rmq_rcmd_out_ext(&o, "brokerId", "0");
+    rmq_rcmd_out_ext(&o, "bodyCrc32", "12345");
+    resp = nt_call(&r, &o, body, (uint32_t)strlen(body));
+    ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
+    ck_assert_str_eq(resp->remark, "crc32 not match");
+    /* a body that is not JSON, and one that is not zlib */
+    o.next--;
+    resp = nt_call(&r, &o, junk, sizeof(junk) - 1);
+    ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
+    rmq_rcmd_out_ext(&o, "compressed", "true");
+    resp = nt_call(&r, &o, junk, sizeof(junk) - 1);
+    ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
+    /* no brokerAddr */
+    rmq_rcmd_out_init(&o, RMQ_REQ_REGISTER_BROKER, 0, 0);
+    rmq_rcmd_out_ext(&o, "brokerName", nt_b.name);
+    rmq_rcmd_out_ext(&o, "clusterName", nt_b.cluster);
+    rmq_rcmd_out_ext(&o, "brokerId", "0");
+    resp = nt_call(&r, &o, body, (uint32_t)strlen(body));
+    ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
+    free(body);
+    /* broker-b never made it in; broker-a is as it was */
+    doc = nt_route(&r, "Shared");
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "brokerDatas")), 1);
+    json_decref(doc);
+    doc = nt_body_json(nt_simple(&r, RMQ_REQ_GET_BROKER_CLUSTER_INFO, 0, 0));
+    ck_assert_int_eq(json_object_size(json_object_get(doc, "brokerAddrTable")),
+                     1);
+    json_decref(doc);
+    rmq_rpc_close(&r);
+}
+END_TEST
+
+START_TEST(test_namesrv_garbage_closes_only_that_connection)
+{
+    static uint8_t g[4096];
+    pid_t          pid = rmqtest_ctl_actor_pid(&nt.ctl, RMQ_ACTOR_NAMESRV);
+    rmq_rpc        good, bad;
+    uint32_t       x = 777;
+    char           buf[64];
+
+    for (size_t i = 0; i < sizeof(g); i++) {
+        x = x * 1103515245u + 12345u;
+        g[i] = (uint8_t)(x >> 16);
+    }
+    rmq_put_be32(g, sizeof(g) - 4); /* framed: the header must be judged */
+    nt_connect(&good, nt.addr);
+    nt_register_ok(&good, &nt_a);
+    nt_connect(&bad, nt.addr);
+    rmq_rpc_write_raw(&bad, g, sizeof(g));
+    nt_register_ok(&good, &nt_a);
+    /* the name server hangs up on it: EOF (or a reset), never an answer */
+    bad.timeout_ms = rmqtest_scale_ms(3000);
+    {
+        struct pollfd pf = {.fd = bad.fd, .events = POLLIN};
+        ck_assert_int_eq(poll(&pf, 1, bad.timeout_ms), 1);
+        ck_assert_int_le(recv(bad.fd, buf, sizeof(buf), 0), 0);
+    }
+    rmq_rpc_close(&bad);
+    ck_assert_int_eq(nt_route_code(nt.addr, "TopicA"), 0);
+    rmq_rpc_close(&good);
+    ck_assert_int_eq(rmqtest_ctl_actor_pid(&nt.ctl, RMQ_ACTOR_NAMESRV), pid);
+}
+END_TEST
+
 /* ---- tests: liveness
  * ---------------------------------------------------------- */
 
@@ -788,6 +905,11 @@ namesrv_suite(void)
     tcase_add_test(routes, test_namesrv_topic_list_and_delete_topic);
     tcase_add_test(routes,
                    test_namesrv_unknown_code_is_request_code_not_supported);
+    tcase_add_test(routes,
+                   test_namesrv_new_master_data_version_replaces_its_topics);
+    tcase_add_test(
+        routes, test_namesrv_bad_registrations_are_refused_and_change_nothing);
+    tcase_add_test(routes, test_namesrv_garbage_closes_only_that_connection);
     tcase_add_test(
         live, test_namesrv_closed_connection_drops_the_brokers_it_registered);
     tcase_add_test(live, test_namesrv_silent_broker_is_dropped_after_expiry);
