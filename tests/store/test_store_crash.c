@@ -24,7 +24,6 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "proto/props.h"
 #include "store/commitlog.h"
 #include "store/cq.h"
 #include "store/recovery.h"
