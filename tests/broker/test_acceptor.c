@@ -75,6 +75,8 @@ ac_write_conf(int perm)
                        "    maxMessageSize = %d;\n"
                        "    brokerPermission = %d;\n"
                        "    registerNameServerPeriod = 1000;\n"
+                       "    mappedFileSizeCommitLog = 4194304;\n"
+                       "    mappedFileSizeConsumeQueue = 20000;\n"
                        "};\n"
                        "namesrv = { listenPort = %d; };\n"
                        "supervisor = {\n"

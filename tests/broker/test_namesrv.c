@@ -846,6 +846,7 @@ START_TEST(test_namesrv_broker_registers_with_every_namesrv_and_on_change)
                        "    brokerIP1 = \"127.0.0.1\";\n"
                        "    storePathRootDir = \"%s/store\";\n"
                        "    registerNameServerPeriod = 60000;\n"
+                       "    mappedFileSizeCommitLog = 4194304;\n"
                        "};\n"
                        "supervisor = { runDir = \"%s\"; };\n",
                        nm.br.port, nt.addr, nm.addr2, nm.br.dir, nm.br.run_dir);
