@@ -60,7 +60,7 @@ static struct {
     bool           ctl_open;
 } ac;
 
-/* ---- the broker --------------------------------------------------------- */
+/* ---- the broker ---------------------------------------------------------- */
 
 static void
 ac_write_conf(int perm)
@@ -489,8 +489,7 @@ ac_frame(uint8_t *out, uint32_t frame_len, uint8_t type, uint32_t hlen,
     return 8 + n;
 }
 
-/* ---- tests: frames ---------------------------------------------------------
- */
+/* ---- tests: frames ------------------------------------------------------- */
 
 static const char ac_hdr[] =
     "{\"code\":30,\"language\":\"JAVA\",\"opaque\":1,\"flag\":0,"
@@ -715,8 +714,7 @@ START_TEST(test_acceptor_pipelined_requests_are_each_answered_once)
 }
 END_TEST
 
-/* ---- tests: send ------------------------------------------------------------
- */
+/* ---- tests: send --------------------------------------------------------- */
 
 static int
 ac_send_code_of(const struct ac_msg *m)
@@ -984,8 +982,7 @@ START_TEST(test_acceptor_read_only_broker_refuses_sends_with_16)
 }
 END_TEST
 
-/* ---- tests: pull ------------------------------------------------------------
- */
+/* ---- tests: pull --------------------------------------------------------- */
 
 START_TEST(test_acceptor_pull_offset_codes_carry_all_offsets)
 {
@@ -1086,11 +1083,11 @@ START_TEST(test_acceptor_pull_filters_by_tag_and_skips_the_rest)
 END_TEST
 
 /*
- * Child process: after delay_ms, send one message to topic/qid on a
- * connection of its own.  Exit 0 when it got SEND_OK.
+ * Child process: once the acceptor holds a pull, send one message to
+ * topic/qid on a connection of its own.  Exit 0 when it got SEND_OK.
  */
 static pid_t
-ac_send_later(const char *topic, int32_t qid, int delay_ms)
+ac_send_once_held(const char *topic, int32_t qid)
 {
     pid_t pid = fork();
 
@@ -1100,8 +1097,15 @@ ac_send_later(const char *topic, int32_t qid, int delay_ms)
         rmq_rcmd_out    o;
         const rmq_rcmd *resp;
         char            q[16];
+        int64_t         deadline = rmq_mono_ms() + 10000;
 
-        poll(NULL, 0, delay_ms);
+        while (atomic_load(&ac.ctl.slots[RMQ_ACTOR_ACCEPTOR]
+                                .act.s.counters[RMQ_ACC_C_HELD]) == 0) {
+            if (rmq_mono_ms() > deadline) {
+                _exit(4);
+            }
+            poll(NULL, 0, 2);
+        }
         snprintf(q, sizeof(q), "%d", qid);
         if (rmq_rpc_connect(&r, ac.addr, 5000) != 0) {
             _exit(2);
@@ -1131,7 +1135,7 @@ START_TEST(test_acceptor_suspended_pull_is_answered_soon_after_a_send)
 
     ac_connect(&r);
     r.timeout_ms = 30000;
-    child = ac_send_later(AC_TOPIC, 3, 300);
+    child = ac_send_once_held(AC_TOPIC, 3);
     t0 = rmq_mono_ms();
     resp = ac_pull(&r, &p);
     ck_assert_int_eq(resp->code, 0);
@@ -1147,8 +1151,7 @@ START_TEST(test_acceptor_suspended_pull_is_answered_soon_after_a_send)
 }
 END_TEST
 
-/* ---- tests: queries ---------------------------------------------------------
- */
+/* ---- tests: queries ------------------------------------------------------ */
 
 static int64_t
 ac_query(rmq_rpc *r, int code, const char *topic, int32_t qid,
@@ -1325,8 +1328,7 @@ START_TEST(test_acceptor_runtime_info_is_a_kv_table_with_the_usual_keys)
 }
 END_TEST
 
-/* ---- tests: crash
- * ------------------------------------------------------------ */
+/* ---- tests: crash -------------------------------------------------------- */
 
 #define AC_SENDERS 3
 #define AC_PER_SENDER 1500

@@ -51,8 +51,7 @@ static struct {
     bool           ctl_open;
 } nt;
 
-/* ---- supervisors ----------------------------------------------------------
- */
+/* ---- supervisors --------------------------------------------------------- */
 
 static void
 nt_write_ns_conf(rmqtest_broker *b)
@@ -111,8 +110,7 @@ nt_teardown(void)
     rmqtest_broker_fini(&nt.ns);
 }
 
-/* ---- requests -------------------------------------------------------------
- */
+/* ---- requests ------------------------------------------------------------ */
 
 static void
 nt_connect(rmq_rpc *r, const char *addr)
@@ -326,8 +324,7 @@ nt_go_split_addrs(const uint8_t *body, size_t len, const char *const want[],
     free(text);
 }
 
-/* ---- tests: registration and routes ----------------------------------------
- */
+/* ---- tests: registration and routes -------------------------------------- */
 
 static const struct nt_broker nt_a = {
     "ClusterX", "broker-a", "127.0.0.1:10911", 0, {"TopicA", "Shared", NULL},
@@ -663,8 +660,7 @@ START_TEST(test_namesrv_garbage_closes_only_that_connection)
 }
 END_TEST
 
-/* ---- tests: liveness
- * ---------------------------------------------------------- */
+/* ---- tests: liveness ----------------------------------------------------- */
 
 static bool
 nt_route_gone(void *arg)
@@ -718,8 +714,7 @@ START_TEST(test_namesrv_silent_broker_is_dropped_after_expiry)
 }
 END_TEST
 
-/* ---- tests: supervisors
- * --------------------------------------------------------- */
+/* ---- tests: supervisors -------------------------------------------------- */
 
 /* Children of pid that are alive. */
 static int

@@ -81,7 +81,7 @@ static struct {
     bool           stop_storm;
 } sc;
 
-/* ---- the broker --------------------------------------------------------- */
+/* ---- the broker ---------------------------------------------------------- */
 
 static void
 sc_write_conf(void)
@@ -203,7 +203,7 @@ sc_teardown(void)
     free(sc.store);
 }
 
-/* ---- records ------------------------------------------------------------ */
+/* ---- records ------------------------------------------------------------- */
 
 /* The body of put seq: "sc-<seq>-" and filler; its length varies. */
 static uint32_t
@@ -258,7 +258,7 @@ sc_seq_of(const rmq_rec_view *v)
     return (int64_t)seq;
 }
 
-/* ---- putting ------------------------------------------------------------ */
+/* ---- putting ------------------------------------------------------------- */
 
 static void
 sc_put_one(uint64_t seq, uint32_t flags, int64_t deadline)
@@ -358,7 +358,7 @@ sc_count_status(int32_t status)
     return n;
 }
 
-/* ---- reading back ------------------------------------------------------- */
+/* ---- reading back -------------------------------------------------------- */
 
 static bool
 sc_caught_up(void *arg)
@@ -556,7 +556,7 @@ sc_verify(void)
     return records;
 }
 
-/* ---- crashing ----------------------------------------------------------- */
+/* ---- crashing ------------------------------------------------------------ */
 
 static int   sc_victim;
 static pid_t sc_victim_pid;
@@ -595,8 +595,7 @@ sc_storm_killing(int id, uint64_t n, uint64_t at, uint32_t flags)
     ck_assert_uint_ge(atomic_load(&sc.ctl.slots[id].sup.s.restarts), 1);
 }
 
-/* ---- tests: load ----------------------------------------------------------
- */
+/* ---- tests: load --------------------------------------------------------- */
 
 START_TEST(test_store_crash_100k_puts_each_in_its_queue_once)
 {
@@ -616,8 +615,7 @@ START_TEST(test_store_crash_100k_puts_each_in_its_queue_once)
 }
 END_TEST
 
-/* ---- tests: one actor killed ----------------------------------------------
- */
+/* ---- tests: one actor killed --------------------------------------------- */
 
 START_TEST(test_store_crash_clwriter_kill_9_loses_and_repeats_nothing_acked)
 {
@@ -663,8 +661,7 @@ START_TEST(test_store_crash_flusher_kill_9_sync_flush_answers_every_put)
 }
 END_TEST
 
-/* ---- tests: the whole tree killed -----------------------------------------
- */
+/* ---- tests: the whole tree killed ---------------------------------------- */
 
 static void
 sc_kill_tree_hook(void)
