@@ -12,7 +12,9 @@
  * splitting turns into clean addresses.  Only a master's new data
  * version replaces its topics; bad registrations (CRC mismatch, bodies
  * that are neither JSON nor zlib, missing fields) are refused with 1 and
- * change nothing; garbage closes only its connection.  The last test
+ * change nothing; garbage closes only its connection; 400 random
+ * registrations, unregistrations and deletions leave the routes a model
+ * predicts (brokers, addresses).  The last test
  * runs two
  * name-server-only supervisors and a broker-only one whose namesrvAddr
  * names both: it registers with each, and again at once when a topic is
@@ -660,6 +662,173 @@ START_TEST(test_namesrv_garbage_closes_only_that_connection)
 }
 END_TEST
 
+/*
+ * A model of what the name server should hold after random
+ * registrations: two broker names, each a master and a slave address,
+ * six topics.  A master's registration with a new data version (or as a
+ * new address) sets its name's topics; a slave's sets none; unregistering
+ * the last address of a name drops its topics; deleting a topic drops it
+ * everywhere.
+ */
+#define NM_NAMES 2
+#define NM_TOPICS 6
+
+static const char *const nm_topics[NM_TOPICS] = {"M0", "M1", "M2",
+                                                 "M3", "M4", "M5"};
+
+struct nm_model {
+    bool    live[NM_NAMES][2]; /* address id 0 / 1 registered */
+    int64_t version[NM_NAMES]; /* master's last data version */
+    bool    has[NM_NAMES][NM_TOPICS];
+};
+
+static void
+nm_addr(int n, int id, char *out, size_t cap)
+{
+    snprintf(out, cap, "127.0.%d.%d:10911", n + 1, id + 1);
+}
+
+static void
+nm_register(rmq_rpc *r, struct nm_model *m, int n, int id, uint32_t bits,
+            bool bump)
+{
+    struct nt_broker b = {"ClusterM", n ? "nm-b" : "nm-a", NULL, id, {0}, 0};
+    char             addr[64];
+    int              k = 0;
+    bool             changed;
+
+    nm_addr(n, id, addr, sizeof(addr));
+    b.addr = addr;
+    for (int t = 0; t < NM_TOPICS && k < 4; t++) {
+        if (bits & (1u << t)) {
+            b.topics[k++] = nm_topics[t];
+        }
+    }
+    changed = !m->live[n][id] || bump;
+    if (id == 0 && bump) {
+        m->version[n]++;
+    }
+    b.version = id == 0 ? m->version[n] : 1;
+    nt_register_ok(r, &b);
+    m->live[n][id] = true;
+    for (int t = 0; id == 0 && changed && t < NM_TOPICS; t++) {
+        bool listed = false;
+        for (int j = 0; j < k; j++) {
+            listed = listed || strcmp(b.topics[j], nm_topics[t]) == 0;
+        }
+        m->has[n][t] = listed;
+    }
+}
+
+static void
+nm_unregister(rmq_rpc *r, struct nm_model *m, int n, int id)
+{
+    rmq_rcmd_out o;
+    char         addr[64], ids[8];
+
+    nm_addr(n, id, addr, sizeof(addr));
+    snprintf(ids, sizeof(ids), "%d", id);
+    rmq_rcmd_out_init(&o, RMQ_REQ_UNREGISTER_BROKER, 0, 0);
+    rmq_rcmd_out_ext(&o, "brokerName", n ? "nm-b" : "nm-a");
+    rmq_rcmd_out_ext(&o, "brokerAddr", addr);
+    rmq_rcmd_out_ext(&o, "clusterName", "ClusterM");
+    rmq_rcmd_out_ext(&o, "brokerId", ids);
+    ck_assert_int_eq(nt_call(r, &o, NULL, 0)->code, 0);
+    m->live[n][id] = false;
+    if (!m->live[n][0] && !m->live[n][1]) {
+        memset(m->has[n], 0, sizeof(m->has[n]));
+    }
+}
+
+/* The route of topic t is what the model says, addresses included. */
+static void
+nm_check_topic(rmq_rpc *r, const struct nm_model *m, int t, int step)
+{
+    const rmq_rcmd *resp;
+    json_t         *doc, *bds, *bd;
+    size_t          i;
+    int             want = 0;
+
+    for (int n = 0; n < NM_NAMES; n++) {
+        want += m->has[n][t];
+    }
+    resp = nt_simple(r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", nm_topics[t]);
+    if (want == 0) {
+        ck_assert_msg(resp->code == RMQ_RESP_TOPIC_NOT_EXIST,
+                      "step %d: %s routed, the model has no broker for it",
+                      step, nm_topics[t]);
+        return;
+    }
+    ck_assert_msg(resp->code == 0, "step %d: no route for %s", step,
+                  nm_topics[t]);
+    doc = nt_route(r, nm_topics[t]);
+    bds = json_object_get(doc, "brokerDatas");
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "queueDatas")), want);
+    ck_assert_int_eq(json_array_size(bds), want);
+    json_array_foreach(bds, i, bd)
+    {
+        const char *name = json_string_value(json_object_get(bd, "brokerName"));
+        json_t     *addrs = json_object_get(bd, "brokerAddrs");
+        int         n = strcmp(name, "nm-b") == 0;
+
+        ck_assert_msg(m->has[n][t], "step %d: %s routed to %s", step,
+                      nm_topics[t], name);
+        for (int id = 0; id < 2; id++) {
+            char    key[4], addr[64];
+            json_t *v;
+
+            snprintf(key, sizeof(key), "%d", id);
+            nm_addr(n, id, addr, sizeof(addr));
+            v = json_object_get(addrs, key);
+            ck_assert_msg(m->live[n][id]
+                              ? json_is_string(v) &&
+                                    strcmp(json_string_value(v), addr) == 0
+                              : v == NULL,
+                          "step %d: %s brokerAddrs[%d]", step, name, id);
+        }
+    }
+    json_decref(doc);
+}
+
+START_TEST(test_namesrv_random_registrations_match_a_model)
+{
+    struct nm_model m;
+    rmq_rpc         r;
+    uint32_t        x = 2024;
+
+    memset(&m, 0, sizeof(m));
+    nt_connect(&r, nt.addr);
+    for (int step = 0; step < 400; step++) {
+        int n, id, op;
+
+        x = x * 1103515245u + 12345u;
+        n = (int)((x >> 8) & 1);
+        id = (int)((x >> 9) & 1);
+        op = (int)((x >> 10) % 10);
+        if (op < 6) {
+            nm_register(&r, &m, n, id, (x >> 16) & 0x3f, op < 3);
+        } else if (op < 9) {
+            nm_unregister(&r, &m, n, id);
+        } else {
+            int t = (int)((x >> 16) % NM_TOPICS);
+            ck_assert_int_eq(nt_simple(&r, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV,
+                                       "topic", nm_topics[t])
+                                 ->code,
+                             0);
+            for (int k = 0; k < NM_NAMES; k++) {
+                m.has[k][t] = false;
+            }
+        }
+        for (int t = 0; t < NM_TOPICS; t++) {
+            nm_check_topic(&r, &m, t, step);
+        }
+    }
+    rmq_rpc_close(&r);
+    ck_assert_uint_eq(
+        atomic_load(&nt.ctl.slots[RMQ_ACTOR_NAMESRV].sup.s.restarts), 0);
+}
+END_TEST
+
 /* ---- tests: liveness ----------------------------------------------------- */
 
 static bool
@@ -906,6 +1075,7 @@ namesrv_suite(void)
     tcase_add_test(
         routes, test_namesrv_bad_registrations_are_refused_and_change_nothing);
     tcase_add_test(routes, test_namesrv_garbage_closes_only_that_connection);
+    tcase_add_test(routes, test_namesrv_random_registrations_match_a_model);
     tcase_add_test(
         live, test_namesrv_closed_connection_drops_the_brokers_it_registered);
     tcase_add_test(live, test_namesrv_silent_broker_is_dropped_after_expiry);
