@@ -8,7 +8,9 @@
  *           the acceptor is the same process throughout; so do requests
  *           with odd field values; unknown codes; 300 pipelined requests
  *           are each answered once;
- *   send    the send checks and their codes (17, 1, 13, 16), creation
+ *   send    the send checks and their codes (17; 1 for bad names and
+ *           queue ids; 13 for bodies, properties and batches that do not
+ *           fit or parse; 16 for system and read-only topics), creation
  *           through TBW102 (the route then shows up at the name server),
  *           batches (one record per message, comma-separated msgIds),
  *           SEND_MESSAGE (10) storing what SEND_MESSAGE_V2 (310) stores;
@@ -243,7 +245,7 @@ ac_props(const struct ac_msg *m, char *out, size_t cap)
 static const rmq_rcmd *
 ac_send_code(rmq_rpc *r, int code, const struct ac_msg *m)
 {
-    static char  qid[16], born[24], flag[16], props[512];
+    static char  qid[16], born[24], flag[16], props[65536];
     bool         v2 = code != RMQ_REQ_SEND_MESSAGE;
     rmq_rcmd_out o;
 
@@ -782,6 +784,7 @@ END_TEST
 
 START_TEST(test_acceptor_send_to_illegal_topic_name_is_1)
 {
+    char          name[130];
     struct ac_msg m = {.topic = "bad topic!",
                        .qid = 0,
                        .body = "x",
@@ -789,6 +792,75 @@ START_TEST(test_acceptor_send_to_illegal_topic_name_is_1)
                        .default_topic = RMQ_TOPIC_TBW102};
 
     ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_SYSTEM_ERROR);
+    /* 127 bytes is the longest name */
+    memset(name, 'T', 128);
+    name[128] = '\0';
+    m.topic = name;
+    ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_SYSTEM_ERROR);
+    name[127] = '\0';
+    ck_assert_int_eq(ac_send_code_of(&m), 0);
+}
+END_TEST
+
+START_TEST(test_acceptor_send_to_a_system_topic_is_16)
+{
+    struct ac_msg m = {
+        .topic = RMQ_TOPIC_SCHEDULE, .qid = 0, .body = "x", .body_len = 1};
+
+    ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_NO_PERMISSION);
+    m.topic = "SELF_TEST_TOPIC";
+    ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_NO_PERMISSION);
+}
+END_TEST
+
+START_TEST(test_acceptor_send_properties_over_32767_bytes_is_13)
+{
+    static char   keys[32800];
+    struct ac_msg m = {
+        .topic = AC_TOPIC, .qid = 0, .body = "x", .body_len = 1, .keys = keys};
+
+    memset(keys, 'k', sizeof(keys) - 1);
+    ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_MESSAGE_ILLEGAL);
+    keys[32000] = '\0'; /* with CLUSTER added it still fits */
+    ck_assert_int_eq(ac_send_code_of(&m), 0);
+}
+END_TEST
+
+/* Batches with random and half-plausible bodies: stored or 13, nothing else. */
+START_TEST(test_acceptor_malformed_batches_are_13_and_harm_nothing)
+{
+    static uint8_t g[4096];
+    uint32_t       x = 99;
+    rmq_rpc        r;
+    pid_t          pid = ac_acceptor_pid();
+    int            refused = 0;
+
+    ac_connect(&r);
+    for (int i = 0; i < 300; i++) {
+        struct ac_msg m = {.topic = AC_TOPIC,
+                           .qid = i % AC_QUEUES,
+                           .body = g,
+                           .body_len = 1 + (uint32_t)(i * 37) % 4000};
+        int           code;
+
+        for (size_t j = 0; j < m.body_len; j++) {
+            x = x * 1103515245u + 12345u;
+            g[j] = (uint8_t)(x >> 16);
+        }
+        if (i % 2 && m.body_len > 30) {
+            /* a first message whose sizes almost add up */
+            rmq_put_be32(g, m.body_len - (uint32_t)(i % 3));
+            rmq_put_be32(g + 16, (x >> 8) % (m.body_len - 22));
+        }
+        code = ac_send_code(&r, RMQ_REQ_SEND_BATCH_MESSAGE, &m)->code;
+        ck_assert_msg(code == 0 || code == RMQ_RESP_MESSAGE_ILLEGAL,
+                      "batch %d: code %d", i, code);
+        refused += code != 0;
+    }
+    ck_assert_int_gt(refused, 200);
+    ac_send_ok(&r, AC_TOPIC, 0, NULL, "after the batches");
+    rmq_rpc_close(&r);
+    ck_assert_int_eq(ac_acceptor_pid(), pid);
 }
 END_TEST
 
@@ -1547,6 +1619,10 @@ acceptor_suite(void)
         send,
         test_acceptor_send_creates_topic_from_tbw102_and_namesrv_learns_it);
     tcase_add_test(send, test_acceptor_send_to_illegal_topic_name_is_1);
+    tcase_add_test(send, test_acceptor_send_to_a_system_topic_is_16);
+    tcase_add_test(send, test_acceptor_send_properties_over_32767_bytes_is_13);
+    tcase_add_test(send,
+                   test_acceptor_malformed_batches_are_13_and_harm_nothing);
     tcase_add_test(send, test_acceptor_send_body_over_max_message_size_is_13);
     tcase_add_test(send, test_acceptor_send_to_read_only_topic_is_16);
     tcase_add_test(send, test_acceptor_send_to_queue_out_of_range_is_1);
