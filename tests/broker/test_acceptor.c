@@ -32,11 +32,11 @@
 #include "shm/control.h"
 #include "store/record.h"
 #include "supervisor/actor.h"
+#include "tests/support/rmqrpc.h"
 #include "tests/support/rmqtest.h"
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <errno.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
@@ -140,144 +140,27 @@ ac_teardown(void)
 /* ---- requests ------------------------------------------------------------ */
 
 static void
-ac_connect_to(rmq_rpc *r, const char *addr)
-{
-    int rc = rmq_rpc_connect(r, addr, rmqtest_scale_ms(AC_RPC_MS));
-
-    ck_assert_msg(rc == 0, "cannot connect to %s: %s", addr, rmq_strerror(rc));
-    r->timeout_ms = rmqtest_scale_ms(AC_RPC_MS);
-}
-
-static void
 ac_connect(rmq_rpc *r)
 {
-    ac_connect_to(r, ac.addr);
-}
-
-static const rmq_rcmd *
-ac_call(rmq_rpc *r, rmq_rcmd_out *o, const void *body, uint32_t len)
-{
-    const rmq_rcmd *resp = NULL;
-    int             rc = rmq_rpc_call(r, o, body, len, &resp);
-
-    ck_assert_msg(rc == 0, "request %d: %s", o->code, rmq_strerror(rc));
-    return resp;
-}
-
-/* An ext field of a response that must be there. */
-static const char *
-ac_ext(const rmq_rcmd *c, const char *key)
-{
-    const char *v = rmq_rcmd_ext(c, key);
-
-    ck_assert_msg(v != NULL, "response %d without %s", c->code, key);
-    return v;
-}
-
-static int64_t
-ac_ext_i64(const rmq_rcmd *c, const char *key)
-{
-    int64_t v;
-
-    ac_ext(c, key);
-    ck_assert_int_eq(rmq_rcmd_ext_i64(c, key, &v), 0);
-    return v;
+    rmqtest_rpc_connect(r, ac.addr, AC_RPC_MS);
 }
 
 static void
 ac_create_topic(const char *name, int queues, int perm)
 {
-    rmq_rpc         r;
-    rmq_rcmd_out    o;
-    const rmq_rcmd *resp;
-    char            q[16], p[16];
+    rmq_rpc r;
+    int     code;
 
-    snprintf(q, sizeof(q), "%d", queues);
-    snprintf(p, sizeof(p), "%d", perm);
     ac_connect(&r);
-    rmq_rcmd_out_init(&o, RMQ_REQ_UPDATE_AND_CREATE_TOPIC, 0, 0);
-    rmq_rcmd_out_ext(&o, "topic", name);
-    rmq_rcmd_out_ext(&o, "defaultTopic", RMQ_TOPIC_TBW102);
-    rmq_rcmd_out_ext(&o, "readQueueNums", q);
-    rmq_rcmd_out_ext(&o, "writeQueueNums", q);
-    rmq_rcmd_out_ext(&o, "perm", p);
-    rmq_rcmd_out_ext(&o, "topicFilterType", "SINGLE_TAG");
-    rmq_rcmd_out_ext(&o, "topicSysFlag", "0");
-    rmq_rcmd_out_ext(&o, "order", "false");
-    resp = ac_call(&r, &o, NULL, 0);
-    ck_assert_msg(resp->code == 0, "create %s: %d %s", name, resp->code,
-                  resp->remark ? resp->remark : "");
+    code = rmqtest_create_topic(&r, name, queues, perm);
+    ck_assert_msg(code == 0, "create %s: %d", name, code);
     rmq_rpc_close(&r);
 }
 
-/* One message to send. */
-struct ac_msg {
-    const char *topic;
-    int32_t     qid; /* < 0: the broker picks */
-    const char *tags;
-    const char *keys;
-    const void *body;
-    uint32_t    body_len;
-    const char *default_topic; /* NULL: field left out */
-    int64_t     born_ts;       /* 0: now */
-    int32_t     flag;
-};
-
-/* Properties as clients send them: key \1 value \2 ... */
-static void
-ac_props(const struct ac_msg *m, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if (m->tags != NULL) {
-        snprintf(out + strlen(out), cap - strlen(out), "TAGS\001%s\002",
-                 m->tags);
-    }
-    if (m->keys != NULL) {
-        snprintf(out + strlen(out), cap - strlen(out), "KEYS\001%s\002",
-                 m->keys);
-    }
-}
-
-/*
- * SEND_MESSAGE (10, long field names), SEND_MESSAGE_V2 (310) or
- * SEND_BATCH_MESSAGE (320: body is the batch encoding).
- */
 static const rmq_rcmd *
-ac_send_code(rmq_rpc *r, int code, const struct ac_msg *m)
+ac_send(rmq_rpc *r, const rmqtest_msg *m)
 {
-    static char  qid[16], born[24], flag[16], props[65536];
-    bool         v2 = code != RMQ_REQ_SEND_MESSAGE;
-    rmq_rcmd_out o;
-
-    snprintf(qid, sizeof(qid), "%d", m->qid);
-    snprintf(born, sizeof(born), "%lld",
-             (long long)(m->born_ts ? m->born_ts : rmq_now_ms()));
-    snprintf(flag, sizeof(flag), "%d", m->flag);
-    ac_props(m, props, sizeof(props));
-    rmq_rcmd_out_init(&o, code, 0, 0);
-    rmq_rcmd_out_ext(&o, v2 ? "a" : "producerGroup", "PG");
-    rmq_rcmd_out_ext(&o, v2 ? "b" : "topic", m->topic);
-    if (m->default_topic != NULL) {
-        rmq_rcmd_out_ext(&o, v2 ? "c" : "defaultTopic", m->default_topic);
-    }
-    rmq_rcmd_out_ext(&o, v2 ? "d" : "defaultTopicQueueNums", "4");
-    rmq_rcmd_out_ext(&o, v2 ? "e" : "queueId", qid);
-    rmq_rcmd_out_ext(&o, v2 ? "f" : "sysFlag", "0");
-    rmq_rcmd_out_ext(&o, v2 ? "g" : "bornTimestamp", born);
-    rmq_rcmd_out_ext(&o, v2 ? "h" : "flag", flag);
-    rmq_rcmd_out_ext(&o, v2 ? "i" : "properties", props);
-    rmq_rcmd_out_ext(&o, v2 ? "j" : "reconsumeTimes", "0");
-    rmq_rcmd_out_ext(&o, v2 ? "k" : "unitMode", "false");
-    if (code == RMQ_REQ_SEND_BATCH_MESSAGE) {
-        rmq_rcmd_out_ext(&o, "m", "true");
-    }
-    return ac_call(r, &o, m->body, m->body_len);
-}
-
-static const rmq_rcmd *
-ac_send(rmq_rpc *r, const struct ac_msg *m)
-{
-    return ac_send_code(r, RMQ_REQ_SEND_MESSAGE_V2, m);
+    return rmqtest_send(r, RMQ_REQ_SEND_MESSAGE_V2, m);
 }
 
 /* Send body text to topic/qid over r; the response must be SEND_OK. */
@@ -285,7 +168,7 @@ static int64_t
 ac_send_ok(rmq_rpc *r, const char *topic, int32_t qid, const char *tags,
            const char *body)
 {
-    struct ac_msg   m = {.topic = topic,
+    rmqtest_msg     m = {.topic = topic,
                          .qid = qid,
                          .tags = tags,
                          .body = body,
@@ -294,47 +177,9 @@ ac_send_ok(rmq_rpc *r, const char *topic, int32_t qid, const char *tags,
 
     ck_assert_msg(resp->code == 0, "send to %s: %d %s", topic, resp->code,
                   resp->remark ? resp->remark : "");
-    ac_ext(resp, "msgId");
-    ck_assert_int_eq(ac_ext_i64(resp, "queueId"), qid);
-    return ac_ext_i64(resp, "queueOffset");
-}
-
-/* A pull request; sysFlag always carries SUBSCRIPTION (expr in it). */
-struct ac_pull {
-    const char *topic;
-    int32_t     qid;
-    int64_t     offset;
-    int32_t     max;
-    const char *expr; /* NULL: "*" */
-    bool        suspend;
-    int64_t     suspend_ms;
-};
-
-static const rmq_rcmd *
-ac_pull(rmq_rpc *r, const struct ac_pull *p)
-{
-    static char  qid[16], off[24], max[16], flag[16], susp[24];
-    rmq_rcmd_out o;
-
-    snprintf(qid, sizeof(qid), "%d", p->qid);
-    snprintf(off, sizeof(off), "%lld", (long long)p->offset);
-    snprintf(max, sizeof(max), "%d", p->max ? p->max : 32);
-    snprintf(flag, sizeof(flag), "%d",
-             RMQ_PULL_SUBSCRIPTION | (p->suspend ? RMQ_PULL_SUSPEND : 0));
-    snprintf(susp, sizeof(susp), "%lld",
-             (long long)(p->suspend_ms ? p->suspend_ms : 15000));
-    rmq_rcmd_out_init(&o, RMQ_REQ_PULL_MESSAGE, 0, 0);
-    rmq_rcmd_out_ext(&o, "consumerGroup", "CG");
-    rmq_rcmd_out_ext(&o, "topic", p->topic);
-    rmq_rcmd_out_ext(&o, "queueId", qid);
-    rmq_rcmd_out_ext(&o, "queueOffset", off);
-    rmq_rcmd_out_ext(&o, "maxMsgNums", max);
-    rmq_rcmd_out_ext(&o, "sysFlag", flag);
-    rmq_rcmd_out_ext(&o, "commitOffset", "0");
-    rmq_rcmd_out_ext(&o, "suspendTimeoutMillis", susp);
-    rmq_rcmd_out_ext(&o, "subscription", p->expr ? p->expr : "*");
-    rmq_rcmd_out_ext(&o, "subVersion", "0");
-    return ac_call(r, &o, NULL, 0);
+    rmqtest_rpc_ext(resp, "msgId");
+    ck_assert_int_eq(rmqtest_rpc_ext_i64(resp, "queueId"), qid);
+    return rmqtest_rpc_ext_i64(resp, "queueOffset");
 }
 
 /* The offsets every pull response carries, whatever its code. */
@@ -347,30 +192,11 @@ ac_pull_offsets(const rmq_rcmd *resp)
 {
     struct ac_offsets o;
 
-    o.next = ac_ext_i64(resp, "nextBeginOffset");
-    o.min = ac_ext_i64(resp, "minOffset");
-    o.max = ac_ext_i64(resp, "maxOffset");
-    ac_ext(resp, "suggestWhichBrokerId");
+    o.next = rmqtest_rpc_ext_i64(resp, "nextBeginOffset");
+    o.min = rmqtest_rpc_ext_i64(resp, "minOffset");
+    o.max = rmqtest_rpc_ext_i64(resp, "maxOffset");
+    rmqtest_rpc_ext(resp, "suggestWhichBrokerId");
     return o;
-}
-
-/* Records of a pull body: up to cap views into the response body. */
-static int
-ac_records(const rmq_rcmd *resp, rmq_rec_view *out, int cap)
-{
-    size_t off = 0;
-    int    n = 0;
-
-    while (off < resp->body_len) {
-        ck_assert_int_lt(n, cap);
-        ck_assert_int_eq(rmq_rec_decode(resp->body + off, resp->body_len - off,
-                                        true, &out[n]),
-                         0);
-        ck_assert_int_eq(out[n].kind, RMQ_REC_MSG);
-        off += out[n].total_size;
-        n++;
-    }
-    return n;
 }
 
 static bool
@@ -425,31 +251,6 @@ ac_acceptor_restarts(void)
     return atomic_load(&ac.ctl.slots[RMQ_ACTOR_ACCEPTOR].sup.s.restarts);
 }
 
-/* The server closes r within the timeout (EOF or reset; no response). */
-static bool
-ac_closed_by_server(rmq_rpc *r, int timeout_ms)
-{
-    int64_t deadline = rmq_mono_ms() + rmqtest_scale_ms(timeout_ms);
-
-    for (;;) {
-        struct pollfd pf = {.fd = r->fd, .events = POLLIN};
-        char          buf[4096];
-        int64_t       left = deadline - rmq_mono_ms();
-        ssize_t       n;
-
-        if (left <= 0 || poll(&pf, 1, (int)left) != 1) {
-            return false;
-        }
-        n = recv(r->fd, buf, sizeof(buf), 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-            return true;
-        }
-        if (n > 0) {
-            return false; /* it answered something */
-        }
-    }
-}
-
 /*
  * bytes on a connection of their own: the server closes it (if
  * expect_close), while a second client sends before, during and after,
@@ -468,7 +269,7 @@ ac_bad_bytes(const void *bytes, size_t len, bool expect_close)
     rmq_rpc_write_raw(&bad, bytes, len); /* the server may cut it short */
     ac_send_ok(&good, AC_TOPIC, 0, NULL, "during");
     if (expect_close) {
-        ck_assert_msg(ac_closed_by_server(&bad, 3000),
+        ck_assert_msg(rmqtest_rpc_closed_by_peer(&bad, 3000),
                       "the server kept the connection");
     }
     rmq_rpc_close(&bad);
@@ -578,7 +379,7 @@ START_TEST(test_acceptor_unknown_code_is_request_code_not_supported)
 
     ac_connect(&r);
     rmq_rcmd_out_init(&o, 9999, 0, 0);
-    resp = ac_call(&r, &o, NULL, 0);
+    resp = rmqtest_rpc_call(&r, &o, NULL, 0);
     ck_assert_int_eq(resp->code, RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED);
     ck_assert_ptr_nonnull(resp->remark);
     ck_assert_str_eq(resp->remark, " request type 9999 not supported");
@@ -719,7 +520,7 @@ END_TEST
 /* ---- tests: send --------------------------------------------------------- */
 
 static int
-ac_send_code_of(const struct ac_msg *m)
+ac_send_code_of(const rmqtest_msg *m)
 {
     rmq_rpc r;
     int     code;
@@ -732,7 +533,7 @@ ac_send_code_of(const struct ac_msg *m)
 
 START_TEST(test_acceptor_send_to_unknown_topic_without_default_is_17)
 {
-    struct ac_msg m = {
+    rmqtest_msg m = {
         .topic = "NoSuchTopic", .qid = 0, .body = "x", .body_len = 1};
 
     ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_TOPIC_NOT_EXIST);
@@ -749,10 +550,10 @@ ac_route_known(void *arg)
     const rmq_rcmd *resp;
     bool            ok;
 
-    ac_connect_to(&r, ac.ns_addr);
+    rmqtest_rpc_connect(&r, ac.ns_addr, AC_RPC_MS);
     rmq_rcmd_out_init(&o, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, 0, 0);
     rmq_rcmd_out_ext(&o, "topic", arg);
-    resp = ac_call(&r, &o, NULL, 0);
+    resp = rmqtest_rpc_call(&r, &o, NULL, 0);
     ok = resp->code == 0 && resp->body_len > 0;
     rmq_rpc_close(&r);
     return ok;
@@ -760,7 +561,7 @@ ac_route_known(void *arg)
 
 START_TEST(test_acceptor_send_creates_topic_from_tbw102_and_namesrv_learns_it)
 {
-    struct ac_msg   m = {.topic = "AutoT",
+    rmqtest_msg     m = {.topic = "AutoT",
                          .qid = 1,
                          .body = "auto",
                          .body_len = 4,
@@ -784,12 +585,12 @@ END_TEST
 
 START_TEST(test_acceptor_send_to_illegal_topic_name_is_1)
 {
-    char          name[130];
-    struct ac_msg m = {.topic = "bad topic!",
-                       .qid = 0,
-                       .body = "x",
-                       .body_len = 1,
-                       .default_topic = RMQ_TOPIC_TBW102};
+    char        name[130];
+    rmqtest_msg m = {.topic = "bad topic!",
+                     .qid = 0,
+                     .body = "x",
+                     .body_len = 1,
+                     .default_topic = RMQ_TOPIC_TBW102};
 
     ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_SYSTEM_ERROR);
     /* 127 bytes is the longest name */
@@ -804,7 +605,7 @@ END_TEST
 
 START_TEST(test_acceptor_send_to_a_system_topic_is_16)
 {
-    struct ac_msg m = {
+    rmqtest_msg m = {
         .topic = RMQ_TOPIC_SCHEDULE, .qid = 0, .body = "x", .body_len = 1};
 
     ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_NO_PERMISSION);
@@ -815,8 +616,8 @@ END_TEST
 
 START_TEST(test_acceptor_send_properties_over_32767_bytes_is_13)
 {
-    static char   keys[32800];
-    struct ac_msg m = {
+    static char keys[32800];
+    rmqtest_msg m = {
         .topic = AC_TOPIC, .qid = 0, .body = "x", .body_len = 1, .keys = keys};
 
     memset(keys, 'k', sizeof(keys) - 1);
@@ -837,11 +638,11 @@ START_TEST(test_acceptor_malformed_batches_are_13_and_harm_nothing)
 
     ac_connect(&r);
     for (int i = 0; i < 300; i++) {
-        struct ac_msg m = {.topic = AC_TOPIC,
-                           .qid = i % AC_QUEUES,
-                           .body = g,
-                           .body_len = 1 + (uint32_t)(i * 37) % 4000};
-        int           code;
+        rmqtest_msg m = {.topic = AC_TOPIC,
+                         .qid = i % AC_QUEUES,
+                         .body = g,
+                         .body_len = 1 + (uint32_t)(i * 37) % 4000};
+        int         code;
 
         for (size_t j = 0; j < m.body_len; j++) {
             x = x * 1103515245u + 12345u;
@@ -852,7 +653,7 @@ START_TEST(test_acceptor_malformed_batches_are_13_and_harm_nothing)
             rmq_put_be32(g, m.body_len - (uint32_t)(i % 3));
             rmq_put_be32(g + 16, (x >> 8) % (m.body_len - 22));
         }
-        code = ac_send_code(&r, RMQ_REQ_SEND_BATCH_MESSAGE, &m)->code;
+        code = rmqtest_send(&r, RMQ_REQ_SEND_BATCH_MESSAGE, &m)->code;
         ck_assert_msg(code == 0 || code == RMQ_RESP_MESSAGE_ILLEGAL,
                       "batch %d: code %d", i, code);
         refused += code != 0;
@@ -866,8 +667,8 @@ END_TEST
 
 START_TEST(test_acceptor_send_body_over_max_message_size_is_13)
 {
-    static char   big[AC_MAX_MSG + 1];
-    struct ac_msg m = {
+    static char big[AC_MAX_MSG + 1];
+    rmqtest_msg m = {
         .topic = AC_TOPIC, .qid = 0, .body = big, .body_len = AC_MAX_MSG + 1};
 
     memset(big, 'b', sizeof(big));
@@ -879,7 +680,7 @@ END_TEST
 
 START_TEST(test_acceptor_send_to_read_only_topic_is_16)
 {
-    struct ac_msg m = {
+    rmqtest_msg m = {
         .topic = "ReadOnlyT", .qid = 0, .body = "x", .body_len = 1};
 
     ac_create_topic("ReadOnlyT", 2, RMQ_PERM_READ);
@@ -889,7 +690,7 @@ END_TEST
 
 START_TEST(test_acceptor_send_to_queue_out_of_range_is_1)
 {
-    struct ac_msg m = {
+    rmqtest_msg m = {
         .topic = AC_TOPIC, .qid = AC_QUEUES, .body = "x", .body_len = 1};
 
     ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_SYSTEM_ERROR);
@@ -937,9 +738,9 @@ ac_view(rmq_rpc *r, const char *id, size_t id_len, const char *want_body)
     snprintf(offs, sizeof(offs), "%lld", (long long)off);
     rmq_rcmd_out_init(&o, RMQ_REQ_VIEW_MESSAGE_BY_ID, 0, 0);
     rmq_rcmd_out_ext(&o, "offset", offs);
-    resp = ac_call(r, &o, NULL, 0);
+    resp = rmqtest_rpc_call(r, &o, NULL, 0);
     ck_assert_int_eq(resp->code, 0);
-    ck_assert_int_eq(ac_records(resp, &v, 1), 1);
+    ck_assert_int_eq(rmqtest_records(resp, &v, 1), 1);
     ck_assert_int_eq(v.phys_offset, off);
     ck_assert(ac_body_is(&v, want_body));
 }
@@ -949,13 +750,13 @@ START_TEST(test_acceptor_batch_stores_each_message_with_its_own_id)
     static const char *const bodies[] = {"first", "second one", "third"};
     uint8_t                  batch[512];
     size_t                   n = 0;
-    struct ac_msg            m = {.topic = AC_TOPIC, .qid = 2, .tags = "Hdr"};
+    rmqtest_msg              m = {.topic = AC_TOPIC, .qid = 2, .tags = "Hdr"};
     const rmq_rcmd          *resp;
     rmq_rpc                  r;
     char                     ids[256];
     const char              *id;
     rmq_rec_view             v[8];
-    struct ac_pull           p = {.topic = AC_TOPIC, .qid = 2};
+    rmqtest_pull             p = {.topic = AC_TOPIC, .qid = 2};
 
     for (int i = 0; i < 3; i++) {
         n += ac_batch_add(batch + n, bodies[i], i == 1 ? "KEYS\001k1\002" : "");
@@ -963,10 +764,10 @@ START_TEST(test_acceptor_batch_stores_each_message_with_its_own_id)
     m.body = batch;
     m.body_len = (uint32_t)n;
     ac_connect(&r);
-    resp = ac_send_code(&r, RMQ_REQ_SEND_BATCH_MESSAGE, &m);
+    resp = rmqtest_send(&r, RMQ_REQ_SEND_BATCH_MESSAGE, &m);
     ck_assert_int_eq(resp->code, 0);
-    ck_assert_int_eq(ac_ext_i64(resp, "queueOffset"), 0);
-    rmq_strlcpy(ids, ac_ext(resp, "msgId"), sizeof(ids));
+    ck_assert_int_eq(rmqtest_rpc_ext_i64(resp, "queueOffset"), 0);
+    rmq_strlcpy(ids, rmqtest_rpc_ext(resp, "msgId"), sizeof(ids));
     ck_assert_uint_eq(strlen(ids), 3 * RMQ_MSGID_V4_LEN + 2);
     id = ids;
     for (int i = 0; i < 3; i++, id += RMQ_MSGID_V4_LEN + 1) {
@@ -974,9 +775,9 @@ START_TEST(test_acceptor_batch_stores_each_message_with_its_own_id)
         ac_view(&r, id, RMQ_MSGID_V4_LEN, bodies[i]);
     }
     ac_wait_max(&r, AC_TOPIC, 2, 3);
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
-    ck_assert_int_eq(ac_records(resp, v, 8), 3);
+    ck_assert_int_eq(rmqtest_records(resp, v, 8), 3);
     for (int i = 0; i < 3; i++) {
         ck_assert(ac_body_is(&v[i], bodies[i]));
         ck_assert_int_eq(v[i].queue_offset, i);
@@ -993,7 +794,7 @@ END_TEST
 
 START_TEST(test_acceptor_send_message_10_stores_what_310_stores)
 {
-    struct ac_msg   m = {.topic = AC_TOPIC,
+    rmqtest_msg     m = {.topic = AC_TOPIC,
                          .qid = 3,
                          .tags = "TagX",
                          .keys = "key1",
@@ -1004,25 +805,26 @@ START_TEST(test_acceptor_send_message_10_stores_what_310_stores)
     const rmq_rcmd *resp;
     rmq_rpc         r;
     rmq_rec_view    v[2];
-    struct ac_pull  p = {.topic = AC_TOPIC, .qid = 3};
+    rmqtest_pull    p = {.topic = AC_TOPIC, .qid = 3};
     int64_t         off[2];
 
     ac_connect(&r);
     for (int i = 0; i < 2; i++) {
-        resp = ac_send_code(
+        resp = rmqtest_send(
             &r, i == 0 ? RMQ_REQ_SEND_MESSAGE : RMQ_REQ_SEND_MESSAGE_V2, &m);
         ck_assert_int_eq(resp->code, 0);
-        ck_assert_uint_eq(strlen(ac_ext(resp, "msgId")), RMQ_MSGID_V4_LEN);
-        ck_assert_int_eq(ac_ext_i64(resp, "queueId"), 3);
-        off[i] = ac_ext_i64(resp, "queueOffset");
-        ck_assert_str_eq(ac_ext(resp, "MSG_REGION"), "DefaultRegion");
+        ck_assert_uint_eq(strlen(rmqtest_rpc_ext(resp, "msgId")),
+                          RMQ_MSGID_V4_LEN);
+        ck_assert_int_eq(rmqtest_rpc_ext_i64(resp, "queueId"), 3);
+        off[i] = rmqtest_rpc_ext_i64(resp, "queueOffset");
+        ck_assert_str_eq(rmqtest_rpc_ext(resp, "MSG_REGION"), "DefaultRegion");
     }
     ck_assert_int_eq(off[0], 0);
     ck_assert_int_eq(off[1], 1);
     ac_wait_max(&r, AC_TOPIC, 3, 2);
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
-    ck_assert_int_eq(ac_records(resp, v, 2), 2);
+    ck_assert_int_eq(rmqtest_records(resp, v, 2), 2);
     ck_assert_int_eq(v[0].flag, 42);
     ck_assert_int_eq(v[0].born_ts, 1700000000123);
     ck_assert(ac_body_is(&v[0], "same body"));
@@ -1042,14 +844,14 @@ END_TEST
 
 START_TEST(test_acceptor_read_only_broker_refuses_sends_with_16)
 {
-    struct ac_msg m = {.topic = AC_TOPIC, .qid = 0, .body = "x", .body_len = 1};
-    rmq_rpc       r;
-    struct ac_pull p = {.topic = AC_TOPIC, .qid = 0};
+    rmqtest_msg  m = {.topic = AC_TOPIC, .qid = 0, .body = "x", .body_len = 1};
+    rmq_rpc      r;
+    rmqtest_pull p = {.topic = AC_TOPIC, .qid = 0};
 
     ck_assert_int_eq(ac_send_code_of(&m), RMQ_RESP_NO_PERMISSION);
     /* reading is still allowed */
     ac_connect(&r);
-    ck_assert_int_eq(ac_pull(&r, &p)->code, RMQ_RESP_PULL_NOT_FOUND);
+    ck_assert_int_eq(rmqtest_pull_call(&r, &p)->code, RMQ_RESP_PULL_NOT_FOUND);
     rmq_rpc_close(&r);
 }
 END_TEST
@@ -1059,19 +861,19 @@ END_TEST
 START_TEST(test_acceptor_pull_offset_codes_carry_all_offsets)
 {
     rmq_rpc           r;
-    struct ac_pull    p = {.topic = AC_TOPIC, .qid = 1};
+    rmqtest_pull      p = {.topic = AC_TOPIC, .qid = 1};
     const rmq_rcmd   *resp;
     struct ac_offsets o;
     char              body[16];
 
     ac_connect(&r);
     /* empty queue: 19 at offset 0, 21 elsewhere; next is 0 */
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, RMQ_RESP_PULL_NOT_FOUND);
     o = ac_pull_offsets(resp);
     ck_assert(o.next == 0 && o.min == 0 && o.max == 0);
     p.offset = 3;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, RMQ_RESP_PULL_OFFSET_MOVED);
     ck_assert_int_eq(ac_pull_offsets(resp).next, 0);
     for (int i = 0; i < 5; i++) {
@@ -1081,26 +883,26 @@ START_TEST(test_acceptor_pull_offset_codes_carry_all_offsets)
     ac_wait_max(&r, AC_TOPIC, 1, 5);
     /* too small (below min): 21, next = min */
     p.offset = -1;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, RMQ_RESP_PULL_OFFSET_MOVED);
     o = ac_pull_offsets(resp);
     ck_assert(o.next == 0 && o.min == 0 && o.max == 5);
     /* overflow by one (== max): 19, next = offset */
     p.offset = 5;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, RMQ_RESP_PULL_NOT_FOUND);
     o = ac_pull_offsets(resp);
     ck_assert(o.next == 5 && o.min == 0 && o.max == 5);
     /* overflow badly (> max): 21, next = max */
     p.offset = 9;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, RMQ_RESP_PULL_OFFSET_MOVED);
     o = ac_pull_offsets(resp);
     ck_assert(o.next == 5 && o.min == 0 && o.max == 5);
     /* found: 0, next past what it returns */
     p.offset = 2;
     p.max = 2;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
     o = ac_pull_offsets(resp);
     ck_assert(o.next == 4 && o.min == 0 && o.max == 5);
@@ -1113,7 +915,7 @@ START_TEST(test_acceptor_pull_filters_by_tag_and_skips_the_rest)
     static const char *const tags[] = {"TagA", "TagB", "TagA",
                                        "TagC", "TagA", "TagB"};
     rmq_rpc                  r;
-    struct ac_pull           p = {.topic = AC_TOPIC, .qid = 2, .expr = "TagA"};
+    rmqtest_pull             p = {.topic = AC_TOPIC, .qid = 2, .expr = "TagA"};
     const rmq_rcmd          *resp;
     rmq_rec_view             v[8];
     char                     body[16];
@@ -1125,9 +927,9 @@ START_TEST(test_acceptor_pull_filters_by_tag_and_skips_the_rest)
         ac_send_ok(&r, AC_TOPIC, 2, tags[i], body);
     }
     ac_wait_max(&r, AC_TOPIC, 2, 6);
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
-    n = ac_records(resp, v, 8);
+    n = rmqtest_records(resp, v, 8);
     ck_assert_int_eq(n, 3);
     for (int i = 0; i < n; i++) {
         ck_assert(ac_prop_is(&v[i], "TAGS", "TagA"));
@@ -1138,16 +940,16 @@ START_TEST(test_acceptor_pull_filters_by_tag_and_skips_the_rest)
     /* "TagB || TagC" from offset 2 */
     p.expr = "TagB || TagC";
     p.offset = 2;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
-    n = ac_records(resp, v, 8);
+    n = rmqtest_records(resp, v, 8);
     ck_assert_int_eq(n, 2);
     ck_assert(ac_prop_is(&v[0], "TAGS", "TagC"));
     ck_assert(ac_prop_is(&v[1], "TAGS", "TagB"));
     /* nothing matches from offset 4 on: 20, and the next offset moves on */
     p.expr = "TagC";
     p.offset = 4;
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, RMQ_RESP_PULL_RETRY_IMMEDIATELY);
     ck_assert_int_eq(ac_pull_offsets(resp).next, 6);
     rmq_rpc_close(&r);
@@ -1196,8 +998,8 @@ ac_send_once_held(const char *topic, int32_t qid)
 
 START_TEST(test_acceptor_suspended_pull_is_answered_soon_after_a_send)
 {
-    rmq_rpc        r;
-    struct ac_pull p = {
+    rmq_rpc      r;
+    rmqtest_pull p = {
         .topic = AC_TOPIC, .qid = 3, .suspend = true, .suspend_ms = 20000};
     const rmq_rcmd *resp;
     rmq_rec_view    v;
@@ -1209,12 +1011,12 @@ START_TEST(test_acceptor_suspended_pull_is_answered_soon_after_a_send)
     r.timeout_ms = 30000;
     child = ac_send_once_held(AC_TOPIC, 3);
     t0 = rmq_mono_ms();
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
     ck_assert_msg(rmq_mono_ms() - t0 < rmqtest_scale_ms(3000),
                   "the held pull was answered after %lld ms",
                   (long long)(rmq_mono_ms() - t0));
-    ck_assert_int_eq(ac_records(resp, &v, 1), 1);
+    ck_assert_int_eq(rmqtest_records(resp, &v, 1), 1);
     ck_assert(ac_body_is(&v, "wake up"));
     ck_assert_int_eq(ac_pull_offsets(resp).next, 1);
     ck_assert_int_eq(waitpid(child, &status, 0), child);
@@ -1240,9 +1042,9 @@ ac_query(rmq_rpc *r, int code, const char *topic, int32_t qid,
     if (extra_key != NULL) {
         rmq_rcmd_out_ext(&o, extra_key, extra_val);
     }
-    resp = ac_call(r, &o, NULL, 0);
+    resp = rmqtest_rpc_call(r, &o, NULL, 0);
     ck_assert_int_eq(resp->code, 0);
-    return ac_ext_i64(resp, out_key);
+    return rmqtest_rpc_ext_i64(resp, out_key);
 }
 
 START_TEST(test_acceptor_max_and_min_offsets_follow_the_queue)
@@ -1273,7 +1075,7 @@ START_TEST(test_acceptor_search_by_time_finds_first_stored_at_or_after)
 {
     enum { N = 30 }; /* one pull returns them all (at most 32) */
     rmq_rpc         r;
-    struct ac_pull  p = {.topic = AC_TOPIC, .qid = 0, .max = N};
+    rmqtest_pull    p = {.topic = AC_TOPIC, .qid = 0, .max = N};
     const rmq_rcmd *resp;
     rmq_rec_view    v[N];
     int64_t         ts[N];
@@ -1284,9 +1086,9 @@ START_TEST(test_acceptor_search_by_time_finds_first_stored_at_or_after)
         ac_send_ok(&r, AC_TOPIC, 0, NULL, "timed");
     }
     ac_wait_max(&r, AC_TOPIC, 0, N);
-    resp = ac_pull(&r, &p);
+    resp = rmqtest_pull_call(&r, &p);
     ck_assert_int_eq(resp->code, 0);
-    ck_assert_int_eq(ac_records(resp, v, N), N);
+    ck_assert_int_eq(rmqtest_records(resp, v, N), N);
     for (int i = 0; i < N; i++) {
         ts[i] = v[i].store_ts;
     }
@@ -1318,7 +1120,7 @@ END_TEST
 
 START_TEST(test_acceptor_view_message_by_id_returns_the_record)
 {
-    struct ac_msg   m = {.topic = AC_TOPIC,
+    rmqtest_msg     m = {.topic = AC_TOPIC,
                          .qid = 2,
                          .body = "viewed",
                          .body_len = 6,
@@ -1332,12 +1134,13 @@ START_TEST(test_acceptor_view_message_by_id_returns_the_record)
     ac_send_ok(&r, AC_TOPIC, 2, NULL, "before");
     resp = ac_send(&r, &m);
     ck_assert_int_eq(resp->code, 0);
-    rmq_strlcpy(id, ac_ext(resp, "msgId"), sizeof(id));
+    rmq_strlcpy(id, rmqtest_rpc_ext(resp, "msgId"), sizeof(id));
     ac_view(&r, id, strlen(id), "viewed");
     /* an offset with no record at it */
     rmq_rcmd_out_init(&o, RMQ_REQ_VIEW_MESSAGE_BY_ID, 0, 0);
     rmq_rcmd_out_ext(&o, "offset", "3");
-    ck_assert_int_eq(ac_call(&r, &o, NULL, 0)->code, RMQ_RESP_SYSTEM_ERROR);
+    ck_assert_int_eq(rmqtest_rpc_call(&r, &o, NULL, 0)->code,
+                     RMQ_RESP_SYSTEM_ERROR);
     rmq_rpc_close(&r);
 }
 END_TEST
@@ -1358,16 +1161,16 @@ START_TEST(test_acceptor_runtime_info_is_a_kv_table_with_the_usual_keys)
     const rmq_rcmd          *resp;
     json_error_t             err;
     json_t                  *doc, *table;
-    struct ac_pull           p = {.topic = AC_TOPIC, .qid = 0};
+    rmqtest_pull             p = {.topic = AC_TOPIC, .qid = 0};
 
     ac_connect(&r);
     for (int i = 0; i < 3; i++) {
         ac_send_ok(&r, AC_TOPIC, 0, NULL, "counted");
     }
     ac_wait_max(&r, AC_TOPIC, 0, 3);
-    ck_assert_int_eq(ac_pull(&r, &p)->code, 0);
+    ck_assert_int_eq(rmqtest_pull_call(&r, &p)->code, 0);
     rmq_rcmd_out_init(&o, RMQ_REQ_GET_BROKER_RUNTIME_INFO, 0, 0);
-    resp = ac_call(&r, &o, NULL, 0);
+    resp = rmqtest_rpc_call(&r, &o, NULL, 0);
     ck_assert_int_eq(resp->code, 0);
     doc = json_loadb((const char *)resp->body, resp->body_len,
                      JSON_REJECT_DUPLICATES, &err);
@@ -1488,15 +1291,15 @@ ac_consume_all(uint8_t seen[AC_SENDERS][AC_PER_SENDER])
 
     ac_connect(&r);
     for (int q = 0; q < AC_QUEUES; q++) {
-        struct ac_pull p = {.topic = AC_TOPIC, .qid = q, .max = 32};
+        rmqtest_pull p = {.topic = AC_TOPIC, .qid = q, .max = 32};
         for (;;) {
-            const rmq_rcmd *resp = ac_pull(&r, &p);
+            const rmq_rcmd *resp = rmqtest_pull_call(&r, &p);
             int             n;
             if (resp->code == RMQ_RESP_PULL_NOT_FOUND) {
                 break;
             }
             ck_assert_int_eq(resp->code, 0);
-            n = ac_records(resp, v, 32);
+            n = rmqtest_records(resp, v, 32);
             for (int j = 0; j < n; j++) {
                 int  k, i;
                 char b[32];

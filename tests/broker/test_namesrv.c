@@ -28,6 +28,7 @@
 #include "proto/codes.h"
 #include "shm/control.h"
 #include "supervisor/actor.h"
+#include "tests/support/rmqrpc.h"
 #include "tests/support/rmqtest.h"
 
 #include <check.h>
@@ -39,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define NS_READY_MS 20000
@@ -117,20 +117,7 @@ nt_teardown(void)
 static void
 nt_connect(rmq_rpc *r, const char *addr)
 {
-    int rc = rmq_rpc_connect(r, addr, rmqtest_scale_ms(NS_RPC_MS));
-
-    ck_assert_msg(rc == 0, "cannot connect to %s: %s", addr, rmq_strerror(rc));
-    r->timeout_ms = rmqtest_scale_ms(NS_RPC_MS);
-}
-
-static const rmq_rcmd *
-nt_call(rmq_rpc *r, rmq_rcmd_out *o, const void *body, uint32_t len)
-{
-    const rmq_rcmd *resp = NULL;
-    int             rc = rmq_rpc_call(r, o, body, len, &resp);
-
-    ck_assert_msg(rc == 0, "request %d: %s", o->code, rmq_strerror(rc));
-    return resp;
+    rmqtest_rpc_connect(r, addr, NS_RPC_MS);
 }
 
 /* A broker as the test plays it. */
@@ -189,7 +176,7 @@ nt_register(rmq_rpc *r, const struct nt_broker *b)
     rmq_rcmd_out_ext(&o, "brokerId", id);
     rmq_rcmd_out_ext(&o, "compressed", "false");
     rmq_rcmd_out_ext(&o, "bodyCrc32", crc);
-    resp = nt_call(r, &o, body, (uint32_t)strlen(body));
+    resp = rmqtest_rpc_call(r, &o, body, (uint32_t)strlen(body));
     free(body);
     return resp;
 }
@@ -203,24 +190,12 @@ nt_register_ok(rmq_rpc *r, const struct nt_broker *b)
                   resp->remark ? resp->remark : "");
 }
 
-static const rmq_rcmd *
-nt_simple(rmq_rpc *r, int code, const char *key, const char *value)
-{
-    rmq_rcmd_out o;
-
-    rmq_rcmd_out_init(&o, code, 0, 0);
-    if (key != NULL) {
-        rmq_rcmd_out_ext(&o, key, value);
-    }
-    return nt_call(r, &o, NULL, 0);
-}
-
 /* The route body of topic (code 0 expected), parsed strictly. */
 static json_t *
 nt_route(rmq_rpc *r, const char *topic)
 {
     const rmq_rcmd *resp =
-        nt_simple(r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", topic);
+        rmqtest_rpc_simple(r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", topic);
     json_error_t err;
     json_t      *doc;
 
@@ -241,7 +216,9 @@ nt_route_code(const char *addr, const char *topic)
     int     code;
 
     nt_connect(&r, addr);
-    code = nt_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", topic)->code;
+    code =
+        rmqtest_rpc_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", topic)
+            ->code;
     rmq_rpc_close(&r);
     return code;
 }
@@ -351,7 +328,8 @@ START_TEST(test_namesrv_route_json_is_what_ali_ons_and_go_parse)
     nt_register_ok(&r, &nt_a);
     nt_register_ok(&r, &nt_a1);
     nt_register_ok(&r, &nt_b);
-    resp = nt_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", "Shared");
+    resp = rmqtest_rpc_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic",
+                              "Shared");
     ck_assert_int_eq(resp->code, 0);
     ck_assert_msg(nt_is_compact(resp->body, resp->body_len),
                   "route JSON has whitespace: %.*s", (int)resp->body_len,
@@ -409,7 +387,8 @@ START_TEST(test_namesrv_unknown_topic_is_17_with_the_java_remark)
 
     nt_connect(&r, nt.addr);
     nt_register_ok(&r, &nt_a);
-    resp = nt_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", "Nowhere");
+    resp = rmqtest_rpc_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic",
+                              "Nowhere");
     ck_assert_int_eq(resp->code, RMQ_RESP_TOPIC_NOT_EXIST);
     ck_assert_ptr_nonnull(resp->remark);
     ck_assert_str_eq(resp->remark,
@@ -435,9 +414,10 @@ START_TEST(test_namesrv_unregister_removes_the_broker_and_its_routes)
     rmq_rcmd_out_ext(&o, "brokerAddr", nt_a.addr);
     rmq_rcmd_out_ext(&o, "clusterName", nt_a.cluster);
     rmq_rcmd_out_ext(&o, "brokerId", "0");
-    resp = nt_call(&r, &o, NULL, 0);
+    resp = rmqtest_rpc_call(&r, &o, NULL, 0);
     ck_assert_int_eq(resp->code, 0);
-    resp = nt_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", "TopicA");
+    resp = rmqtest_rpc_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic",
+                              "TopicA");
     ck_assert_int_eq(resp->code, RMQ_RESP_TOPIC_NOT_EXIST);
     /* the shared topic is served by broker-b alone now */
     doc = nt_route(&r, "Shared");
@@ -474,7 +454,8 @@ START_TEST(test_namesrv_cluster_info_lists_brokers_by_cluster)
     nt_register_ok(&r, &nt_a);
     nt_register_ok(&r, &nt_a1);
     nt_register_ok(&r, &nt_b);
-    doc = nt_body_json(nt_simple(&r, RMQ_REQ_GET_BROKER_CLUSTER_INFO, 0, 0));
+    doc = nt_body_json(
+        rmqtest_rpc_simple(&r, RMQ_REQ_GET_BROKER_CLUSTER_INFO, 0, 0));
     addrs = json_object_get(doc, "brokerAddrTable");
     clusters = json_object_get(doc, "clusterAddrTable");
     ck_assert_int_eq(json_object_size(addrs), 2);
@@ -498,8 +479,8 @@ END_TEST
 static bool
 nt_topic_listed(rmq_rpc *r, const char *topic)
 {
-    json_t *doc = nt_body_json(
-        nt_simple(r, RMQ_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER, 0, 0));
+    json_t *doc = nt_body_json(rmqtest_rpc_simple(
+        r, RMQ_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER, 0, 0));
     json_t *list = json_object_get(doc, "topicList");
     bool    found = false;
     size_t  i;
@@ -524,11 +505,13 @@ START_TEST(test_namesrv_topic_list_and_delete_topic)
     ck_assert(nt_topic_listed(&r, "TopicA"));
     ck_assert(nt_topic_listed(&r, "Shared"));
     ck_assert(!nt_topic_listed(&r, "Nowhere"));
-    resp = nt_simple(&r, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, "topic", "TopicA");
+    resp = rmqtest_rpc_simple(&r, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, "topic",
+                              "TopicA");
     ck_assert_int_eq(resp->code, 0);
     ck_assert(!nt_topic_listed(&r, "TopicA"));
     ck_assert(nt_topic_listed(&r, "Shared"));
-    resp = nt_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", "TopicA");
+    resp = rmqtest_rpc_simple(&r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic",
+                              "TopicA");
     ck_assert_int_eq(resp->code, RMQ_RESP_TOPIC_NOT_EXIST);
     rmq_rpc_close(&r);
 }
@@ -540,7 +523,7 @@ START_TEST(test_namesrv_unknown_code_is_request_code_not_supported)
     const rmq_rcmd *resp;
 
     nt_connect(&r, nt.addr);
-    resp = nt_simple(&r, 4242, 0, 0);
+    resp = rmqtest_rpc_simple(&r, 4242, 0, 0);
     ck_assert_int_eq(resp->code, RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED);
     ck_assert_ptr_nonnull(resp->remark);
     ck_assert_str_eq(resp->remark, " request type 4242 not supported");
@@ -600,29 +583,30 @@ START_TEST(test_namesrv_bad_registrations_are_refused_and_change_nothing)
     rmq_rcmd_out_ext(&o, "haServerAddr", "");
     rmq_rcmd_out_ext(&o, "brokerId", "0");
     rmq_rcmd_out_ext(&o, "bodyCrc32", "12345");
-    resp = nt_call(&r, &o, body, (uint32_t)strlen(body));
+    resp = rmqtest_rpc_call(&r, &o, body, (uint32_t)strlen(body));
     ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
     ck_assert_str_eq(resp->remark, "crc32 not match");
     /* a body that is not JSON, and one that is not zlib */
     o.next--;
-    resp = nt_call(&r, &o, junk, sizeof(junk) - 1);
+    resp = rmqtest_rpc_call(&r, &o, junk, sizeof(junk) - 1);
     ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
     rmq_rcmd_out_ext(&o, "compressed", "true");
-    resp = nt_call(&r, &o, junk, sizeof(junk) - 1);
+    resp = rmqtest_rpc_call(&r, &o, junk, sizeof(junk) - 1);
     ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
     /* no brokerAddr */
     rmq_rcmd_out_init(&o, RMQ_REQ_REGISTER_BROKER, 0, 0);
     rmq_rcmd_out_ext(&o, "brokerName", nt_b.name);
     rmq_rcmd_out_ext(&o, "clusterName", nt_b.cluster);
     rmq_rcmd_out_ext(&o, "brokerId", "0");
-    resp = nt_call(&r, &o, body, (uint32_t)strlen(body));
+    resp = rmqtest_rpc_call(&r, &o, body, (uint32_t)strlen(body));
     ck_assert_int_eq(resp->code, RMQ_RESP_SYSTEM_ERROR);
     free(body);
     /* broker-b never made it in; broker-a is as it was */
     doc = nt_route(&r, "Shared");
     ck_assert_int_eq(json_array_size(json_object_get(doc, "brokerDatas")), 1);
     json_decref(doc);
-    doc = nt_body_json(nt_simple(&r, RMQ_REQ_GET_BROKER_CLUSTER_INFO, 0, 0));
+    doc = nt_body_json(
+        rmqtest_rpc_simple(&r, RMQ_REQ_GET_BROKER_CLUSTER_INFO, 0, 0));
     ck_assert_int_eq(json_object_size(json_object_get(doc, "brokerAddrTable")),
                      1);
     json_decref(doc);
@@ -636,7 +620,6 @@ START_TEST(test_namesrv_garbage_closes_only_that_connection)
     pid_t          pid = rmqtest_ctl_actor_pid(&nt.ctl, RMQ_ACTOR_NAMESRV);
     rmq_rpc        good, bad;
     uint32_t       x = 777;
-    char           buf[64];
 
     for (size_t i = 0; i < sizeof(g); i++) {
         x = x * 1103515245u + 12345u;
@@ -649,12 +632,7 @@ START_TEST(test_namesrv_garbage_closes_only_that_connection)
     rmq_rpc_write_raw(&bad, g, sizeof(g));
     nt_register_ok(&good, &nt_a);
     /* the name server hangs up on it: EOF (or a reset), never an answer */
-    bad.timeout_ms = rmqtest_scale_ms(3000);
-    {
-        struct pollfd pf = {.fd = bad.fd, .events = POLLIN};
-        ck_assert_int_eq(poll(&pf, 1, bad.timeout_ms), 1);
-        ck_assert_int_le(recv(bad.fd, buf, sizeof(buf), 0), 0);
-    }
+    ck_assert(rmqtest_rpc_closed_by_peer(&bad, 3000));
     rmq_rpc_close(&bad);
     ck_assert_int_eq(nt_route_code(nt.addr, "TopicA"), 0);
     rmq_rpc_close(&good);
@@ -733,7 +711,7 @@ nm_unregister(rmq_rpc *r, struct nm_model *m, int n, int id)
     rmq_rcmd_out_ext(&o, "brokerAddr", addr);
     rmq_rcmd_out_ext(&o, "clusterName", "ClusterM");
     rmq_rcmd_out_ext(&o, "brokerId", ids);
-    ck_assert_int_eq(nt_call(r, &o, NULL, 0)->code, 0);
+    ck_assert_int_eq(rmqtest_rpc_call(r, &o, NULL, 0)->code, 0);
     m->live[n][id] = false;
     if (!m->live[n][0] && !m->live[n][1]) {
         memset(m->has[n], 0, sizeof(m->has[n]));
@@ -752,7 +730,8 @@ nm_check_topic(rmq_rpc *r, const struct nm_model *m, int t, int step)
     for (int n = 0; n < NM_NAMES; n++) {
         want += m->has[n][t];
     }
-    resp = nt_simple(r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic", nm_topics[t]);
+    resp = rmqtest_rpc_simple(r, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, "topic",
+                              nm_topics[t]);
     if (want == 0) {
         ck_assert_msg(resp->code == RMQ_RESP_TOPIC_NOT_EXIST,
                       "step %d: %s routed, the model has no broker for it",
@@ -811,8 +790,9 @@ START_TEST(test_namesrv_random_registrations_match_a_model)
             nm_unregister(&r, &m, n, id);
         } else {
             int t = (int)((x >> 16) % NM_TOPICS);
-            ck_assert_int_eq(nt_simple(&r, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV,
-                                       "topic", nm_topics[t])
+            ck_assert_int_eq(rmqtest_rpc_simple(&r,
+                                                RMQ_REQ_DELETE_TOPIC_IN_NAMESRV,
+                                                "topic", nm_topics[t])
                                  ->code,
                              0);
             for (int k = 0; k < NM_NAMES; k++) {
@@ -989,8 +969,6 @@ START_TEST(test_namesrv_broker_registers_with_every_namesrv_and_on_change)
 {
     rmq_ctl          ctl2, ctlb;
     rmq_rpc          r;
-    rmq_rcmd_out     o;
-    const rmq_rcmd  *resp;
     char             baddr[64];
     struct nt_routed w1 = {nt.addr, "TBW102"}, w2 = {nm.addr2, "TBW102"};
 
@@ -1024,13 +1002,7 @@ START_TEST(test_namesrv_broker_registers_with_every_namesrv_and_on_change)
     /* a new topic reaches both at once, not at the next period (60 s) */
     snprintf(baddr, sizeof(baddr), "127.0.0.1:%d", nm.br.port);
     nt_connect(&r, baddr);
-    rmq_rcmd_out_init(&o, RMQ_REQ_UPDATE_AND_CREATE_TOPIC, 0, 0);
-    rmq_rcmd_out_ext(&o, "topic", "FreshT");
-    rmq_rcmd_out_ext(&o, "readQueueNums", "2");
-    rmq_rcmd_out_ext(&o, "writeQueueNums", "2");
-    rmq_rcmd_out_ext(&o, "perm", "6");
-    resp = nt_call(&r, &o, NULL, 0);
-    ck_assert_int_eq(resp->code, 0);
+    ck_assert_int_eq(rmqtest_create_topic(&r, "FreshT", 2, 6), 0);
     rmq_rpc_close(&r);
     w1.topic = w2.topic = "FreshT";
     ck_assert_msg(rmqtest_wait_until(nt_routed, &w1, 3000),
