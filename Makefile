@@ -6,6 +6,7 @@
 #   make test    same set-up, then every test through ctest
 #   make sanitize  build into build-san/ with ASan+UBSan and run every test
 #   make fuzz      build the libFuzzer harnesses with clang into build-fuzz/
+#   make package   build the .deb (and .rpm with rpmbuild) into build-pkg/
 #
 # Variables: BUILD (build dir), CMAKE_FLAGS, CTEST_FLAGS, JOBS.
 
@@ -20,7 +21,7 @@ DEB_PACKAGES := build-essential cmake pkg-config libnng-dev libmsgpack-dev \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build run test sanitize fuzz clean interop-deps
+.PHONY: all deps configure build run test sanitize fuzz clean interop-deps package
 
 all: build
 
@@ -73,5 +74,12 @@ fuzz: deps
 	    -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build build-fuzz -j $(JOBS)
 
+# .deb (and .rpm when rpmbuild is installed) in build-pkg/, for /usr
+package: deps
+	cmake -S . -B build-pkg -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_INSTALL_PREFIX=/usr -DRMQ_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build build-pkg -j $(JOBS)
+	cd build-pkg && cpack
+
 clean:
-	rm -rf $(BUILD) build-san build-fuzz
+	rm -rf $(BUILD) build-san build-fuzz build-pkg

@@ -264,8 +264,11 @@ acc_tick(rmq_broker *b, int64_t *next_sweep)
     rmq_broker_flush_closed(b);
     rmq_stats_tick(&b->stats, rmq_now_ms());
     if (now >= *next_sweep) {
+        int64_t written = atomic_load(&b->ctl->pos->cl_written);
         rmq_conns_sweep_idle(&b->conns, now,
                              (int64_t)b->cfg->broker.channel_idle_sec * 1000);
+        /* old reads (a backlog drained long ago) need not stay mapped */
+        rmq_mfq_release(&b->cl.q, 0, written - (INT64_C(256) << 20));
         *next_sweep = now + ACC_SWEEP_MS;
     }
     rmq_actor_gauge(b->self, RMQ_ACC_C_CONNS, b->conns.live);

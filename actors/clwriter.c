@@ -79,6 +79,9 @@ struct clw {
     rmq_buf            enc;
     bool               sync_flush;
     bool               appended;    /* since the last WRITTEN event */
+    int64_t            released;    /* page-table entries dropped below */
+    uint64_t           append_errors;
+    int64_t            next_error_log_ms;
 };
 
 /* ---- sockets to the actors we answer ---------------------------------- */
@@ -152,6 +155,23 @@ clw_landing_end(int64_t pos, uint32_t len, int64_t file_size)
     return pos + len;
 }
 
+/* One line per second at most: a full disk fails every append. */
+static void
+clw_log_append_error(struct clw *w, int rc)
+{
+    int64_t now = rmq_mono_ms();
+
+    w->append_errors++;
+    if (now < w->next_error_log_ms) {
+        return;
+    }
+    rmq_log(RMQ_LOG_WARN, "cl.append",
+            "could not append %llu record(s) in the last second: %s",
+            (unsigned long long)w->append_errors, rmq_strerror(rc));
+    w->append_errors = 0;
+    w->next_error_log_ms = now + 1000;
+}
+
 static int32_t
 clw_append_one(struct clw *w, const rmq_ring *ring, const rmq_put_desc *d,
                int64_t store_ts, rmq_put_res *out)
@@ -182,8 +202,7 @@ clw_append_one(struct clw *w, const rmq_ring *ring, const rmq_put_desc *d,
     rc = rmq_cl_append(&w->cl, ring->base + d->ring_off, d->len, qoff,
                        store_ts, &out->phys_offset);
     if (rc != 0) {
-        rmq_log(RMQ_LOG_WARN, "cl.append", "could not append a record: %s",
-                rmq_strerror(rc));
+        clw_log_append_error(w, rc);
         return rc == RMQ_ERR_PROTO || rc == RMQ_ERR_TOOBIG
                    ? RMQ_PUT_BAD_RECORD
                    : RMQ_PUT_STORE_ERROR;
@@ -409,6 +428,22 @@ clw_announce(struct clw *w)
     rmq_buf_reset(&w->enc);
     rmq_msg_position_encode(&p, &w->enc);
     rmq_ipc_send(&w->pub, &w->enc); /* no subscriber is fine */
+}
+
+/*
+ * Written pages stay in the page cache for readers, but this process need
+ * not keep them mapped: drop the mappings well behind the write position
+ * so the writer's resident size stays at its working set.
+ */
+static void
+clw_release_behind(struct clw *w)
+{
+    int64_t keep_from = rmq_cl_write_pos(&w->cl) - (INT64_C(16) << 20);
+
+    if (keep_from - w->released >= (INT64_C(64) << 20)) {
+        rmq_mfq_release(&w->cl.q, w->released, keep_from);
+        w->released = keep_from;
+    }
 }
 
 /* ---- start and stop ---------------------------------------------------- */
@@ -709,6 +744,7 @@ rmq_clwriter_main(rmq_actor *self)
         clw_release_waiters(&w);
         clw_announce(&w);
         rmq_cl_maintain(&w.cl);
+        clw_release_behind(&w);
         deadline = rmq_mono_ms() + (w.nwait > 0 ? 5 : CLW_IDLE_WAIT_MS);
         rmq_actor_wait(self, deadline, pf, 2);
     }

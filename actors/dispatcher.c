@@ -47,6 +47,10 @@ struct dp {
     rmq_msg_queue_grew grew;
     rmq_buf            enc;
     int64_t            store_ms; /* of the last record dispatched */
+    int64_t            released; /* commit-log mappings dropped below */
+    uint64_t           topics_gen; /* of the last topic-state scan */
+    bool               stalled;    /* an entry could not be written */
+    uint8_t            seen[RMQ_TOPIC_MAX]; /* topic states at that scan */
 };
 
 static void
@@ -82,7 +86,12 @@ dp_note_growth(struct dp *d, uint32_t topic_idx, int32_t queue_id, int64_t max)
     d->grew.q[d->grew.n++] = (rmq_queue_grew){topic_idx, queue_id, max};
 }
 
-static void
+/*
+ * Dispatch one record.  Returns 0 (done, or nothing to do for it) or an
+ * error when its entry could not be written (disk full, ...): the record
+ * must then be dispatched again later, never skipped.
+ */
+static int
 dp_record(struct dp *d, const rmq_rec_view *v, int64_t phys)
 {
     const rmq_broker_config *b = &d->self->cfg.broker;
@@ -92,30 +101,28 @@ dp_record(struct dp *d, const rmq_rec_view *v, int64_t phys)
     rmq_cq_entry             e;
     int                      idx;
 
-    d->store_ms = v->store_ts;
     if (!rmq_rec_is_dispatchable(v->sysflag)) {
-        return;
+        d->store_ms = v->store_ts;
+        return 0;
     }
     idx = rmq_ctl_topic_find(d->ctl, v->topic, v->topic_len, &t);
-    if (idx < 0 || v->queue_id < 0 || (uint32_t)v->queue_id >= t.queue_cap ||
-        v->queue_offset < 0) {
+    if (idx < 0 || t.state != RMQ_TOPIC_LIVE || v->queue_id < 0 ||
+        (uint32_t)v->queue_id >= t.queue_cap || v->queue_offset < 0) {
         rmq_actor_count(d->self, DP_C_SKIPPED, 1); /* topic deleted since */
-        return;
+        d->store_ms = v->store_ts;
+        return 0;
     }
     if (rmq_cq_cache_get(&d->cqs, v->topic, v->topic_len, v->queue_id, &cq) !=
         0) {
-        rmq_actor_count(d->self, DP_C_SKIPPED, 1);
-        return;
+        return RMQ_ERR_SYS;
     }
     e.offset = phys;
     e.size = (int32_t)v->total_size;
     e.tags_code = rmq_rec_tags_code(v, b->delay_level_ms, b->delay_level_count);
     if (rmq_cq_put(cq, v->queue_offset, &e) != 0) {
-        rmq_log(RMQ_LOG_ERR, "dispatch.put",
-                "could not write a consume-queue entry of %.*s/%d",
-                (int)v->topic_len, v->topic, v->queue_id);
-        return;
+        return RMQ_ERR_SYS;
     }
+    d->store_ms = v->store_ts;
     qd = &d->ctl->qd[t.queue_base + (uint32_t)v->queue_id];
     atomic_store_explicit(&qd->last_store_ms, v->store_ts, memory_order_relaxed);
     if (atomic_load_explicit(&qd->max_offset, memory_order_relaxed) <=
@@ -125,6 +132,7 @@ dp_record(struct dp *d, const rmq_rec_view *v, int64_t phys)
         dp_note_growth(d, (uint32_t)idx, v->queue_id, v->queue_offset + 1);
     }
     rmq_actor_count(d->self, DP_C_RECORDS, 1);
+    return 0;
 }
 
 /* One bounded pass; returns true when it stopped before catching up. */
@@ -140,7 +148,16 @@ dp_pass(struct dp *d)
 
     d->it.end = written;
     while (n < DP_PASS_RECORDS && (rc = rmq_cl_iter_next(&d->it, &v, &phys)) == 0) {
-        dp_record(d, &v, phys);
+        if (dp_record(d, &v, phys) != 0) {
+            /* try this record again after a pause: never skip it */
+            d->it.pos = phys;
+            d->stalled = true;
+            rmq_log(RMQ_LOG_ERR, "dispatch.put",
+                    "could not write the consume-queue entry of %.*s/%d "
+                    "(disk full?): retrying in 1 s",
+                    (int)v.topic_len, v.topic, v.queue_id);
+            break;
+        }
         n++;
     }
     if (rc != 0 && rc != RMQ_ERR_AGAIN) {
@@ -152,7 +169,45 @@ dp_pass(struct dp *d)
     atomic_store_explicit(&d->pos->dispatched, d->it.pos, memory_order_release);
     rmq_actor_gauge(d->self, DP_C_BEHIND, (uint64_t)RMQ_MAX(written - d->it.pos, 0));
     dp_announce(d);
+    if (d->it.pos - d->released >= (INT64_C(64) << 20)) {
+        /* read once: keep the resident size at the working set */
+        rmq_mfq_release(&d->cl.q, d->released, d->it.pos);
+        d->released = d->it.pos;
+    }
     return n == DP_PASS_RECORDS;
+}
+
+/*
+ * A deleted topic's messages must not come back if it is created again:
+ * its queues' windows become empty (min = max) when it is deleted, and a
+ * revived topic continues from there (its queue offsets keep growing).
+ */
+static void
+dp_watch_topics(struct dp *d)
+{
+    uint64_t gen = atomic_load(&d->pos->topics_gen);
+
+    if (gen == d->topics_gen) {
+        return;
+    }
+    d->topics_gen = gen;
+    for (int i = 0; i < RMQ_TOPIC_MAX && d->ctl->topics[i].state; i++) {
+        rmq_topic_entry t;
+        if (!rmq_ctl_topic_read(d->ctl, i, &t)) {
+            break;
+        }
+        if (t.state == RMQ_TOPIC_DELETED && d->seen[i] == RMQ_TOPIC_LIVE) {
+            for (uint32_t q = 0; q < t.queue_cap; q++) {
+                rmq_queue_d *qd = &d->ctl->qd[t.queue_base + q];
+                atomic_store(&qd->min_offset, atomic_load(&qd->max_offset));
+                rmq_cq_cache_drop(&d->cqs, t.name, strlen(t.name), (int32_t)q);
+            }
+            rmq_cq_remove_topic(d->self->cfg.broker.store_root, t.name);
+            rmq_log(RMQ_LOG_INFO, "dispatch.delete",
+                    "topic %s deleted: its consume queues are removed", t.name);
+        }
+        d->seen[i] = (uint8_t)t.state;
+    }
 }
 
 static int
@@ -184,6 +239,11 @@ dp_init(rmq_actor *self, struct dp *d)
     rmq_log(RMQ_LOG_INFO, "dispatch.start", "dispatching from %lld",
             (long long)from);
     rmq_cl_iter_init(&d->it, &d->cl, from, from, false);
+    /* topics deleted before this dispatcher started are empty already */
+    d->topics_gen = UINT64_MAX;
+    for (int i = 0; i < RMQ_TOPIC_MAX; i++) {
+        d->seen[i] = (uint8_t)self->ctl.topics[i].state;
+    }
     if (rmq_ipc_open(&d->written, RMQ_IPC_SUB, self->run_dir, "clwriter",
                      "pub") ||
         rmq_ipc_open(&d->pub, RMQ_IPC_PUB, self->run_dir, "dispatcher",
@@ -213,7 +273,7 @@ rmq_dispatcher_main(rmq_actor *self)
         rmq_actor_exit(self, RMQ_EXIT_TRANSIENT);
     }
     /* catch up before serving: readers should see what recovery kept */
-    while (dp_pass(&d)) {
+    while (dp_pass(&d) && !d.stalled) {
         rmq_actor_tick(self);
     }
     rmq_actor_ready(self);
@@ -225,14 +285,18 @@ rmq_dispatcher_main(rmq_actor *self)
             rmq_actor_reload(self);
         }
         dp_drain_events(&d);
+        dp_watch_topics(&d);
         more = dp_pass(&d);
-        if (!more) {
+        if (d.stalled) {
+            d.stalled = false;
+            rmq_actor_wait(self, rmq_mono_ms() + 1000, NULL, 0);
+        } else if (!more) {
             rmq_actor_wait(self, rmq_mono_ms() + DP_POLL_MS, &pf, 1);
         } else {
             rmq_actor_tick(self);
         }
     }
-    while (dp_pass(&d)) {
+    while (dp_pass(&d) && !d.stalled) {
         /* drain what was written before we were asked to stop */
     }
     rmq_cq_cache_fini(&d.cqs);

@@ -100,10 +100,14 @@ fl_async_due(struct fl *f, int64_t written, int64_t now)
     const rmq_broker_config *b = &f->self->cfg.broker;
     int64_t                  dirty = written - f->flushed;
 
-    if (dirty <= 0 || now < f->next_flush_ms) {
+    if (now < f->next_flush_ms) {
         return false;
     }
+    /* the timer moves on even when nothing is dirty: the loop sleeps on it */
     f->next_flush_ms = now + b->flush_interval_cl_ms;
+    if (dirty <= 0) {
+        return false;
+    }
     if (now - f->last_thorough_ms >= b->flush_cl_thorough_ms) {
         f->last_thorough_ms = now;
         return true;
@@ -118,10 +122,13 @@ fl_sync_cqs(struct fl *f, int64_t now, bool force)
     int64_t dispatched = atomic_load(&f->pos->dispatched);
     int64_t logics_ms = atomic_load(&f->pos->dispatched_store_ms);
 
-    if (!force && (now < f->next_cq_ms || dispatched == f->cq_dispatched)) {
+    if (!force && now < f->next_cq_ms) {
         return;
     }
     f->next_cq_ms = now + f->self->cfg.broker.flush_interval_cq_ms;
+    if (!force && dispatched == f->cq_dispatched) {
+        return; /* nothing new: check again at the next interval */
+    }
     f->cq_dispatched = dispatched;
     /* the consume queues are many small mappings: one syncfs covers them */
     if (syncfs(f->root_fd) != 0) {

@@ -190,6 +190,9 @@ lp_on_grew(struct lp *lp, const void *data, size_t len)
 {
     int64_t now = rmq_mono_ms();
 
+    if (lp->held == 0) {
+        return; /* nothing held: the event concerns nobody */
+    }
     if (rmq_msg_queue_grew_decode(data, len, &lp->grew_msg) != 0) {
         rmq_log(RMQ_LOG_WARN, "lp.grew", "malformed queue event");
         return;

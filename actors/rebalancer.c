@@ -755,7 +755,7 @@ static void
 rb_query_offset(struct rb *rb, const rmq_msg_fwd_request *req,
                 struct rb_reply *r)
 {
-    char    group[RMQ_GROUP_NAME_MAX], topic[RMQ_TOPIC_NAME_MAX];
+    char    group[RMQ_GROUP_NAME_MAX], topic[RMQ_TOPIC_NAME_MAX], flag[16];
     int32_t qid;
     int64_t off, min = 0, max = 0, last = 0;
 
@@ -766,7 +766,15 @@ rb_query_offset(struct rb *rb, const rmq_msg_fwd_request *req,
     }
     off = rmq_offsets_query(&rb->offsets, group, topic, qid);
     /* no offset yet: a young queue (min 0; Java also for unknown queues)
-     * is read from its start so a new group misses nothing */
+     * is read from its start so a new group misses nothing, unless the
+     * client says setZeroIfNotFound=false (RocketMQ 5.x; librmq does for
+     * CONSUME_FROM_TIMESTAMP, which must not start at 0) */
+    if (off < 0 && rb_ext(req, "setZeroIfNotFound", flag, sizeof(flag)) &&
+        !rmq_parse_bool(flag)) {
+        rb_fail(r, RMQ_RESP_QUERY_NOT_FOUND, "%s",
+                "Not found, do not set to zero, maybe this group boot first");
+        return;
+    }
     if (off < 0 &&
         (!rb_queue_window(rb, topic, qid, &min, &max, &last) || min <= 0)) {
         off = 0;

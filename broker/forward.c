@@ -131,6 +131,12 @@ rmq_broker_on_fwd_response(rmq_broker *b, const void *msg, size_t len)
     if (c == NULL) {
         return; /* the client went away meanwhile */
     }
+    /* A heartbeat answered here may have created %RETRY%<group>, and its
+     * client asks the name server for that route right after the answer
+     * (spec remoting 5.3): send the registration first, not at the next
+     * tick.  Nothing is sent unless the topic table changed (or the
+     * periodic registration is due). */
+    rmq_reg_tick(&b->reg, rmq_mono_ms());
     rmq_rcmd_out_init(&o, r.code, (int32_t)(uint32_t)r.req_id,
                       RMQ_RFLAG_RESPONSE);
     o.remark = r.remark[0] ? r.remark : NULL;

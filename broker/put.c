@@ -33,6 +33,7 @@ rmq_putc_open(rmq_putc *p, const rmq_ctl *ctl, const char *run_dir, int owner,
     p->ctl = ctl;
     p->owner = owner;
     p->timeout_ms = timeout_ms;
+    p->max_inflight = 1;
     /* seqs carry our pid: a result meant for a previous owner of this
      * ring (queued for a dead process) can never match one of ours */
     p->next_seq = ((uint64_t)getpid() << 32) | 1;
@@ -150,6 +151,10 @@ rmq_putc_flush(rmq_putc *p)
     }
     if (writer == 0 || p->inflight_n == p->inflight_cap) {
         return RMQ_ERR_AGAIN;
+    }
+    if (p->inflight_n >= p->max_inflight &&
+        p->pending->n < RMQ_PUT_BATCH_MAX / 2) {
+        return RMQ_ERR_AGAIN; /* let it grow until an answer comes back */
     }
     p->pending->owner = (uint32_t)p->owner;
     p->pending->writer_pid = writer;

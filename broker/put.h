@@ -53,6 +53,7 @@ typedef struct rmq_putc {
     struct rmq_putc_batch *inflight; /* FIFO ring of batches */
     uint32_t               inflight_cap, inflight_head, inflight_n;
     int64_t                timeout_ms;
+    uint32_t               max_inflight; /* batches clwriter works on at once */
     rmq_buf                enc;
 } rmq_putc;
 
@@ -79,6 +80,12 @@ void rmq_putc_unreserve(rmq_putc *p);
 /*
  * Send the pending batch.  Returns 0, RMQ_ERR_AGAIN when no clwriter is
  * ready or its queue is full (the batch stays pending; call again).
+ *
+ * While max_inflight batches are unanswered the pending one keeps growing
+ * instead (unless it is half full): under load clwriter then gets one big
+ * batch per round trip rather than many small ones, each of which costs
+ * thread wake-ups in NNG and in clwriter; an idle sender still sends at
+ * once.  This is group commit at the first hop.
  */
 int rmq_putc_flush(rmq_putc *p);
 bool rmq_putc_has_pending(const rmq_putc *p);

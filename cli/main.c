@@ -4,15 +4,21 @@
  *   rmqctl [-c FILE | --rundir DIR] [--json] actors
  *   rmqctl [-c FILE | --rundir DIR] [--json] status
  *   rmqctl [-c FILE | --rundir DIR] [--json] actor restart NAME
+ *   rmqctl [-c FILE] [-n NAMESRV] [--json] topic|group|consumer|send|
+ *          consume|msg|cluster|broker ...          (see rmqctl help)
  *
  * Actor commands talk to the supervisor's control socket
- * (ipc://<runDir>/ctl).  Exit status is 0 on success and non-zero, with a
- * one-line reason on stderr, on any failure.
+ * (ipc://<runDir>/ctl); the data and admin commands speak the RocketMQ
+ * remoting protocol to the name servers and brokers (cli/remote.h).  Exit
+ * status is 0 on success and non-zero, with a one-line reason on stderr,
+ * on any failure.
  */
 #include "cli/rmqctl.h"
 
 #include "common/log.h"
+#include "common/util.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,36 @@ static const struct rmqctl_cmd rmqctl_cmds[] = {
     {"actors", rmqctl_cmd_actors, "actors                 list actors"},
     {"status", rmqctl_cmd_status, "status                 supervisor status"},
     {"actor", rmqctl_cmd_actor, "actor restart NAME     restart one actor"},
+    {"topic", rmqctl_cmd_topic,
+     "topic create -t TOPIC [-r READQ] [-w WRITEQ] [-p PERM] [--order]\n"
+     "               [-c CLUSTER | -b BROKER_ADDR]\n"
+     "                         create or update a topic on every master\n"
+     "  topic delete -t TOPIC [-c CLUSTER]\n"
+     "  topic list [-c CLUSTER]\n"
+     "  topic route -t TOPIC\n"
+     "  topic status -t TOPIC  queue offsets on each broker"},
+    {"group", rmqctl_cmd_group,
+     "group create -g GROUP [--retry-max N] [--retry-queues N]\n"
+     "               [--broadcast true|false] [--consume-enable true|false]\n"
+     "               [-c CLUSTER | -b BROKER_ADDR]\n"
+     "  group list [-c CLUSTER | -b BROKER_ADDR]"},
+    {"consumer", rmqctl_cmd_consumer,
+     "consumer progress -g GROUP [-t TOPIC] [-c CLUSTER]\n"
+     "                         offsets and lag per queue"},
+    {"send", rmqctl_cmd_send,
+     "send -t TOPIC [-k KEYS] [--tag TAG] [-p KEY=VALUE]... [--delay LEVEL]\n"
+     "               BODY|-    send one message (- reads stdin)"},
+    {"consume", rmqctl_cmd_consume,
+     "consume -t TOPIC [-g GROUP] [--from-beginning] [-n COUNT]\n"
+     "               [--tag EXPR] [--timeout SEC]\n"
+     "                         print messages (--json: one object per line)"},
+    {"msg", rmqctl_cmd_msg,
+     "msg get MSGID           one message by its offset message id"},
+    {"cluster", rmqctl_cmd_cluster,
+     "cluster list            brokers of every cluster"},
+    {"broker", rmqctl_cmd_broker,
+     "broker status [-b BROKER_ADDR] [-c CLUSTER]\n"
+     "                         broker runtime info"},
 };
 
 int
@@ -57,6 +93,33 @@ rmqctl_print_json(json_t *v)
     return 0;
 }
 
+int
+rmqctl_bad_option(const char *cmd, int ch, char *const *argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+    if (ch == ':') {
+        return rmqctl_fail("%s: option %s needs a value (try rmqctl help)",
+                           cmd, arg);
+    }
+    if (optopt != 0) {
+        return rmqctl_fail("%s: unknown option -%c (try rmqctl help)", cmd,
+                           optopt);
+    }
+    return rmqctl_fail("%s: unknown option %s (try rmqctl help)", cmd, arg);
+}
+
+int
+rmqctl_int_arg(const char *cmd, const char *opt, const char *arg,
+               int32_t *out)
+{
+    if (rmq_parse_i32(arg, out) != 0) {
+        return rmqctl_fail("%s: %s wants a number, not \"%s\"", cmd, opt,
+                           arg);
+    }
+    return 0;
+}
+
 const char *
 rmqctl_run_dir(const rmqctl *c)
 {
@@ -71,6 +134,10 @@ rmqctl_usage(FILE *out)
     for (size_t i = 0; i < sizeof(rmqctl_cmds) / sizeof(rmqctl_cmds[0]); i++) {
         fprintf(out, "  %s\n", rmqctl_cmds[i].usage);
     }
+    fprintf(out,
+            "name servers: -n \"host:port;host:port\", else NAMESRV_ADDR, "
+            "else broker.namesrvAddr\nof the config (-c FILE or the "
+            "embedded default).  --json anywhere prints JSON.\n");
 }
 
 /* Take global options off the front; --json is accepted anywhere. */

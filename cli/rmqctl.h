@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct rmqctl {
     const char *config_path;  /* -c */
@@ -31,9 +32,26 @@ int rmqctl_print_json(json_t *v);
 /* The run directory: --rundir, else the config's supervisor.runDir. */
 const char *rmqctl_run_dir(const rmqctl *c);
 
+/*
+ * Report a bad option that getopt_long (optstring starting with ':')
+ * returned as ch for command cmd; returns the exit status (1).
+ */
+int rmqctl_bad_option(const char *cmd, int ch, char *const *argv);
+/* Parse a whole decimal int32 argument of option opt into *out. */
+int rmqctl_int_arg(const char *cmd, const char *opt, const char *arg,
+                   int32_t *out);
+
 /* Commands: each returns the process exit status. */
 int rmqctl_cmd_actors(rmqctl *c);
 int rmqctl_cmd_status(rmqctl *c);
 int rmqctl_cmd_actor(rmqctl *c);
+int rmqctl_cmd_topic(rmqctl *c);    /* cmd_topic.c */
+int rmqctl_cmd_group(rmqctl *c);    /* cmd_group.c */
+int rmqctl_cmd_consumer(rmqctl *c); /* cmd_consumer.c */
+int rmqctl_cmd_send(rmqctl *c);     /* cmd_send.c */
+int rmqctl_cmd_consume(rmqctl *c);  /* cmd_consume.c */
+int rmqctl_cmd_msg(rmqctl *c);      /* cmd_msg.c */
+int rmqctl_cmd_cluster(rmqctl *c);  /* cmd_cluster.c */
+int rmqctl_cmd_broker(rmqctl *c);   /* cmd_cluster.c */
 
 #endif

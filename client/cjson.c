@@ -6,6 +6,7 @@
 #include "client/cerr.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,109 @@ rmq_cjson_consumer_ids(const uint8_t *body, size_t len, char ***ids, size_t *n)
         return RMQ_CLIENT_ERR_PROTO;
     }
     *ids = out;
+    *n = count;
+    return 0;
+}
+
+/* ---- lock bodies ------------------------------------------------------- */
+
+int
+rmq_cjson_lock_body(const char *group, const char *client_id,
+                    const rmq_cjson_mq *mqs, size_t n, rmq_buf *out)
+{
+    json_t *set = json_array();
+    json_t *doc;
+    char   *text;
+
+    for (size_t i = 0; set != NULL && i < n; i++) {
+        json_t *mq =
+            json_pack("{s:s, s:I, s:s}", "brokerName", mqs[i].broker, "queueId",
+                      (json_int_t)mqs[i].qid, "topic", mqs[i].topic);
+        if (mq == NULL || json_array_append_new(set, mq) != 0) {
+            json_decref(set);
+            return RMQ_CLIENT_ERR_NOMEM;
+        }
+    }
+    doc = json_pack("{s:s, s:s, s:o*}", "clientId", client_id, "consumerGroup",
+                    group, "mqSet", set);
+    if (doc == NULL) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (text == NULL) {
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    rmq_buf_append_str(out, text);
+    free(text);
+    return out->oom ? RMQ_CLIENT_ERR_NOMEM : 0;
+}
+
+void
+rmq_cjson_mqs_free(rmq_cjson_mq *mqs, size_t n)
+{
+    for (size_t i = 0; mqs != NULL && i < n; i++) {
+        free(mqs[i].topic);
+        free(mqs[i].broker);
+    }
+    free(mqs);
+}
+
+/* One MessageQueue object; 0, RMQ_CLIENT_ERR_PROTO or _NOMEM. */
+static int
+cjson_mq(json_t *jm, rmq_cjson_mq *mq)
+{
+    const char *topic = json_string_value(json_object_get(jm, "topic"));
+    const char *broker = json_string_value(json_object_get(jm, "brokerName"));
+    json_t     *qid = json_object_get(jm, "queueId");
+    json_int_t  v = -1;
+    char       *end = NULL;
+
+    if (json_is_integer(qid)) {
+        v = json_integer_value(qid);
+    } else if (json_is_string(qid) && json_string_value(qid)[0] != '\0') {
+        v = strtoll(json_string_value(qid), &end, 10);
+        v = *end == '\0' ? v : -1;
+    }
+    if (topic == NULL || broker == NULL || v < 0 || v > INT32_MAX) {
+        return RMQ_CLIENT_ERR_PROTO;
+    }
+    mq->topic = strdup(topic);
+    mq->broker = strdup(broker);
+    mq->qid = (int32_t)v;
+    return mq->topic != NULL && mq->broker != NULL ? 0 : RMQ_CLIENT_ERR_NOMEM;
+}
+
+int
+rmq_cjson_lock_ok(const uint8_t *body, size_t len, rmq_cjson_mq **mqs,
+                  size_t *n)
+{
+    json_t       *doc = json_loadb((const char *)body, len, 0, NULL);
+    json_t       *set = json_object_get(doc, "lockOKMQSet");
+    size_t        count = json_array_size(set), i;
+    rmq_cjson_mq *out;
+    int           rc = 0;
+
+    *mqs = NULL;
+    *n = 0;
+    if (!json_is_object(doc) || (set != NULL && !json_is_array(set))) {
+        json_decref(doc);
+        return RMQ_CLIENT_ERR_PROTO;
+    }
+    out = calloc(count > 0 ? count : 1, sizeof(*out));
+    if (out == NULL) {
+        json_decref(doc);
+        return RMQ_CLIENT_ERR_NOMEM;
+    }
+    for (i = 0; i < count && rc == 0; i++) {
+        rc = cjson_mq(json_array_get(set, i), &out[i]);
+    }
+    json_decref(doc);
+    if (rc != 0) {
+        rmq_cjson_mqs_free(out, i);
+        return rc;
+    }
+    *mqs = out;
     *n = count;
     return 0;
 }

@@ -307,7 +307,7 @@ prod_sync_done(rmq_send_job *j)
 /* Hand a prepared job to the I/O thread and wait for its outcome. */
 static int
 prod_run_sync(rmq_producer *p, rmq_send_job *j, rmq_send_result *res,
-              rmq_error *err)
+              rmq_batch_id *ids, rmq_error *err)
 {
     int64_t deadline = j->deadline_ms +
                        (int64_t)p->core.timeout_ms * (int64_t)p->core.nns +
@@ -326,8 +326,13 @@ prod_run_sync(rmq_producer *p, rmq_send_job *j, rmq_send_result *res,
                           "send to topic %s got no outcome in time", j->topic);
     } else if ((rc = j->rc) != 0) {
         rmq_cerr_copy(err, &j->err);
-    } else if (res != NULL) {
-        *res = j->res;
+    } else {
+        if (res != NULL) {
+            *res = j->res;
+        }
+        if (ids != NULL) {
+            rmq_send_batch_ids(j, ids, (size_t)j->count);
+        }
     }
     if (rmq_core_unref(&p->core, &j->sync)) {
         rmq_send_job_free(j);
@@ -350,7 +355,7 @@ rmq_producer_send(rmq_producer *p, const rmq_message *msg, rmq_send_result *res,
     if ((rc = rmq_send_prepare(&p->core, &cfg, msg, &j, err)) != 0) {
         return rc;
     }
-    return prod_run_sync(p, j, res, err);
+    return prod_run_sync(p, j, res, NULL, err);
 }
 
 int
@@ -368,12 +373,13 @@ rmq_producer_send_oneway(rmq_producer *p, const rmq_message *msg,
     if ((rc = rmq_send_prepare(&p->core, &cfg, msg, &j, err)) != 0) {
         return rc;
     }
-    return prod_run_sync(p, j, NULL, err);
+    return prod_run_sync(p, j, NULL, NULL, err);
 }
 
 int
-rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
-                        size_t n, rmq_send_result *res, rmq_error *err)
+rmq_producer_send_batch_ids(rmq_producer *p, const rmq_message *const *msgs,
+                            size_t n, rmq_send_result *res, rmq_batch_id *ids,
+                            rmq_error *err)
 {
     rmq_send_cfg  cfg;
     rmq_send_job *j;
@@ -386,7 +392,14 @@ rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
     if ((rc = rmq_send_prepare_batch(&p->core, &cfg, msgs, n, &j, err)) != 0) {
         return rc;
     }
-    return prod_run_sync(p, j, res, err);
+    return prod_run_sync(p, j, res, ids, err);
+}
+
+int
+rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
+                        size_t n, rmq_send_result *res, rmq_error *err)
+{
+    return rmq_producer_send_batch_ids(p, msgs, n, res, NULL, err);
 }
 
 int
@@ -409,7 +422,7 @@ rmq_producer_send_to_queue(rmq_producer *p, const rmq_message *msg,
         rmq_send_job_free(j);
         return rc;
     }
-    return prod_run_sync(p, j, res, err);
+    return prod_run_sync(p, j, res, NULL, err);
 }
 
 int

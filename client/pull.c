@@ -3,7 +3,14 @@
  * pulls at an offset, consumer offsets.  Every call is a synchronous
  * request (core.h rpc jobs) run on the I/O thread; records are decoded on
  * the caller's thread.  Safe from many threads; c->mu guards the state.
+ *
+ * With heartbeat_interval_ms > 0, heartbeats (as a Java pull consumer:
+ * CONSUME_ACTIVELY, no subscriptions) go to every broker of the cached
+ * routes that often, and at once when a call brought a new route, so the
+ * group's consumer list shows this consumer; shutdown unregisters.  Off
+ * by default: tools (rmqctl consume) must not join a group.
  */
+#include "client/cjson.h"
 #include "client/core.h"
 #include "client/record.h"
 #include "client/tagexpr.h"
@@ -11,12 +18,14 @@
 #include "common/util.h"
 #include "proto/codes.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PULL_DEFAULT_GROUP "DEFAULT_CONSUMER"
 #define PULL_DEFAULT_MAX 32
+#define PULL_WAIT_GRACE_MS 1000
 
 enum pull_state { PULL_NEW, PULL_RUNNING, PULL_STOPPED };
 
@@ -24,6 +33,9 @@ struct rmq_pull_consumer {
     rmq_core        core;
     pthread_mutex_t mu;
     enum pull_state state;
+    int             hb_interval_ms;
+    atomic_size_t   hb_routes; /* routes known when a heartbeat last went */
+    bool            hb_sent;   /* I/O thread: brokers may know us */
 };
 
 void
@@ -67,8 +79,131 @@ rmq_pull_consumer_new(const rmq_pull_consumer_opts *opts,
         return rc;
     }
     pthread_mutex_init(&c->mu, NULL);
+    c->hb_interval_ms = RMQ_MAX(opts->heartbeat_interval_ms, 0);
+    atomic_init(&c->hb_routes, 0);
     *out = c;
     return 0;
+}
+
+/* ---- heartbeats (I/O thread) ------------------------------------------- */
+
+static void
+pull_hb_done(rmq_core *core, int failures, const rmq_error *first, void *arg)
+{
+    if (failures > 0) {
+        rmq_clog(&core->log, RMQ_CLIENT_LOG_WARN, "pull.heartbeat",
+                 "%d broker(s) refused a heartbeat (%s)", failures,
+                 first->message);
+    }
+}
+
+static void
+pull_heartbeat(rmq_cio *io, void *arg)
+{
+    rmq_pull_consumer *c = arg;
+    rmq_hb_consumer    hc = {.group = c->core.group,
+                             .consume_type = "CONSUME_ACTIVELY",
+                             .message_model = "CLUSTERING",
+                             .consume_from = "CONSUME_FROM_LAST_OFFSET"};
+    rmq_buf            body;
+    char             **addrs = NULL;
+    size_t             n = 0;
+
+    rmq_buf_init(&body);
+    if (rmq_core_broker_addrs(&c->core, false, &addrs, &n) == 0 && n > 0 &&
+        rmq_cjson_heartbeat(c->core.client_id, RMQ_INNER_PRODUCER_GROUP, &hc,
+                            &body) == 0) {
+        c->hb_sent = true;
+        rmq_core_fanout(&c->core, addrs, n, RMQ_REQ_HEART_BEAT, NULL, &body,
+                        pull_hb_done, c);
+    }
+    rmq_core_addrs_free(addrs, n);
+    rmq_buf_free(&body);
+}
+
+static void
+pull_start_timers(rmq_cio *io, void *arg)
+{
+    rmq_pull_consumer *c = arg;
+
+    rmq_cio_every(io, c->hb_interval_ms, pull_heartbeat, c);
+}
+
+/* Any thread: heartbeat now if a route came since the last one. */
+static void
+pull_hb_kick(rmq_pull_consumer *c)
+{
+    size_t n = 0;
+
+    if (c->hb_interval_ms == 0) {
+        return;
+    }
+    pthread_mutex_lock(&c->core.mu);
+    for (size_t i = 0; i < c->core.nroutes; i++) {
+        n += c->core.routes[i].route != NULL;
+    }
+    pthread_mutex_unlock(&c->core.mu);
+    if (atomic_exchange(&c->hb_routes, n) != n) {
+        rmq_cio_post(c->core.io, pull_heartbeat, c);
+    }
+}
+
+typedef struct pull_unreg {
+    rmq_sync           sync;
+    rmq_pull_consumer *c;
+} pull_unreg;
+
+static void
+pull_unreg_done(rmq_core *core, int failures, const rmq_error *first, void *arg)
+{
+    pull_unreg *u = arg;
+
+    rmq_core_done(core, &u->sync);
+    if (rmq_core_unref(core, &u->sync)) {
+        free(u);
+    }
+}
+
+static void
+pull_unreg_run(rmq_cio *io, void *arg)
+{
+    pull_unreg *u = arg;
+    rmq_core   *core = &u->c->core;
+    rmq_plist   ext = {0};
+    char      **addrs = NULL;
+    size_t      n = 0;
+
+    if (u->c->hb_sent) {
+        rmq_plist_set(&ext, "clientID", core->client_id);
+        rmq_plist_set(&ext, "consumerGroup", core->group);
+        rmq_core_broker_addrs(core, false, &addrs, &n);
+    }
+    rmq_core_fanout(core, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext, NULL,
+                    pull_unreg_done, u);
+    rmq_core_addrs_free(addrs, n);
+    rmq_plist_free(&ext);
+}
+
+/* Tell the brokers we leave; waits at most one timeout. */
+static void
+pull_unregister(rmq_pull_consumer *c)
+{
+    pull_unreg *u = calloc(1, sizeof(*u));
+
+    if (u == NULL) {
+        return;
+    }
+    u->c = c;
+    rmq_sync_init(&u->sync);
+    if (rmq_cio_post(c->core.io, pull_unreg_run, u) != 0) {
+        free(u);
+        return;
+    }
+    rmq_core_wait(&c->core, &u->sync,
+                  rmq_mono_ms() + c->core.timeout_ms + PULL_WAIT_GRACE_MS);
+    if (rmq_core_unref(&c->core, &u->sync)) {
+        free(u);
+    }
 }
 
 int
@@ -87,6 +222,9 @@ rmq_pull_consumer_start(rmq_pull_consumer *c, rmq_error *err)
     }
     rc = rmq_core_start(&c->core, err);
     if (rc == 0) {
+        if (c->hb_interval_ms > 0) {
+            rmq_cio_post(c->core.io, pull_start_timers, c);
+        }
         c->state = PULL_RUNNING;
     }
     pthread_mutex_unlock(&c->mu);
@@ -96,12 +234,18 @@ rmq_pull_consumer_start(rmq_pull_consumer *c, rmq_error *err)
 int
 rmq_pull_consumer_shutdown(rmq_pull_consumer *c, rmq_error *err)
 {
+    bool was_running;
+
     if (c == NULL) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID, "consumer is NULL");
     }
     pthread_mutex_lock(&c->mu);
+    was_running = c->state == PULL_RUNNING;
     c->state = PULL_STOPPED;
     pthread_mutex_unlock(&c->mu);
+    if (was_running) {
+        pull_unregister(c);
+    }
     rmq_core_stop(&c->core);
     return 0;
 }
@@ -163,6 +307,7 @@ rmq_pull_consumer_fetch_queues(rmq_pull_consumer *c, const char *topic,
     }
     rc = rmq_core_queues(route, false, queues, n, err);
     rmq_route_release(route);
+    pull_hb_kick(c);
     return rc;
 }
 
@@ -185,10 +330,12 @@ pull_rpc(rmq_pull_consumer *c, int code, const rmq_queue *q, int timeout_ms)
 
 /* Run r and read the ext field "offset" of a successful answer. */
 static int
-pull_rpc_offset(rmq_rpc *r, const char *what, int64_t *offset, rmq_error *err)
+pull_rpc_offset(rmq_pull_consumer *c, rmq_rpc *r, const char *what,
+                int64_t *offset, rmq_error *err)
 {
     int rc = rmq_rpc_run(r, err);
 
+    pull_hb_kick(c);
     if (rc == 0 && r->resp_code != RMQ_RESP_SUCCESS) {
         rc = rmq_cerr_response(err, what, r->addr, r->resp_code, r->remark);
     }
@@ -214,7 +361,7 @@ rmq_pull_consumer_query_offset(rmq_pull_consumer *c, const rmq_queue *q,
         rmq_rpc_release(r);
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM, "out of memory");
     }
-    return pull_rpc_offset(r, "could not query the consumer offset", offset,
+    return pull_rpc_offset(c, r, "could not query the consumer offset", offset,
                            err);
 }
 
@@ -234,7 +381,7 @@ rmq_pull_consumer_commit_offset(rmq_pull_consumer *c, const rmq_queue *q,
         rmq_rpc_release(r);
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM, "out of memory");
     }
-    return pull_rpc_offset(r, "could not commit the consumer offset", NULL,
+    return pull_rpc_offset(c, r, "could not commit the consumer offset", NULL,
                            err);
 }
 
@@ -251,7 +398,7 @@ pull_simple_offset(rmq_pull_consumer *c, int code, const rmq_queue *q,
     if ((r = pull_rpc(c, code, q, 0)) == NULL) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM, "out of memory");
     }
-    return pull_rpc_offset(r, "could not read a queue offset", offset, err);
+    return pull_rpc_offset(c, r, "could not read a queue offset", offset, err);
 }
 
 int
@@ -285,7 +432,7 @@ rmq_pull_consumer_search_offset(rmq_pull_consumer *c, const rmq_queue *q,
         rmq_rpc_release(r);
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM, "out of memory");
     }
-    return pull_rpc_offset(r, "could not search an offset by time", offset,
+    return pull_rpc_offset(c, r, "could not search an offset by time", offset,
                            err);
 }
 
@@ -415,6 +562,7 @@ rmq_pull_consumer_pull(rmq_pull_consumer *c, const rmq_pull_request *req,
         rc = rmq_cerr_set(err, RMQ_CLIENT_ERR_NOMEM, "out of memory");
     } else if ((rc = rmq_rpc_run(r, err)) == 0) {
         rc = pull_result(r, req, &expr, res, err);
+        pull_hb_kick(c);
     }
     rmq_rpc_release(r);
     rmq_tagexpr_free(&expr);

@@ -8,8 +8,10 @@
  * from a posted task, timer or completion); the consume pool, which only
  * runs the application's callback and posts the outcome back.  Start:
  * routes, heartbeat, rebalance, then timers (heartbeat, rebalance,
- * commit).  Shutdown: stop pulling, let running callbacks finish, commit
- * offsets, unregister, stop the I/O thread.
+ * commit, and for orderly consumers the locks).  Shutdown: stop pulling,
+ * let running callbacks finish, commit offsets, release the locks
+ * (orderly), unregister, stop the I/O thread.  What an orderly consumer
+ * does with a message is in orderly.c.
  */
 #include "client/push.h"
 
@@ -26,6 +28,7 @@
     5000 /* consume again when sending back failed */
 #define PUSH_WAIT_GRACE_MS 1000
 #define PUSH_DEFAULT_BACK_MS (30 * 60 * 1000)
+#define PUSH_SUSPEND_MS 1000 /* Java suspendCurrentQueueTimeMillis */
 
 enum push_state { PUSH_NEW, PUSH_RUNNING, PUSH_STOPPED };
 
@@ -46,6 +49,7 @@ rmq_push_consumer_opts_init(rmq_push_consumer_opts *o)
     o->route_refresh_ms = RMQ_DEFAULT_REFRESH_MS;
     o->timeout_ms = RMQ_DEFAULT_TIMEOUT_MS;
     o->log_level = RMQ_CLIENT_LOG_WARN;
+    o->suspend_current_queue_ms = PUSH_SUSPEND_MS;
 }
 
 static void
@@ -72,6 +76,10 @@ push_fix_opts(rmq_push_consumer_opts *o)
                                    : d.heartbeat_interval_ms;
     o->commit_interval_ms = o->commit_interval_ms > 0 ? o->commit_interval_ms
                                                       : d.commit_interval_ms;
+    o->suspend_current_queue_ms = o->suspend_current_queue_ms > 0
+                                      ? o->suspend_current_queue_ms
+                                      : d.suspend_current_queue_ms;
+    o->orderly = o->orderly != 0;
     if (o->consume_from == RMQ_CONSUME_FROM_TIMESTAMP &&
         o->consume_timestamp_ms <= 0) {
         /* Java's consumeTimestamp default: half an hour ago */
@@ -322,6 +330,9 @@ push_boot_hb_done(rmq_core *c, int failures, const rmq_error *first, void *arg)
                  first->message);
     }
     rmq_push_rebalance_all(pc);
+    if (rmq_ord_needs_lock(pc)) {
+        rmq_ord_start(pc);
+    }
     pc->timers[0] = rmq_cio_every(c->io, pc->opts.heartbeat_interval_ms,
                                   push_heartbeat_tick, pc);
     pc->timers[1] = rmq_cio_every(c->io, pc->opts.rebalance_interval_ms,
@@ -379,12 +390,30 @@ push_server_request(rmq_cio *io, const rmq_rcmd *req, const char *peer,
 
 /* ---- consuming --------------------------------------------------------- */
 
-static void
-push_task_free(push_task *t)
+void
+rmq_push_task_free(push_task *t)
 {
     rmq_message_ext_free(t->msg);
     rmq_push_pq_release(t->pq);
     free(t);
+}
+
+push_task *
+rmq_push_task_new(push_pq *pq, rmq_message_ext *msg)
+{
+    push_task *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        rmq_clog(&pq->pc->core.log, RMQ_CLIENT_LOG_ERROR, "push.track",
+                 "out of memory queueing message %s: it stays unconsumed",
+                 msg->msg_id);
+        rmq_message_ext_free(msg);
+        return NULL;
+    }
+    atomic_fetch_add(&pq->refs, 1);
+    t->pq = pq;
+    t->msg = msg;
+    return t;
 }
 
 static void push_consumed(rmq_cio *io, void *arg);
@@ -401,24 +430,23 @@ push_consume(void *arg, bool cancelled)
         t->status = pc->opts.on_message(t->msg, pc->opts.on_message_arg);
     }
     if (rmq_cio_post(pc->core.io, push_consumed, t) != 0) {
-        push_task_free(t);
+        rmq_push_task_free(t);
     }
+}
+
+int
+rmq_push_submit(push_task *t)
+{
+    return rmq_pool_submit(t->pq->pc->pool, push_consume, t);
 }
 
 void
 rmq_push_dispatch(push_pq *pq, rmq_message_ext *msg)
 {
-    push_task *t = calloc(1, sizeof(*t));
+    push_task *t = rmq_push_task_new(pq, msg);
 
-    if (t == NULL) {
-        rmq_message_ext_free(msg);
-        return;
-    }
-    atomic_fetch_add(&pq->refs, 1);
-    t->pq = pq;
-    t->msg = msg;
-    if (rmq_pool_submit(pq->pc->pool, push_consume, t) != 0) {
-        push_task_free(t);
+    if (t != NULL && rmq_push_submit(t) != 0) {
+        rmq_push_task_free(t);
     }
 }
 
@@ -445,7 +473,7 @@ push_reconsume(rmq_cio *io, void *arg)
     push_later_unlink(pc, t);
     if (atomic_load(&t->pq->dropped) ||
         rmq_pool_submit(pc->pool, push_consume, t) != 0) {
-        push_task_free(t);
+        rmq_push_task_free(t);
     }
 }
 
@@ -474,7 +502,7 @@ push_settle(push_task *t)
     if (!t->pq->removed) {
         rmq_push_pq_settle(t->pq, t->msg->queue_offset);
     }
-    push_task_free(t);
+    rmq_push_task_free(t);
 }
 
 static void
@@ -580,36 +608,31 @@ push_back_done(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     push_retry_send(t);
 }
 
-/* RECONSUME_LATER: CONSUMER_SEND_MSG_BACK (36) to the queue's master. */
-static void
-push_send_back(push_task *t)
+int
+rmq_push_send_back(push_task *t, int delay_level, rmq_cio_done_fn fn)
 {
     rmq_push_consumer *pc = t->pq->pc;
-    rmq_route         *r = rmq_core_route_get(&pc->core, t->pq->sub->topic);
-    const char  *addr = r != NULL ? rmq_route_master(r, t->pq->broker) : NULL;
     const char  *origin = rmq_plist_get(&t->msg->props, RMQ_PROP_ORIGIN_MSG_ID);
-    char         off[24], maxr[16];
+    char         addr[128], off[24], maxr[16], delay[16];
     rmq_rcmd_out o;
 
-    if (addr == NULL) {
-        rmq_route_release(r);
-        push_retry_send(t);
-        return;
+    if (rmq_push_pq_master(t->pq, addr, sizeof(addr)) == NULL) {
+        return RMQ_CLIENT_ERR_NO_ROUTE;
     }
     snprintf(off, sizeof(off), "%lld", (long long)t->msg->commitlog_offset);
     snprintf(maxr, sizeof(maxr), "%d", pc->opts.max_reconsume_times);
+    snprintf(delay, sizeof(delay), "%d", delay_level);
     rmq_rcmd_out_init(&o, RMQ_REQ_CONSUMER_SEND_MSG_BACK, 0, 0);
     rmq_rcmd_out_ext(&o, "offset", off);
     rmq_rcmd_out_ext(&o, "group", pc->core.group);
-    rmq_rcmd_out_ext(&o, "delayLevel", "0");
+    rmq_rcmd_out_ext(&o, "delayLevel", delay);
     rmq_rcmd_out_ext(&o, "originMsgId",
                      origin != NULL ? origin : t->msg->msg_id);
     rmq_rcmd_out_ext(&o, "originTopic", t->msg->topic);
     rmq_rcmd_out_ext(&o, "unitMode", "false");
     rmq_rcmd_out_ext(&o, "maxReconsumeTimes", maxr);
-    rmq_cio_call(pc->core.io, addr, &o, NULL, 0, pc->core.timeout_ms,
-                 push_back_done, t);
-    rmq_route_release(r);
+    rmq_cio_call(pc->core.io, addr, &o, NULL, 0, pc->core.timeout_ms, fn, t);
+    return 0;
 }
 
 /* I/O thread: a consume thread is done with a message. */
@@ -619,8 +642,12 @@ push_consumed(rmq_cio *io, void *arg)
     push_task         *t = arg;
     rmq_push_consumer *pc = t->pq->pc;
 
+    if (pc->opts.orderly) {
+        rmq_ord_consumed(t);
+        return;
+    }
     if (t->skipped || t->pq->removed) {
-        push_task_free(t);
+        rmq_push_task_free(t);
         return;
     }
     if (t->status == RMQ_CONSUME_SUCCESS ||
@@ -633,7 +660,10 @@ push_consumed(rmq_cio *io, void *arg)
         push_settle(t);
         return;
     }
-    push_send_back(t);
+    /* RECONSUME_LATER: back to the broker, else to the retry topic */
+    if (rmq_push_send_back(t, 0, push_back_done) != 0) {
+        push_retry_send(t);
+    }
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -734,7 +764,7 @@ push_unreg_done(rmq_core *core, int failures, const rmq_error *first, void *arg)
 }
 
 static void
-push_final(rmq_cio *io, void *arg)
+push_unregister(void *arg)
 {
     push_call         *c = arg;
     rmq_push_consumer *pc = c->pc;
@@ -742,7 +772,6 @@ push_final(rmq_cio *io, void *arg)
     char             **addrs = NULL;
     size_t             n = 0;
 
-    rmq_push_commit_all(pc);
     rmq_plist_set(&ext, "clientID", pc->core.client_id);
     rmq_plist_set(&ext, "consumerGroup", pc->core.group);
     rmq_core_broker_addrs(&pc->core, false, &addrs, &n);
@@ -750,6 +779,22 @@ push_final(rmq_cio *io, void *arg)
                     push_unreg_done, c);
     rmq_core_addrs_free(addrs, n);
     rmq_plist_free(&ext);
+}
+
+/* Commit, then unlock (after the commit on the same connections, so the
+ * next owner of a queue reads the final offset), then unregister. */
+static void
+push_final(rmq_cio *io, void *arg)
+{
+    push_call         *c = arg;
+    rmq_push_consumer *pc = c->pc;
+
+    rmq_push_commit_all(pc);
+    if (rmq_ord_needs_lock(pc)) {
+        rmq_ord_unlock_all(pc, push_unregister, c);
+    } else {
+        push_unregister(c);
+    }
 }
 
 int
@@ -777,7 +822,8 @@ rmq_push_consumer_shutdown(rmq_push_consumer *pc, rmq_error *err)
     /* callbacks running now finish and count; queued ones are skipped
      * and stay uncommitted, to be delivered again */
     rmq_pool_stop(pc->pool, false);
-    push_call_run(pc, push_final, wait_ms);
+    /* commit, unlock, unregister: up to two answers to wait for */
+    push_call_run(pc, push_final, wait_ms + pc->core.timeout_ms);
     rmq_core_stop(&pc->core);
     rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.stop",
              "push consumer stopped");
@@ -795,7 +841,7 @@ rmq_push_consumer_destroy(rmq_push_consumer *pc)
     while (pc->later != NULL) {
         push_task *t = pc->later;
         push_later_unlink(pc, t);
-        push_task_free(t);
+        rmq_push_task_free(t);
     }
     rmq_push_free_all(pc);
     rmq_core_addrs_free(pc->hb_addrs, pc->nhb);

@@ -3,7 +3,8 @@
  * group's queues to its instances, a process queue per assigned queue
  * with its start offset and its long-polling pull loop, and offset
  * commits.  Runs on the consumer's I/O thread only, except
- * rmq_push_pq_release (any thread).
+ * rmq_push_pq_release (any thread).  An orderly CLUSTERING consumer
+ * starts a new process queue only once orderly.c got its lock.
  */
 #include "client/push.h"
 
@@ -55,6 +56,7 @@ pq_new(rmq_push_consumer *pc, push_sub *sub, const char *broker, int32_t qid)
     pq->qid = qid;
     pq->next_offset = -1;
     pq->committed = -1;
+    pq->locked = !rmq_ord_needs_lock(pc);
     pq->next = pc->pqs;
     pc->pqs = pq;
     return pq;
@@ -245,8 +247,8 @@ local_store(rmq_push_consumer *pc, const push_pq *pq, int64_t offset)
     o->offset = offset;
 }
 
-static const char *
-pq_master(const push_pq *pq, char *buf, size_t cap)
+const char *
+rmq_push_pq_master(const push_pq *pq, char *buf, size_t cap)
 {
     rmq_route  *r = rmq_core_route_get(&pq->pc->core, pq->sub->topic);
     const char *addr = r != NULL ? rmq_route_master(r, pq->broker) : NULL;
@@ -258,8 +260,8 @@ pq_master(const push_pq *pq, char *buf, size_t cap)
     return addr != NULL ? buf : NULL;
 }
 
-static void
-pq_commit(rmq_push_consumer *pc, push_pq *pq)
+void
+rmq_push_pq_commit(rmq_push_consumer *pc, push_pq *pq)
 {
     int64_t      off = rmq_push_pq_consumed(pq);
     char         addr[128], qid[16], offs[24];
@@ -273,7 +275,7 @@ pq_commit(rmq_push_consumer *pc, push_pq *pq)
         pq->committed = off;
         return;
     }
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         return;
     }
     snprintf(qid, sizeof(qid), "%d", pq->qid);
@@ -292,21 +294,32 @@ void
 rmq_push_commit_all(rmq_push_consumer *pc)
 {
     for (push_pq *pq = pc->pqs; pq != NULL; pq = pq->next) {
-        pq_commit(pc, pq);
+        rmq_push_pq_commit(pc, pq);
     }
 }
 
-/* Rebalanced away: commit what was consumed and forget the queue. */
-static void
-pq_remove(rmq_push_consumer *pc, push_pq *pq)
+/*
+ * Rebalanced away: commit what was consumed, release the lock (orderly;
+ * after the commit, so the next owner reads it) and forget the queue.
+ * An orderly queue with a message still out finishes that later
+ * (rmq_ord_leave).
+ */
+void
+rmq_push_pq_remove(rmq_push_consumer *pc, push_pq *pq)
 {
     atomic_store(&pq->dropped, true);
     pq->removed = true;
     pq_cancel_timer(pq);
-    pq_commit(pc, pq);
     pq_unlink(pc, pq);
     rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
              "queue %s/%s/%d removed", pq->sub->topic, pq->broker, pq->qid);
+    if (pc->opts.orderly && rmq_ord_leave(pq)) {
+        return;
+    }
+    rmq_push_pq_commit(pc, pq);
+    if (pc->opts.orderly) {
+        rmq_ord_unlock_one(pq);
+    }
     rmq_push_pq_release(pq);
 }
 
@@ -316,17 +329,26 @@ rmq_push_drop_all(rmq_push_consumer *pc)
     for (push_pq *pq = pc->pqs; pq != NULL; pq = pq->next) {
         atomic_store(&pq->dropped, true);
         pq_cancel_timer(pq);
+        rmq_ord_drop(pq);
+    }
+}
+
+static void
+pq_free_list(push_pq **list)
+{
+    while (*list != NULL) {
+        push_pq *pq = *list;
+        *list = pq->next;
+        rmq_ord_drop(pq);
+        rmq_push_pq_release(pq);
     }
 }
 
 void
 rmq_push_free_all(rmq_push_consumer *pc)
 {
-    while (pc->pqs != NULL) {
-        push_pq *pq = pc->pqs;
-        pc->pqs = pq->next;
-        rmq_push_pq_release(pq);
-    }
+    pq_free_list(&pc->pqs);
+    pq_free_list(&pc->dying);
     for (size_t i = 0; i < pc->nlocal; i++) {
         free(pc->local[i].topic);
         free(pc->local[i].broker);
@@ -360,7 +382,7 @@ pq_fail_start(push_pq *pq, const char *why)
              "could not find the start offset of queue %s/%s/%d: %s",
              pq->sub->topic, pq->broker, pq->qid, why);
     if (!pq->removed && !atomic_load(&pq->dropped)) {
-        pq_remove(pc, pq);
+        rmq_push_pq_remove(pc, pq);
     }
 }
 
@@ -394,7 +416,7 @@ pq_ask_offset(push_pq *pq, int code)
     char               addr[128], qid[16], ts[24];
     rmq_rcmd_out       o;
 
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         pq_fail_start(pq, "no master in the route");
         return;
     }
@@ -459,8 +481,8 @@ pq_on_query(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     rmq_push_pq_release(pq);
 }
 
-static void
-pq_start(push_pq *pq)
+void
+rmq_push_pq_start(push_pq *pq)
 {
     rmq_push_consumer *pc = pq->pc;
     char               addr[128], qid[16];
@@ -475,7 +497,7 @@ pq_start(push_pq *pq)
         }
         return;
     }
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         pq_fail_start(pq, "no master in the route");
         return;
     }
@@ -484,6 +506,14 @@ pq_start(push_pq *pq)
     rmq_rcmd_out_ext(&o, "consumerGroup", pc->core.group);
     rmq_rcmd_out_ext(&o, "topic", pq->sub->topic);
     rmq_rcmd_out_ext(&o, "queueId", qid);
+    if (pc->opts.consume_from == RMQ_CONSUME_FROM_TIMESTAMP &&
+        !pq->sub->is_retry) {
+        /* a broker answers 0 for a young queue the group never committed
+         * (Java 4.x), which would start far before the timestamp; 5.x
+         * brokers (and rmq) answer 22 instead when asked so, 4.x ones
+         * ignore the field */
+        rmq_rcmd_out_ext(&o, "setZeroIfNotFound", "false");
+    }
     atomic_fetch_add(&pq->refs, 1);
     rmq_cio_call(pc->core.io, addr, &o, NULL, 0, pc->core.timeout_ms,
                  pq_on_query, pq);
@@ -544,7 +574,11 @@ pq_take(push_pq *pq, rmq_message_ext *m)
         rmq_message_ext_free(m); /* or already in flight */
         return;
     }
-    rmq_push_dispatch(pq, m);
+    if (pc->opts.orderly) {
+        rmq_ord_take(pq, m);
+    } else {
+        rmq_push_dispatch(pq, m);
+    }
 }
 
 static void
@@ -663,7 +697,7 @@ pq_pull(push_pq *pq)
         pq_pull_later(pq, RB_FLOW_DELAY_MS);
         return;
     }
-    if (pq_master(pq, addr, sizeof(addr)) == NULL) {
+    if (rmq_push_pq_master(pq, addr, sizeof(addr)) == NULL) {
         pq_pull_later(pq, RB_PULL_ERROR_DELAY_MS);
         return;
     }
@@ -682,7 +716,6 @@ typedef struct rb_ctx {
     rmq_route *route;
 } rb_ctx;
 
-static void rb_sub(push_sub *sub);
 static void rb_after_heartbeat(rmq_core *c, int failures,
                                const rmq_error *first, void *arg);
 
@@ -690,9 +723,10 @@ static void
 rb_done(push_sub *sub)
 {
     sub->rebalancing = false;
+    sub->hb_asked = false;
     if (sub->again && !sub->pc->stopping) {
         sub->again = false;
-        rb_sub(sub);
+        rmq_push_rebalance_sub(sub);
     }
 }
 
@@ -709,32 +743,58 @@ rb_assigned(const rmq_route *r, size_t start, size_t count, const char *broker,
     return false;
 }
 
+/* A queue newly assigned: start it, or (orderly CLUSTERING) leave it
+ * waiting for its lock.  Returns whether it waits. */
+static bool
+rb_add(push_sub *sub, const rmq_mq *mq)
+{
+    rmq_push_consumer *pc = sub->pc;
+    push_pq           *pq, *dying;
+
+    if (pq_find(pc, sub, mq->broker, mq->qid) != NULL) {
+        return false;
+    }
+    dying = rmq_ord_dying_find(pc, sub, mq->broker, mq->qid);
+    if (dying != NULL) {
+        /* its last owner here still has a message out: taking it again
+         * now could consume two messages of the queue at once */
+        dying->rewanted = true;
+        return false;
+    }
+    pq = pq_new(pc, sub, mq->broker, mq->qid);
+    if (pq == NULL) {
+        return false; /* the next rebalance tries again */
+    }
+    rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
+             "queue %s/%s/%d assigned%s", sub->topic, mq->broker, mq->qid,
+             pq->locked ? "" : ", waiting for its lock");
+    if (pq->locked) {
+        rmq_push_pq_start(pq);
+        return false;
+    }
+    return true;
+}
+
 /* Make this subscription's process queues the given share of r->sub. */
 static void
 rb_apply(push_sub *sub, const rmq_route *r, size_t start, size_t count)
 {
     rmq_push_consumer *pc = sub->pc;
     push_pq           *pq, *next;
+    bool               waiting = false;
 
     for (pq = pc->pqs; pq != NULL; pq = next) {
         next = pq->next;
         if (pq->sub == sub &&
             !rb_assigned(r, start, count, pq->broker, pq->qid)) {
-            pq_remove(pc, pq);
+            rmq_push_pq_remove(pc, pq);
         }
     }
     for (size_t i = 0; i < count; i++) {
-        const rmq_mq *mq = &r->sub[(start + i) % r->nsub];
-        if (pq_find(pc, sub, mq->broker, mq->qid) != NULL) {
-            continue;
-        }
-        pq = pq_new(pc, sub, mq->broker, mq->qid);
-        if (pq == NULL) {
-            continue; /* the next rebalance tries again */
-        }
-        rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.queue",
-                 "queue %s/%s/%d assigned", sub->topic, mq->broker, mq->qid);
-        pq_start(pq);
+        waiting |= rb_add(sub, &r->sub[(start + i) % r->nsub]);
+    }
+    if (waiting) {
+        rmq_ord_lock(pc, false);
     }
 }
 
@@ -749,6 +809,31 @@ rb_index(char **ids, size_t n, const char *me)
     return -1;
 }
 
+/*
+ * The broker does not know this client (yet, or any more: its rebalancer
+ * restarted, or the first heartbeat was lost): heartbeat now and look
+ * again, once per rebalance, rather than drop every queue or get nothing
+ * until the next periodic heartbeat.  Ends ctx; false when this round
+ * already asked (the caller goes on).
+ */
+static bool
+rb_register_again(rb_ctx *ctx, const char *why)
+{
+    push_sub          *sub = ctx->sub;
+    rmq_push_consumer *pc = sub->pc;
+
+    if (sub->hb_asked) {
+        return false;
+    }
+    rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
+             "%s: heartbeat, then rebalance topic %s again", why, sub->topic);
+    sub->hb_asked = true;
+    rmq_route_release(ctx->route);
+    free(ctx);
+    rmq_push_heartbeat(pc, rb_after_heartbeat, sub);
+    return true;
+}
+
 static void
 rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
 {
@@ -761,6 +846,10 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
 
     if (pc->stopping) {
         goto done;
+    }
+    if (rc == 0 && resp->code != RMQ_RESP_SUCCESS &&
+        rb_register_again(ctx, "the broker lists no consumer of the group")) {
+        return;
     }
     if (rc != 0 || resp->code != RMQ_RESP_SUCCESS ||
         rmq_cjson_consumer_ids(resp->body, resp->body_len, &ids, &n) != 0) {
@@ -777,6 +866,11 @@ rb_on_cids(rmq_cio *io, int rc, const rmq_rcmd *resp, void *arg)
     rmq_alloc_sort_ids(ids, n);
     me = rb_index(ids, n, pc->core.client_id);
     if (me < 0) {
+        if (rb_register_again(ctx, "this client is not among the consumers "
+                                   "of the group")) {
+            rmq_cjson_ids_free(ids, n);
+            return;
+        }
         rmq_clog(&pc->core.log, RMQ_CLIENT_LOG_INFO, "push.rebalance",
                  "this client is not (yet) among the %zu consumers of the "
                  "group",
@@ -865,8 +959,8 @@ rb_after_heartbeat(rmq_core *c, int failures, const rmq_error *first, void *arg)
     rmq_core_route(c, sub->topic, false, rb_on_route, sub);
 }
 
-static void
-rb_sub(push_sub *sub)
+void
+rmq_push_rebalance_sub(push_sub *sub)
 {
     if (sub->rebalancing) {
         sub->again = true;
@@ -883,6 +977,6 @@ rmq_push_rebalance_all(rmq_push_consumer *pc)
         return;
     }
     for (size_t i = 0; i < pc->nsubs; i++) {
-        rb_sub(&pc->subs[i]);
+        rmq_push_rebalance_sub(&pc->subs[i]);
     }
 }

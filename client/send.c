@@ -35,6 +35,8 @@ rmq_send_job_free(rmq_send_job *j)
     rmq_buf_free(&j->props);
     free(j->topic);
     free(j->group);
+    free(j->batch_ids);
+    free(j->offset_ids);
     free(j);
 }
 
@@ -216,6 +218,8 @@ rmq_send_prepare_batch(rmq_core *c, const rmq_send_cfg *cfg,
         strcpy(j->msg_id, ids[0]);
         j->batch = true;
         j->count = (int)n;
+        j->batch_ids = ids; /* the job keeps them for the result */
+        ids = NULL;
     }
     free(ids);
     free(idp);
@@ -228,6 +232,30 @@ rmq_send_prepare_batch(rmq_core *c, const rmq_send_cfg *cfg,
     }
     *out = j;
     return 0;
+}
+
+void
+rmq_send_batch_ids(const rmq_send_job *j, rmq_batch_id *ids, size_t n)
+{
+    const char *next = j->offset_ids;
+
+    for (size_t i = 0; i < n; i++) {
+        rmq_batch_id *b = &ids[i];
+        size_t        len = 0;
+
+        memset(b, 0, sizeof(*b));
+        if (j->batch_ids != NULL && i < (size_t)j->count) {
+            snprintf(b->msg_id, sizeof(b->msg_id), "%s", j->batch_ids[i]);
+        }
+        if (next != NULL) {
+            len = strcspn(next, ",");
+            snprintf(b->offset_msg_id, sizeof(b->offset_msg_id), "%.*s",
+                     (int)len, next);
+            next = next[len] == ',' ? next + len + 1 : NULL;
+        }
+        b->queue_offset =
+            j->res.queue_offset >= 0 ? j->res.queue_offset + (int64_t)i : -1;
+    }
 }
 
 int
@@ -293,6 +321,10 @@ send_result(rmq_send_job *j, const rmq_rcmd *resp)
         size_t n = strcspn(id, ",");
         snprintf(r->offset_msg_id, sizeof(r->offset_msg_id), "%.*s", (int)n,
                  id);
+        if (j->batch) {
+            free(j->offset_ids);
+            j->offset_ids = strdup(id); /* NULL: the ids stay "" */
+        }
     }
     rmq_rcmd_ext_i32(resp, "queueId", &qid);
     if (rmq_rcmd_ext_i64(resp, "queueOffset", &off) != 0) {

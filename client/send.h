@@ -64,6 +64,9 @@ struct rmq_send_job {
     void            *done_arg;
     rmq_send_cb      user_cb; /* async sends */
     void            *user_arg;
+    /* batches: every message's UNIQ_KEY, and the broker's msgId list */
+    char (*batch_ids)[RMQ_MSG_ID_MAX];
+    char *offset_ids; /* "id,id,..." as answered, or NULL */
 };
 
 /* Caller thread: validate and encode one message. */
@@ -74,6 +77,11 @@ int rmq_send_prepare(rmq_core *c, const rmq_send_cfg *cfg,
 int rmq_send_prepare_batch(rmq_core *c, const rmq_send_cfg *cfg,
                            const rmq_message *const *msgs, size_t n,
                            rmq_send_job **out, rmq_error *err);
+/*
+ * After a batch was stored: the ids of its n messages (n == job->count;
+ * offset ids from the broker's comma-separated msgId, "" when missing).
+ */
+void rmq_send_batch_ids(const rmq_send_job *job, rmq_batch_id *ids, size_t n);
 /* Send to this queue only. */
 int rmq_send_fix_queue(rmq_send_job *job, const rmq_queue *q, rmq_error *err);
 /* I/O thread task: start the job (arg is the job). */

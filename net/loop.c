@@ -90,8 +90,13 @@ rmq_loop_defer(rmq_loop *loop, rmq_io *io)
         return;
     }
     io->deferred = true;
-    io->defer_next = loop->defer_head;
-    loop->defer_head = io;
+    io->defer_next = NULL;
+    if (loop->defer_tail != NULL) {
+        loop->defer_tail->defer_next = io;
+    } else {
+        loop->defer_head = io;
+    }
+    loop->defer_tail = io;
 }
 
 void
@@ -102,11 +107,17 @@ rmq_loop_undefer(rmq_loop *loop, rmq_io *io)
     if (!io->deferred) {
         return;
     }
+    rmq_io *prev = NULL;
+
     while (*pp != NULL) {
         if (*pp == io) {
             *pp = io->defer_next;
+            if (loop->defer_tail == io) {
+                loop->defer_tail = prev;
+            }
             break;
         }
+        prev = *pp;
         pp = &(*pp)->defer_next;
     }
     io->deferred = false;
@@ -121,6 +132,7 @@ loop_run_deferred(rmq_loop *loop)
         rmq_io *list = loop->defer_head;
 
         loop->defer_head = NULL;
+        loop->defer_tail = NULL;
         while (list != NULL) {
             rmq_io *io = list;
             list = io->defer_next;

@@ -31,7 +31,8 @@ struct rmq_io {
 
 struct rmq_loop {
     int     epfd;
-    rmq_io *defer_head;
+    rmq_io *defer_head; /* deferred calls, in the order they were asked */
+    rmq_io *defer_tail;
     bool    in_dispatch;
 };
 
@@ -48,7 +49,9 @@ int  rmq_loop_mod(rmq_loop *loop, rmq_io *io, uint32_t events);
 void rmq_loop_del(rmq_loop *loop, rmq_io *io);
 /*
  * Call io->fn(loop, io, 0) once at the end of this iteration (or the next
- * one when called outside dispatch).  Idempotent until it runs.
+ * one when called outside dispatch), in the order of the first request:
+ * a connection asked to flush first writes first.  Idempotent until it
+ * runs.
  */
 void rmq_loop_defer(rmq_loop *loop, rmq_io *io);
 /* Forget a pending deferral (an owner about to be freed). */

@@ -21,6 +21,28 @@ rmq_ring_path(const char *run_dir, const char *owner, char *out, size_t cap)
     snprintf(out, cap, "%s/ring.%s", run_dir, owner);
 }
 
+/*
+ * Size the file and reserve its blocks now: a sparse ring would fault
+ * with SIGBUS on a full disk at the first write of a fresh page.
+ */
+static int
+ring_reserve_file(int fd, size_t size, const char *path)
+{
+    int err = 0;
+
+    if (ftruncate(fd, (off_t)size) != 0) {
+        err = errno;
+    } else {
+        err = posix_fallocate(fd, 0, (off_t)size);
+    }
+    if (err != 0) {
+        rmq_log_sys(RMQ_LOG_ERR, "ring.create", err,
+                    "cannot reserve put ring \"%s\" (disk full?)", path);
+        return RMQ_ERR_SYS;
+    }
+    return 0;
+}
+
 static int
 ring_map(const char *path, size_t size, bool writable, rmq_ring *out)
 {
@@ -34,9 +56,7 @@ ring_map(const char *path, size_t size, bool writable, rmq_ring *out)
     if (fd < 0) {
         return errno == ENOENT ? RMQ_ERR_NOTFOUND : RMQ_ERR_SYS;
     }
-    if (writable && ftruncate(fd, (off_t)size) != 0) {
-        rmq_log_sys(RMQ_LOG_ERR, "ring.create", errno,
-                    "cannot size put ring \"%s\"", path);
+    if (writable && ring_reserve_file(fd, size, path) != 0) {
         close(fd);
         return RMQ_ERR_SYS;
     }

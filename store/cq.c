@@ -8,12 +8,15 @@
 #include "common/err.h"
 #include "common/log.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 _Static_assert(offsetof(rmq_cq, key) == 0, "the cache casts keys to queues");
 
@@ -437,4 +440,52 @@ rmq_cq_cache_drop(rmq_cq_cache *c, const char *topic, size_t topic_len,
     if (k != NULL) {
         cache_close(c, (rmq_cq *)k);
     }
+}
+
+static int
+cq_rm_tree(const char *path)
+{
+    DIR           *d = opendir(path);
+    struct dirent *e;
+    char           child[PATH_MAX];
+    int            rc = 0;
+
+    if (d == NULL) {
+        return errno == ENOENT ? 0 : RMQ_ERR_SYS;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+        if (e->d_type == DT_DIR) {
+            rc |= cq_rm_tree(child);
+        } else if (unlink(child) != 0) {
+            rc = RMQ_ERR_SYS;
+        }
+    }
+    closedir(d);
+    if (rmdir(path) != 0) {
+        rc = RMQ_ERR_SYS;
+    }
+    return rc;
+}
+
+int
+rmq_cq_remove_topic(const char *root, const char *topic)
+{
+    char path[PATH_MAX];
+    int  rc;
+
+    if (topic[0] == '\0' || strchr(topic, '/') != NULL ||
+        strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0) {
+        return RMQ_ERR_INVAL;
+    }
+    snprintf(path, sizeof(path), "%s/%s/%s", root, RMQ_CQ_DIR, topic);
+    rc = cq_rm_tree(path);
+    if (rc != 0) {
+        rmq_log_sys(RMQ_LOG_WARN, "cq.remove", errno,
+                    "could not remove all of \"%s\"", path);
+    }
+    return rc;
 }

@@ -162,6 +162,12 @@ void rmq_cq_cache_fini(rmq_cq_cache *c);
  */
 int rmq_cq_cache_get(rmq_cq_cache *c, const char *topic, size_t topic_len,
                      int32_t queue_id, rmq_cq **out);
+/*
+ * Writer (dispatcher): delete every consume-queue file of a topic (its
+ * topic was deleted).  Readers that still map a file keep reading it until
+ * they drop it.  Returns 0 or RMQ_ERR_SYS (logged).
+ */
+int rmq_cq_remove_topic(const char *root, const char *topic);
 /* Close topic/queue_id if it is open (say, its topic was deleted). */
 void rmq_cq_cache_drop(rmq_cq_cache *c, const char *topic, size_t topic_len,
                        int32_t queue_id);

@@ -51,6 +51,23 @@ mfq_cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/*
+ * Failures to create files repeat on every append while a disk is full:
+ * one line per second per process says it without flooding the log.
+ */
+static bool
+mfq_log_allowed(void)
+{
+    static int64_t next_ms;
+    int64_t        now = rmq_mono_ms();
+
+    if (now < next_ms) {
+        return false;
+    }
+    next_ms = now + 1000;
+    return true;
+}
+
 int
 rmq_mfq_mkdirs(const char *dir)
 {
@@ -67,9 +84,12 @@ rmq_mfq_mkdirs(const char *dir)
         }
         tmp[i] = '\0';
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-            rmq_log_sys(RMQ_LOG_ERR, "mfq.mkdir", errno,
-                        "could not create directory \"%s\"", tmp);
-            return RMQ_ERR_SYS;
+            int err = errno;
+            if (mfq_log_allowed()) {
+                rmq_log_sys(RMQ_LOG_ERR, "mfq.mkdir", err,
+                            "could not create directory \"%s\"", tmp);
+            }
+            return err == ENOSPC ? RMQ_ERR_FULL : RMQ_ERR_SYS;
         }
         tmp[i] = dir[i];
     }
@@ -467,8 +487,10 @@ mfq_create_file(const rmq_mfq *q, int64_t start)
     return 0;
 
 fail:
-    rmq_log_sys(RMQ_LOG_ERR, "mfq.create", err, "could not create \"%s\"",
-                path);
+    if (mfq_log_allowed()) {
+        rmq_log_sys(RMQ_LOG_ERR, "mfq.create", err, "could not create \"%s\"",
+                    path);
+    }
     return err == ENOSPC ? RMQ_ERR_FULL : RMQ_ERR_SYS;
 }
 
@@ -622,6 +644,27 @@ rmq_mfq_truncate(rmq_mfq *q, int64_t off)
     }
     rmq_mfq_sync_dir(q->dir);
     return rc;
+}
+
+void
+rmq_mfq_release(rmq_mfq *q, int64_t from, int64_t to)
+{
+    const int64_t page = 4096;
+
+    for (uint32_t i = 0; i < q->nfiles; i++) {
+        const rmq_mfile *f = &q->files[i];
+        int64_t          lo = RMQ_MAX(from, f->start);
+        int64_t          hi = RMQ_MIN(to, f->start + q->file_size);
+
+        if (f->base == NULL || lo >= hi) {
+            continue;
+        }
+        lo = (lo - f->start + page - 1) / page * page;
+        hi = (hi - f->start) / page * page;
+        if (hi > lo) {
+            madvise(f->base + lo, (size_t)(hi - lo), MADV_DONTNEED);
+        }
+    }
 }
 
 void

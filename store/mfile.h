@@ -98,6 +98,14 @@ int rmq_mfq_sync(rmq_mfq *q, int64_t from, int64_t to);
  */
 int rmq_mfq_truncate(rmq_mfq *q, int64_t off);
 
+/*
+ * Drop this process's page-table entries for [from, to) (whole pages
+ * inside it): the pages stay in the page cache, dirty ones are still
+ * written back, and a later access just maps them again.  Keeps the
+ * resident size of a long-running process at its working set instead of
+ * everything it ever touched.  Never blocks on I/O.
+ */
+void rmq_mfq_release(rmq_mfq *q, int64_t from, int64_t to);
 /* Forget (unmap) files that end at or before off; the files stay. */
 void rmq_mfq_forget_before(rmq_mfq *q, int64_t off);
 

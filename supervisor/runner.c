@@ -15,6 +15,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,51 @@
 /* The one actor of this process; signal handlers reach it through here. */
 static rmq_actor runner_self;
 static int       runner_wakeup_wr = -1;
+
+/*
+ * Until READY a helper thread keeps the heartbeat fresh, so a long start
+ * (recovering a big store, replaying its tail) is not taken for a hang;
+ * startTimeoutSec still bounds the start.
+ */
+static pthread_t   runner_beat_thread;
+static atomic_bool runner_beat_stop;
+static bool        runner_beat_running;
+
+static void *
+runner_beat_main(void *arg)
+{
+    rmq_actor *self = arg;
+
+    while (!atomic_load(&runner_beat_stop)) {
+        atomic_store_explicit(&self->slot->act.s.heartbeat_ms, rmq_mono_ms(),
+                              memory_order_relaxed);
+        usleep(200 * 1000);
+    }
+    return NULL;
+}
+
+static void
+runner_beat_start(rmq_actor *self)
+{
+    sigset_t all, old;
+
+    /* signals go to the main thread: the helper blocks them all */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    runner_beat_running =
+        pthread_create(&runner_beat_thread, NULL, runner_beat_main, self) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void
+runner_beat_stop_join(void)
+{
+    if (runner_beat_running) {
+        atomic_store(&runner_beat_stop, true);
+        pthread_join(runner_beat_thread, NULL);
+        runner_beat_running = false;
+    }
+}
 
 static void
 runner_on_stop(int sig)
@@ -227,6 +275,7 @@ rmq_runner_main(int argc, char **argv)
     if (rc != 0) {
         return rc == RMQ_ERR_CONFIG ? RMQ_EXIT_FATAL : RMQ_EXIT_TRANSIENT;
     }
+    runner_beat_start(self);
     self->desc->main(self);
     rmq_actor_exit(self, RMQ_EXIT_OK);
 }
@@ -234,6 +283,7 @@ rmq_runner_main(int argc, char **argv)
 void
 rmq_actor_ready(rmq_actor *self)
 {
+    runner_beat_stop_join();
     rmq_actor_tick(self);
     atomic_store_explicit(&self->slot->act.s.ready_pid, (int32_t)getpid(),
                           memory_order_release);
@@ -244,6 +294,7 @@ rmq_actor_ready(rmq_actor *self)
 void
 rmq_actor_exit(rmq_actor *self, int code)
 {
+    runner_beat_stop_join();
     if (self->slot != NULL && code == RMQ_EXIT_OK) {
         atomic_store(&self->slot->act.s.clean_pid, (int32_t)getpid());
     }

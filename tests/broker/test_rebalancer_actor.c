@@ -818,7 +818,10 @@ END_TEST
 
 START_TEST(test_offset_query_against_queue_windows)
 {
-    const int    n[2] = {3, 0};
+    const int   n[2] = {3, 0};
+    const char *nozero[] = {
+        "consumerGroup",     "G",     "topic", "TQ", "queueId", "0",
+        "setZeroIfNotFound", "false", NULL};
     rmq_queue_d *q1;
 
     T_NEED_ACCEPTOR();
@@ -828,6 +831,9 @@ START_TEST(test_offset_query_against_queue_windows)
     /* a young queue (min 0) is read from its start */
     ck_assert_int_eq(t_query("TQ", "0"), RMQ_RESP_SUCCESS);
     ck_assert_str_eq(t_resp_ext("offset"), "0");
+    /* unless the client asks not to (5.x setZeroIfNotFound=false) */
+    ck_assert_int_eq(t_call(1, RMQ_REQ_QUERY_CONSUMER_OFFSET, NULL, nozero),
+                     RMQ_RESP_QUERY_NOT_FOUND);
     /* play the dispatcher after old files of idle queue 1 were deleted */
     q1 = t_queue("TQ", 1, 0);
     atomic_store(&q1->max_offset, 10);

@@ -2,20 +2,16 @@
  * test_broker.c - Check suite "client.broker": librmq against a real
  * rmq-supervisor (name server + broker) started by the suite on free
  * loopback ports with a temp store.  Covers sync, async, oneway, batch
- * and ordered sends read back with the pull consumer, and the push
- * consumer in CLUSTERING (two instances) and BROADCASTING, and
- * RECONSUME_LATER redelivery (run only with RMQ_TEST_RETRY_PATH=1 until
- * the broker's retry path exists).
- *
- * One broker per TCase, started by an unchecked fixture in Check's
- * parent process with tests/support/rmqtest.h (temp dirs under a base
- * dir removed by the fixture, spawned processes that die with the test
- * run), so a broker that never comes up fails every test of the TCase at
- * once with the reason and the log path, without waiting again per test.
+ * and ordered sends read back with the pull consumer (which shows in its
+ * group's consumer list through heartbeats), batch results, and the push
+ * consumer in CLUSTERING (two instances) and BROADCASTING, RECONSUME_LATER
+ * redelivery through the retry topic, CONSUME_FROM_TIMESTAMP and tag
+ * filtering.  The broker comes from clientbroker.h (one per TCase).
  */
-#include "rmq/client.h"
+#include "tests/client/clientbroker.h"
 
-#include "tests/support/rmqtest.h"
+#include "net/rpc.h"
+#include "proto/codes.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -23,179 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define BRK_START_MS 20000
-#define BRK_WAIT_MS 30000
-
-/* ---- the broker under test --------------------------------------------- */
-
-static struct {
-    rmqtest_broker b;
-    bool           inited;
-    char           ns[64];
-    char           why[512]; /* set when it could not be started */
-} bk;
-
-static void
-brk_write_conf(void)
-{
-    rmqtest_write_file(
-        bk.b.conf,
-        "broker = {\n"
-        "    brokerClusterName = \"DefaultCluster\";\n"
-        "    brokerName = \"broker-a\";\n"
-        "    brokerId = 0;\n"
-        "    brokerIP1 = \"127.0.0.1\";\n"
-        "    listenPort = %d;\n"
-        "    namesrvAddr = \"%s\";\n"
-        "    storePathRootDir = \"%s/store\";\n"
-        "    mappedFileSizeCommitLog = 16777216;\n"
-        "    mappedFileSizeConsumeQueue = 60000;\n"
-        "    autoCreateTopicEnable = true;\n"
-        "    autoCreateSubscriptionGroup = true;\n"
-        "};\n"
-        "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
-        "supervisor = {\n    runDir = \"%s\";\n};\n",
-        bk.b.port, bk.ns, bk.b.dir, bk.b.ns_port, bk.b.run_dir);
-}
-
-/* The broker is up once the name server hands out the TBW102 route. */
-static bool
-brk_ready(void *arg)
-{
-    rmq_producer_opts o;
-    rmq_producer     *p = NULL;
-    rmq_queue        *qs = NULL;
-    size_t            n = 0;
-    bool              ok = false;
-
-    (void)arg;
-    if (!rmqtest_broker_running(&bk.b)) {
-        return true; /* nothing to wait for */
-    }
-    rmq_producer_opts_init(&o);
-    o.namesrv_addr = bk.ns;
-    o.send_timeout_ms = 1000;
-    o.log_level = RMQ_CLIENT_LOG_ERROR;
-    if (rmq_producer_new(&o, &p, NULL) == 0 &&
-        rmq_producer_start(p, NULL) == 0 &&
-        rmq_producer_fetch_queues(p, "TBW102", &qs, &n, NULL) == 0) {
-        ok = n > 0;
-    }
-    rmq_queues_free(qs);
-    rmq_producer_destroy(p);
-    return ok;
-}
-
-/* Unchecked setup, in Check's parent process. */
-static void
-brk_start(void)
-{
-    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
-
-    memset(&bk, 0, sizeof(bk));
-    rmqtest_base_setup();
-    if (bin == NULL) {
-        snprintf(bk.why, sizeof(bk.why),
-                 "RMQ_SUPERVISOR_BIN is not set (run through ctest)");
-        return;
-    }
-    rmqtest_broker_init(&bk.b, "client");
-    bk.inited = true;
-    snprintf(bk.ns, sizeof(bk.ns), "127.0.0.1:%d", bk.b.ns_port);
-    brk_write_conf();
-    rmqtest_broker_start(&bk.b, bin, NULL);
-    if (rmqtest_wait_until(brk_ready, NULL, BRK_START_MS) &&
-        rmqtest_broker_running(&bk.b)) {
-        return;
-    }
-    snprintf(bk.why, sizeof(bk.why),
-             "no broker at 127.0.0.1:%d (name server %s) within %d ms%s; "
-             "supervisor log: %s (kept with RMQTEST_KEEP=1)",
-             bk.b.port, bk.ns, rmqtest_scale_ms(BRK_START_MS),
-             rmqtest_broker_running(&bk.b) ? "" : " (supervisor exited)",
-             bk.b.log);
-}
-
-static void
-brk_stop(void)
-{
-    if (bk.inited) {
-        rmqtest_broker_fini(&bk.b);
-        bk.inited = false;
-    }
-    rmqtest_base_teardown();
-}
-
-/* Every test starts here: fail at once when there is no broker. */
-static void
-brk_need(void)
-{
-    ck_assert_msg(bk.why[0] == '\0', "%s", bk.why);
-}
+#include <time.h>
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static bool
-brk_wait(rmqtest_cond_fn cond, void *arg, int timeout_ms)
-{
-    return rmqtest_wait_until(cond, arg, timeout_ms);
-}
-
-/* A topic name no other test uses. */
-static void
-brk_topic(char *out, size_t cap, const char *tag)
-{
-    snprintf(out, cap, "%s_%d_%lld", tag, (int)getpid(),
-             (long long)(rmqtest_now_us() % 1000000));
-}
-
-static rmq_producer *
-brk_producer(void)
-{
-    rmq_producer_opts o;
-    rmq_producer     *p = NULL;
-    rmq_error         err;
-
-    rmq_producer_opts_init(&o);
-    o.namesrv_addr = bk.ns;
-    ck_assert_msg(rmq_producer_new(&o, &p, &err) == 0, "%s", err.message);
-    ck_assert_msg(rmq_producer_start(p, &err) == 0, "%s", err.message);
-    return p;
-}
-
-static rmq_pull_consumer *
-brk_puller(void)
-{
-    rmq_pull_consumer_opts o;
-    rmq_pull_consumer     *c = NULL;
-    rmq_error              err;
-
-    rmq_pull_consumer_opts_init(&o);
-    o.namesrv_addr = bk.ns;
-    o.group = "client_test_pull";
-    ck_assert_msg(rmq_pull_consumer_new(&o, &c, &err) == 0, "%s", err.message);
-    ck_assert_msg(rmq_pull_consumer_start(c, &err) == 0, "%s", err.message);
-    return c;
-}
-
-static void
-brk_send(rmq_producer *p, const char *topic, const char *body, const char *keys,
-         rmq_send_result *res)
-{
-    rmq_message    *m = NULL;
-    rmq_send_result r;
-    rmq_error       err;
-
-    ck_assert_int_eq(rmq_message_new(topic, body, strlen(body), &m, NULL), 0);
-    if (keys != NULL) {
-        ck_assert_int_eq(rmq_message_set_keys(m, keys, NULL), 0);
-    }
-    ck_assert_msg(rmq_producer_send(p, m, res ? res : &r, &err) == 0,
-                  "send to %s: %s", topic, err.message);
-    rmq_message_free(m);
-}
 
 /* Every message of every queue of topic, queue by queue, in order.
  * Bodies are appended to out as "q<idx>:<body>\n".  -1 while the name
@@ -267,7 +93,7 @@ START_TEST(test_broker_sync_sends_are_read_back)
     brk_need();
     brk_topic(topic, sizeof(topic), "sync");
     p = brk_producer();
-    c = brk_puller();
+    c = brk_puller(NULL);
     for (int i = 0; i < 3; i++) {
         char body[16];
         snprintf(body, sizeof(body), "sync-%d", i);
@@ -351,7 +177,7 @@ START_TEST(test_broker_oneway_sends_arrive)
     brk_need();
     brk_topic(topic, sizeof(topic), "oneway");
     p = brk_producer();
-    c = brk_puller();
+    c = brk_puller(NULL);
     brk_send(p, topic, "create", NULL, NULL);
     for (int i = 0; i < 5; i++) {
         rmq_message *m = NULL;
@@ -381,7 +207,7 @@ START_TEST(test_broker_batch_lands_in_one_queue_in_order)
     brk_need();
     brk_topic(topic, sizeof(topic), "batch");
     p = brk_producer();
-    c = brk_puller();
+    c = brk_puller(NULL);
     brk_send(p, topic, "create", NULL, NULL);
     for (int i = 0; i < 4; i++) {
         char body[16];
@@ -413,6 +239,162 @@ START_TEST(test_broker_batch_lands_in_one_queue_in_order)
 }
 END_TEST
 
+typedef struct brk_pulled {
+    rmq_pull_consumer      *c;
+    const rmq_pull_request *req;
+    rmq_pull_result        *r; /* the last pull */
+    size_t                  want;
+} brk_pulled;
+
+static bool
+brk_pulled_all(void *arg)
+{
+    brk_pulled *pg = arg;
+
+    rmq_pull_result_free(pg->r);
+    pg->r = NULL;
+    return rmq_pull_consumer_pull(pg->c, pg->req, &pg->r, NULL) == 0 &&
+           pg->r->nmsgs >= pg->want;
+}
+
+START_TEST(test_broker_batch_result_names_every_message)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    rmq_message       *ms[5];
+    rmq_batch_id       ids[5];
+    rmq_send_result    res;
+    rmq_pull_request   req = {.max_msgs = 32};
+    rmq_pull_result   *r = NULL;
+    brk_pulled         pg;
+    char               topic[64];
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "batchids");
+    p = brk_producer();
+    c = brk_puller(NULL);
+    brk_send(p, topic, "create", NULL, NULL);
+    for (int i = 0; i < 5; i++) {
+        char body[16];
+        snprintf(body, sizeof(body), "b-%d", i);
+        ck_assert_int_eq(
+            rmq_message_new(topic, body, strlen(body), &ms[i], NULL), 0);
+    }
+    ck_assert_msg(rmq_producer_send_batch_ids(p, (const rmq_message *const *)ms,
+                                              5, &res, ids, &err) == 0,
+                  "%s", err.message);
+    ck_assert_str_eq(ids[0].msg_id, res.msg_id);
+    ck_assert_str_eq(ids[0].offset_msg_id, res.offset_msg_id);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_uint_eq(strlen(ids[i].msg_id), 32);
+        ck_assert_uint_eq(strlen(ids[i].offset_msg_id), 32);
+        ck_assert_int_eq(ids[i].queue_offset, res.queue_offset + i);
+        for (int k = 0; k < i; k++) {
+            ck_assert_str_ne(ids[i].msg_id, ids[k].msg_id);
+            ck_assert_str_ne(ids[i].offset_msg_id, ids[k].offset_msg_id);
+        }
+    }
+    /* read back: each message carries the ids the result named (once
+     * the dispatcher indexed them) */
+    brk_wait_routed(topic);
+    req.queue = res.queue;
+    req.offset = res.queue_offset;
+    pg = (brk_pulled){c, &req, NULL, 5};
+    ck_assert_msg(brk_wait(brk_pulled_all, &pg, BRK_WAIT_MS), "not pulled");
+    r = pg.r;
+    ck_assert_uint_eq(r->nmsgs, 5);
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        ck_assert_str_eq(rmq_message_ext_get_msg_id(r->msgs[i]), ids[i].msg_id);
+        ck_assert_str_eq(rmq_message_ext_get_offset_msg_id(r->msgs[i]),
+                         ids[i].offset_msg_id);
+        ck_assert_int_eq(rmq_message_ext_get_queue_offset(r->msgs[i]),
+                         ids[i].queue_offset);
+    }
+    rmq_pull_result_free(r);
+    for (int i = 0; i < 5; i++) {
+        rmq_message_free(ms[i]);
+    }
+    rmq_pull_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+/* GET_CONSUMER_LIST_BY_GROUP (38) straight to the broker: how many
+ * consumers the group has (0 when the broker says it has none). */
+static int
+brk_group_size(const char *group)
+{
+    rmq_rpc         r;
+    rmq_rcmd_out    o;
+    const rmq_rcmd *resp;
+    char            addr[64];
+    int             n = 0;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", bk.b.port);
+    ck_assert_int_eq(rmq_rpc_connect(&r, addr, 3000), 0);
+    rmq_rcmd_out_init(&o, RMQ_REQ_GET_CONSUMER_LIST_BY_GROUP, 0, 0);
+    rmq_rcmd_out_ext(&o, "consumerGroup", group);
+    ck_assert_int_eq(rmq_rpc_call(&r, &o, NULL, 0, &resp), 0);
+    for (uint32_t i = 0;
+         resp->code == RMQ_RESP_SUCCESS && resp->body && i < resp->body_len;
+         i++) {
+        n += resp->body[i] == '@'; /* one per client id "ip@instance" */
+    }
+    rmq_rpc_close(&r);
+    return n;
+}
+
+typedef struct brk_listed {
+    const char *group;
+    int         want;
+} brk_listed;
+
+static bool
+brk_group_has(void *arg)
+{
+    brk_listed *l = arg;
+    return brk_group_size(l->group) == l->want;
+}
+
+START_TEST(test_broker_pull_consumer_is_listed_only_with_heartbeats)
+{
+    rmq_producer      *p;
+    rmq_pull_consumer *c;
+    rmq_queue         *qs = NULL;
+    size_t             n = 0;
+    char               topic[64], group[80];
+    brk_listed         l;
+    rmq_error          err;
+
+    brk_need();
+    brk_topic(topic, sizeof(topic), "pullhb");
+    snprintf(group, sizeof(group), "P_%s", topic);
+    p = brk_producer();
+    brk_send(p, topic, "create", NULL, NULL);
+    brk_wait_routed(topic);
+    c = brk_puller(group); /* no heartbeats: never listed */
+    ck_assert_msg(rmq_pull_consumer_fetch_queues(c, topic, &qs, &n, &err) == 0,
+                  "%s", err.message);
+    rmq_queues_free(qs);
+    qs = NULL;
+    l = (brk_listed){group, 1};
+    ck_assert_msg(!brk_wait(brk_group_has, &l, 1000), "listed");
+    rmq_pull_consumer_destroy(c);
+    c = brk_puller_hb(group, 30000);
+    ck_assert_int_eq(brk_group_size(group), 0);
+    /* the first route brings a heartbeat, not only the 30 s timer */
+    ck_assert_msg(rmq_pull_consumer_fetch_queues(c, topic, &qs, &n, &err) == 0,
+                  "%s", err.message);
+    ck_assert_msg(brk_wait(brk_group_has, &l, 5000), "not listed");
+    rmq_pull_consumer_destroy(c);
+    l.want = 0;
+    ck_assert_msg(brk_wait(brk_group_has, &l, 5000), "still listed");
+    rmq_queues_free(qs);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
 static int
 brk_select(int nqueues, const rmq_message *msg, void *arg)
 {
@@ -431,7 +413,7 @@ START_TEST(test_broker_ordered_sends_stay_in_order_per_queue)
     brk_need();
     brk_topic(topic, sizeof(topic), "ordered");
     p = brk_producer();
-    c = brk_puller();
+    c = brk_puller(NULL);
     brk_send(p, topic, "create", "9", NULL);
     for (int i = 0; i < 40; i++) {
         char         key[8], body[16];
@@ -481,6 +463,8 @@ typedef struct brk_seen {
     pthread_mutex_t mu;
     char            warning[512]; /* the client's last warning */
     char            ids[256][64];
+    char            bodies[256][32];
+    int             reconsumed[256]; /* reconsume times when recorded */
     int             n;
     int             probes;
     int             dups;
@@ -489,12 +473,39 @@ typedef struct brk_seen {
     bool            fail_first;
 } brk_seen;
 
+static void
+brk_seen_init(brk_seen *s)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+}
+
+/* s->mu held. */
+static void
+brk_seen_record(brk_seen *s, const rmq_message_ext *m, const char *body)
+{
+    const char *id = rmq_message_ext_get_msg_id(m);
+    bool        dup = false;
+
+    for (int i = 0; i < s->n; i++) {
+        dup = dup || strcmp(s->ids[i], id) == 0;
+    }
+    if (dup) {
+        s->dups++;
+    } else if (s->n < 256) {
+        snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", id);
+        snprintf(s->bodies[s->n], sizeof(s->bodies[0]), "%s", body);
+        s->reconsumed[s->n] = rmq_message_ext_get_reconsume_times(m);
+        s->n++;
+    }
+    s->redelivered += rmq_message_ext_get_reconsume_times(m) > 0;
+}
+
 static rmq_consume_status
 brk_seen_cb(const rmq_message_ext *m, void *arg)
 {
     brk_seen          *s = arg;
     const char        *body = rmq_message_ext_get_body(m, NULL);
-    const char        *id = rmq_message_ext_get_msg_id(m);
     rmq_consume_status st = RMQ_CONSUME_SUCCESS;
 
     pthread_mutex_lock(&s->mu);
@@ -504,16 +515,7 @@ brk_seen_cb(const rmq_message_ext *m, void *arg)
         s->later++;
         st = RMQ_CONSUME_RECONSUME_LATER;
     } else {
-        bool dup = false;
-        for (int i = 0; i < s->n; i++) {
-            dup = dup || strcmp(s->ids[i], id) == 0;
-        }
-        if (dup) {
-            s->dups++;
-        } else if (s->n < 256) {
-            snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", id);
-        }
-        s->redelivered += rmq_message_ext_get_reconsume_times(m) > 0;
+        brk_seen_record(s, m, body);
     }
     pthread_mutex_unlock(&s->mu);
     return st;
@@ -530,9 +532,18 @@ brk_log(int level, const char *line, void *arg)
     pthread_mutex_unlock(&s->mu);
 }
 
+typedef struct brk_cons {
+    const char       *group;
+    const char       *topic;
+    const char       *expr; /* NULL: "*" */
+    rmq_message_model model;
+    rmq_consume_from  from; /* FIRST_OFFSET unless set with from_set */
+    bool              from_set;
+    int64_t           timestamp_ms;
+} brk_cons;
+
 static rmq_push_consumer *
-brk_consumer(const char *group, const char *topic, rmq_message_model model,
-             brk_seen *s)
+brk_consumer_with(const brk_cons *bc, brk_seen *s)
 {
     rmq_push_consumer_opts o;
     rmq_push_consumer     *c = NULL;
@@ -540,9 +551,10 @@ brk_consumer(const char *group, const char *topic, rmq_message_model model,
 
     rmq_push_consumer_opts_init(&o);
     o.namesrv_addr = bk.ns;
-    o.group = group;
-    o.model = model;
-    o.consume_from = RMQ_CONSUME_FROM_FIRST_OFFSET;
+    o.group = bc->group;
+    o.model = bc->model;
+    o.consume_from = bc->from_set ? bc->from : RMQ_CONSUME_FROM_FIRST_OFFSET;
+    o.consume_timestamp_ms = bc->timestamp_ms;
     o.on_message = brk_seen_cb;
     o.on_message_arg = s;
     o.rebalance_interval_ms = 2000;
@@ -551,10 +563,20 @@ brk_consumer(const char *group, const char *topic, rmq_message_model model,
     o.log_fn = brk_log;
     o.log_arg = s;
     ck_assert_msg(rmq_push_consumer_new(&o, &c, &err) == 0, "%s", err.message);
-    ck_assert_msg(rmq_push_consumer_subscribe(c, topic, "*", &err) == 0, "%s",
-                  err.message);
+    ck_assert_msg(rmq_push_consumer_subscribe(
+                      c, bc->topic, bc->expr ? bc->expr : "*", &err) == 0,
+                  "%s", err.message);
     ck_assert_msg(rmq_push_consumer_start(c, &err) == 0, "%s", err.message);
     return c;
+}
+
+static rmq_push_consumer *
+brk_consumer(const char *group, const char *topic, rmq_message_model model,
+             brk_seen *s)
+{
+    brk_cons bc = {.group = group, .topic = topic, .model = model};
+
+    return brk_consumer_with(&bc, s);
 }
 
 static int
@@ -568,19 +590,38 @@ brk_seen_get(brk_seen *s, int what)
     return v;
 }
 
+/* How many recorded bodies start with prefix. */
+static int
+brk_seen_count(brk_seen *s, const char *prefix)
+{
+    int v = 0;
+
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n; i++) {
+        v += strncmp(s->bodies[i], prefix, strlen(prefix)) == 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
 typedef struct brk_goal {
-    brk_seen *s[2];
-    int       what;
-    int       want; /* each (what 1) or in total */
+    brk_seen   *s[2];
+    int         what;
+    int         want;   /* each (what 1) or in total */
+    const char *prefix; /* what 3: bodies starting with it */
 } brk_goal;
 
 static bool
 brk_goal_met(void *arg)
 {
     brk_goal *g = arg;
-    int       a = brk_seen_get(g->s[0], g->what);
-    int       b = g->s[1] != NULL ? brk_seen_get(g->s[1], g->what) : 0;
+    int       a, b;
 
+    if (g->what == 3) {
+        return brk_seen_count(g->s[0], g->prefix) >= g->want;
+    }
+    a = brk_seen_get(g->s[0], g->what);
+    b = g->s[1] != NULL ? brk_seen_get(g->s[1], g->what) : 0;
     if (g->what == 1) {
         return a >= g->want && (g->s[1] == NULL || b >= g->want);
     }
@@ -607,10 +648,8 @@ START_TEST(test_broker_clustering_two_instances_get_everything_once)
     int64_t            until;
 
     brk_need();
-    memset(&s1, 0, sizeof(s1));
-    memset(&s2, 0, sizeof(s2));
-    pthread_mutex_init(&s1.mu, NULL);
-    pthread_mutex_init(&s2.mu, NULL);
+    brk_seen_init(&s1);
+    brk_seen_init(&s2);
     brk_topic(topic, sizeof(topic), "clu");
     snprintf(group, sizeof(group), "G_%s", topic);
     p = brk_producer();
@@ -654,10 +693,8 @@ START_TEST(test_broker_broadcasting_each_instance_gets_everything)
     char               topic[64], group[80];
 
     brk_need();
-    memset(&s1, 0, sizeof(s1));
-    memset(&s2, 0, sizeof(s2));
-    pthread_mutex_init(&s1.mu, NULL);
-    pthread_mutex_init(&s2.mu, NULL);
+    brk_seen_init(&s1);
+    brk_seen_init(&s2);
     brk_topic(topic, sizeof(topic), "bro");
     snprintf(group, sizeof(group), "B_%s", topic);
     p = brk_producer();
@@ -686,27 +723,123 @@ START_TEST(test_broker_reconsume_later_is_redelivered)
     char               topic[64], group[80];
 
     brk_need();
-    if (getenv("RMQ_TEST_RETRY_PATH") == NULL) {
-        fprintf(stderr,
-                "SKIP: client.broker reconsume: RECONSUME_LATER "
-                "redelivery needs the broker's retry path "
-                "(CONSUMER_SEND_MSG_BACK, %%RETRY%% topics, delay levels); "
-                "set RMQ_TEST_RETRY_PATH=1 to run it\n");
-        return;
-    }
-    memset(&s, 0, sizeof(s));
-    pthread_mutex_init(&s.mu, NULL);
+    brk_seen_init(&s);
     s.fail_first = true;
     brk_topic(topic, sizeof(topic), "retry");
     snprintf(group, sizeof(group), "R_%s", topic);
     p = brk_producer();
     brk_send_n(p, topic, "real", 3);
     c = brk_consumer(group, topic, RMQ_MODEL_CLUSTERING, &s);
-    /* the first retry comes after delay level 3 (10 s) */
+    /* delay level 3 is one second in this broker's config */
     g = (brk_goal){.s = {&s, NULL}, .what = 2, .want = 3};
-    ck_assert_msg(brk_wait(brk_goal_met, &g, 60000),
+    ck_assert_msg(brk_wait(brk_goal_met, &g, BRK_WAIT_MS),
                   "%d of 3 came back (%d asked to reconsume)",
                   brk_seen_get(&s, 2), s.later);
+    pthread_mutex_lock(&s.mu);
+    ck_assert_int_eq(s.later, 3);
+    ck_assert_int_eq(s.n, 3);
+    ck_assert_int_eq(s.dups, 0);
+    for (int i = 0; i < s.n; i++) {
+        /* the original topic and id, delivered again once */
+        ck_assert_int_eq(s.reconsumed[i], 1);
+        ck_assert_int_eq(strncmp(s.bodies[i], "real-", 5), 0);
+    }
+    pthread_mutex_unlock(&s.mu);
+    rmq_push_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+static int64_t
+brk_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+brk_wall_passed(void *arg)
+{
+    return brk_wall_ms() > *(int64_t *)arg;
+}
+
+START_TEST(test_broker_consume_from_timestamp_skips_older_messages)
+{
+    brk_seen           s;
+    brk_goal           g;
+    brk_cons           bc;
+    rmq_push_consumer *c;
+    rmq_producer      *p;
+    char               topic[64], group[80];
+    int64_t            cut;
+
+    brk_need();
+    brk_seen_init(&s);
+    brk_topic(topic, sizeof(topic), "time");
+    snprintf(group, sizeof(group), "T_%s", topic);
+    p = brk_producer();
+    /* eight of each: the producer's round robin puts two in each of the
+     * four queues, so every queue has old messages before new ones */
+    brk_send_n(p, topic, "old", 8);
+    brk_wait_routed(topic);
+    cut = brk_wall_ms() + 1;
+    ck_assert(brk_wait(brk_wall_passed, &cut, 1000));
+    brk_send_n(p, topic, "new", 8);
+    bc = (brk_cons){.group = group,
+                    .topic = topic,
+                    .model = RMQ_MODEL_CLUSTERING,
+                    .from = RMQ_CONSUME_FROM_TIMESTAMP,
+                    .from_set = true,
+                    .timestamp_ms = cut};
+    c = brk_consumer_with(&bc, &s);
+    g = (brk_goal){.s = {&s, NULL}, .what = 3, .want = 8, .prefix = "new-"};
+    ck_assert_msg(brk_wait(brk_goal_met, &g, BRK_WAIT_MS), "got %d of 8",
+                  brk_seen_count(&s, "new-"));
+    /* an old message would have come before the new ones of its queue */
+    g = (brk_goal){.s = {&s, NULL}, .what = 3, .want = 1, .prefix = "old-"};
+    ck_assert_msg(!brk_wait(brk_goal_met, &g, 500),
+                  "%d message(s) stored before the timestamp came too",
+                  brk_seen_count(&s, "old-"));
+    ck_assert_int_eq(s.dups, 0);
+    rmq_push_consumer_destroy(c);
+    rmq_producer_destroy(p);
+}
+END_TEST
+
+START_TEST(test_broker_tag_subscriber_sees_only_its_tag)
+{
+    brk_seen           s;
+    brk_goal           g;
+    brk_cons           bc;
+    rmq_push_consumer *c;
+    rmq_producer      *p;
+    char               topic[64], group[80];
+
+    brk_need();
+    brk_seen_init(&s);
+    brk_topic(topic, sizeof(topic), "tags");
+    snprintf(group, sizeof(group), "F_%s", topic);
+    p = brk_producer();
+    for (int i = 0; i < 20; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "%s-%d", i % 2 ? "B" : "A", i);
+        brk_send_tagged(p, topic, body, i % 2 ? "TagB" : "TagA", NULL, NULL);
+    }
+    bc = (brk_cons){.group = group,
+                    .topic = topic,
+                    .expr = "TagA",
+                    .model = RMQ_MODEL_CLUSTERING};
+    c = brk_consumer_with(&bc, &s);
+    g = (brk_goal){.s = {&s, NULL}, .what = 3, .want = 10, .prefix = "A-"};
+    ck_assert_msg(brk_wait(brk_goal_met, &g, BRK_WAIT_MS), "got %d of 10",
+                  brk_seen_count(&s, "A-"));
+    g = (brk_goal){.s = {&s, NULL}, .what = 3, .want = 1, .prefix = "B-"};
+    ck_assert_msg(!brk_wait(brk_goal_met, &g, 500),
+                  "%d TagB message(s) reached a TagA subscriber",
+                  brk_seen_count(&s, "B-"));
+    ck_assert_int_eq(s.dups, 0);
     rmq_push_consumer_destroy(c);
     rmq_producer_destroy(p);
 }
@@ -726,7 +859,10 @@ broker_suite(void)
     tcase_add_test(tc, test_broker_async_sends_all_succeed);
     tcase_add_test(tc, test_broker_oneway_sends_arrive);
     tcase_add_test(tc, test_broker_batch_lands_in_one_queue_in_order);
+    tcase_add_test(tc, test_broker_batch_result_names_every_message);
     tcase_add_test(tc, test_broker_ordered_sends_stay_in_order_per_queue);
+    tcase_add_test(tc,
+                   test_broker_pull_consumer_is_listed_only_with_heartbeats);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("consume");
@@ -737,6 +873,8 @@ broker_suite(void)
                    test_broker_clustering_two_instances_get_everything_once);
     tcase_add_test(tc, test_broker_broadcasting_each_instance_gets_everything);
     tcase_add_test(tc, test_broker_reconsume_later_is_redelivered);
+    tcase_add_test(tc, test_broker_consume_from_timestamp_skips_older_messages);
+    tcase_add_test(tc, test_broker_tag_subscriber_sees_only_its_tag);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,7 @@
 /*
- * test_heartbeat.c - Check suite "client.heartbeat": the HeartbeatData
- * and consumer-list JSON bodies (client/cjson.h, spec remoting-protocol.md
- * 3).  Pure functions; no processes.
+ * test_heartbeat.c - Check suite "client.heartbeat": the HeartbeatData,
+ * consumer-list and lock JSON bodies (client/cjson.h, spec
+ * remoting-protocol.md 3).  Pure functions; no processes.
  */
 #include "client/cjson.h"
 
@@ -157,6 +157,77 @@ START_TEST(test_consumer_list_rejects_malformed_bodies)
 }
 END_TEST
 
+START_TEST(test_lock_body_lists_every_queue)
+{
+    rmq_cjson_mq mqs[2] = {{"T", "broker-a", 0}, {"%RETRY%G", "broker-b", 3}};
+
+    ck_assert_int_eq(rmq_cjson_lock_body("G", "ip@1", mqs, 2, &out), 0);
+    ck_assert_str_eq(
+        rmq_buf_cstr(&out),
+        "{\"clientId\":\"ip@1\",\"consumerGroup\":\"G\",\"mqSet\":["
+        "{\"brokerName\":\"broker-a\",\"queueId\":0,\"topic\":\"T\"},"
+        "{\"brokerName\":\"broker-b\",\"queueId\":3,\"topic\":"
+        "\"%RETRY%G\"}]}");
+}
+END_TEST
+
+START_TEST(test_lock_answer_is_parsed)
+{
+    const char *body = "{\"lockOKMQSet\":[{\"brokerName\":\"b\",\"queueId\":2,"
+                       "\"topic\":\"T\"},{\"topic\":\"U\",\"brokerName\":"
+                       "\"c\",\"queueId\":\"7\"}]}";
+    rmq_cjson_mq *mqs;
+    size_t        n;
+
+    ck_assert_int_eq(
+        rmq_cjson_lock_ok((const uint8_t *)body, strlen(body), &mqs, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(mqs[0].topic, "T");
+    ck_assert_str_eq(mqs[0].broker, "b");
+    ck_assert_int_eq(mqs[0].qid, 2);
+    ck_assert_str_eq(mqs[1].topic, "U");
+    ck_assert_int_eq(mqs[1].qid, 7);
+    rmq_cjson_mqs_free(mqs, n);
+}
+END_TEST
+
+START_TEST(test_lock_answer_without_a_set_locks_nothing)
+{
+    const char   *bodies[] = {"{}", "{\"lockOKMQSet\":[]}"};
+    rmq_cjson_mq *mqs;
+    size_t        n;
+
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(rmq_cjson_lock_ok((const uint8_t *)bodies[i],
+                                           strlen(bodies[i]), &mqs, &n),
+                         0);
+        ck_assert_uint_eq(n, 0);
+        rmq_cjson_mqs_free(mqs, n);
+    }
+}
+END_TEST
+
+START_TEST(test_lock_answer_rejects_malformed_bodies)
+{
+    const char   *bad[] = {"",
+                           "[]",
+                           "{\"lockOKMQSet\":{}}",
+                           "{\"lockOKMQSet\":[{\"topic\":\"T\"}]}",
+                           "{\"lockOKMQSet\":[{\"topic\":\"T\",\"brokerName\":"
+                             "\"b\",\"queueId\":-1}]}",
+                           "{\"lockOKMQSet\":[{\"topic\":\"T\",\"brokerName\":"
+                             "\"b\",\"queueId\":\"1x\"}]}"};
+    rmq_cjson_mq *mqs;
+    size_t        n;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(rmq_cjson_lock_ok((const uint8_t *)bad[i],
+                                           strlen(bad[i]), &mqs, &n),
+                         RMQ_CLIENT_ERR_PROTO);
+    }
+}
+END_TEST
+
 static Suite *
 heartbeat_suite(void)
 {
@@ -170,6 +241,15 @@ heartbeat_suite(void)
     tcase_add_test(tc, test_heartbeat_broadcasting_consumer_without_producer);
     tcase_add_test(tc, test_consumer_list_is_parsed);
     tcase_add_test(tc, test_consumer_list_rejects_malformed_bodies);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lock");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, test_lock_body_lists_every_queue);
+    tcase_add_test(tc, test_lock_answer_is_parsed);
+    tcase_add_test(tc, test_lock_answer_without_a_set_locks_nothing);
+    tcase_add_test(tc, test_lock_answer_rejects_malformed_bodies);
     suite_add_tcase(s, tc);
     return s;
 }

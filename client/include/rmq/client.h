@@ -25,8 +25,10 @@
  *   - A pull consumer may be used from many threads at once.
  *   - A push consumer calls the consume callback on its consume threads
  *     (opts.consume_threads of them), concurrently, one message per call.
- *     The callback may use producers and pull consumers, but must not
- *     shut down or destroy its own push consumer.
+ *     An orderly push consumer (opts.orderly) still uses several threads,
+ *     but runs at most one callback per queue at a time, in queue-offset
+ *     order.  The callback may use producers and pull consumers, but must
+ *     not shut down or destroy its own push consumer.
  *   - Queue selectors run on the thread that called the ordered send.
  *   - Messages (rmq_message) belong to their caller: a send copies what
  *     it needs before returning, so a message may be freed or changed
@@ -209,10 +211,18 @@ typedef struct rmq_send_result {
     /*
      * Messages stored: 1, or the batch size.  For a batch, msg_id,
      * offset_msg_id and queue_offset are those of the first message; the
-     * others follow at queue_offset + 1, + 2, ...
+     * others follow at queue_offset + 1, + 2, ... (every message's ids:
+     * rmq_producer_send_batch_ids).
      */
     int count;
 } rmq_send_result;
+
+/* One message of a batch as stored. */
+typedef struct rmq_batch_id {
+    char    msg_id[RMQ_MSG_ID_MAX];        /* its UNIQ_KEY */
+    char    offset_msg_id[RMQ_MSG_ID_MAX]; /* "" if the broker named none */
+    int64_t queue_offset;                  /* -1 if unknown */
+} rmq_batch_id;
 
 /*
  * Completion of an async send: rc is 0 with res filled, or an error code
@@ -251,6 +261,13 @@ int rmq_producer_send_oneway(rmq_producer *p, const rmq_message *msg,
  */
 int rmq_producer_send_batch(rmq_producer *p, const rmq_message *const *msgs,
                             size_t n, rmq_send_result *res, rmq_error *err);
+/*
+ * rmq_producer_send_batch that also fills ids[i] (an array of n the
+ * caller owns) with the ids and queue offset msgs[i] was stored with.
+ */
+int rmq_producer_send_batch_ids(rmq_producer *p, const rmq_message *const *msgs,
+                                size_t n, rmq_send_result *res,
+                                rmq_batch_id *ids, rmq_error *err);
 /* Send to this queue (no retry on another queue). */
 int rmq_producer_send_to_queue(rmq_producer *p, const rmq_message *msg,
                                const rmq_queue *queue, rmq_send_result *res,
@@ -288,6 +305,16 @@ typedef struct rmq_pull_consumer_opts {
     rmq_log_fn  log_fn;
     void       *log_arg;
     int         log_level;
+    /*
+     * 0 (default): no heartbeats, so the consumer never shows in (nor
+     * disturbs) its group.  > 0: heartbeat the brokers of the topics used
+     * that often, and at once when a topic brings new ones, as a Java
+     * pull consumer does (CONSUME_ACTIVELY, no subscriptions): the
+     * group's consumer list (GET_CONSUMER_LIST_BY_GROUP, admin tools)
+     * shows it, and push consumers of the same group count it when they
+     * split the queues.  Shutdown unregisters.
+     */
+    int heartbeat_interval_ms;
 } rmq_pull_consumer_opts;
 
 typedef enum rmq_pull_status {
@@ -344,9 +371,10 @@ int rmq_pull_consumer_max_offset(rmq_pull_consumer *c, const rmq_queue *q,
 int rmq_pull_consumer_min_offset(rmq_pull_consumer *c, const rmq_queue *q,
                                  int64_t *offset, rmq_error *err);
 /* The queue offset of the message stored closest to timestamp_ms. */
-int  rmq_pull_consumer_search_offset(rmq_pull_consumer *c, const rmq_queue *q,
-                                     int64_t timestamp_ms, int64_t *offset,
-                                     rmq_error *err);
+int rmq_pull_consumer_search_offset(rmq_pull_consumer *c, const rmq_queue *q,
+                                    int64_t timestamp_ms, int64_t *offset,
+                                    rmq_error *err);
+/* Unregister from the brokers, stop the I/O thread.  Idempotent. */
 int  rmq_pull_consumer_shutdown(rmq_pull_consumer *c, rmq_error *err);
 void rmq_pull_consumer_destroy(rmq_pull_consumer *c);
 
@@ -357,6 +385,8 @@ typedef struct rmq_push_consumer rmq_push_consumer;
 typedef enum rmq_consume_status {
     RMQ_CONSUME_SUCCESS = 0,
     RMQ_CONSUME_RECONSUME_LATER = 1,
+    /* the name an orderly consumer uses for the same value */
+    RMQ_CONSUME_SUSPEND_CURRENT_QUEUE_A_MOMENT = 1,
 } rmq_consume_status;
 
 typedef enum rmq_message_model {
@@ -371,8 +401,22 @@ typedef enum rmq_consume_from {
 } rmq_consume_from;
 
 /*
- * Consume one message (valid only during the call).  RECONSUME_LATER
- * (CLUSTERING only) sends it back to the broker for redelivery later.
+ * Consume one message (valid only during the call).
+ *
+ * Concurrent consumers: RECONSUME_LATER (CLUSTERING only) sends it back
+ * to the broker, which delivers it again later through %RETRY%<group>
+ * (delay level 3 + reconsume times), up to max_reconsume_times, then
+ * to %DLQ%<group>.
+ *
+ * Orderly consumers (opts.orderly, Java's MessageListenerOrderly):
+ * SUSPEND_CURRENT_QUEUE_A_MOMENT stops the message's queue for
+ * suspend_current_queue_ms, then the same message comes again, with
+ * reconsume times one higher (counted by this client, as in Java).  Once
+ * it was suspended max_reconsume_times times, the next failure sends it
+ * back with delay level -1, straight to %DLQ%<group>, and the queue goes
+ * on with the next message; if the broker does not take it, the queue
+ * stays suspended and the message comes again.  BROADCASTING drops it
+ * instead (with a warning).  Other queues are not held up.
  */
 typedef rmq_consume_status (*rmq_consume_fn)(const rmq_message_ext *msg,
                                              void                  *arg);
@@ -399,6 +443,15 @@ typedef struct rmq_push_consumer_opts {
     rmq_log_fn        log_fn;
     void             *log_arg;
     int               log_level;
+    /*
+     * Orderly consumption: each queue is consumed by one thread at a time
+     * in queue-offset order, and in CLUSTERING only while this client
+     * holds the queue's lock on its broker (LOCK_BATCH_MQ, renewed every
+     * 20 s; a new queue is pulled only once locked; a queue whose lock is
+     * lost stops until it is granted again).  See rmq_consume_fn.
+     */
+    int orderly;                  /* 0 */
+    int suspend_current_queue_ms; /* 1000 */
 } rmq_push_consumer_opts;
 
 void rmq_push_consumer_opts_init(rmq_push_consumer_opts *opts);
@@ -418,8 +471,9 @@ int rmq_push_consumer_subscribe(rmq_push_consumer *c, const char *topic,
  */
 int rmq_push_consumer_start(rmq_push_consumer *c, rmq_error *err);
 /*
- * Stop pulling, wait for callbacks in progress, commit offsets, unregister
- * from the brokers, join the threads.  Idempotent.
+ * Stop pulling, wait for callbacks in progress, commit offsets, release
+ * the queue locks (orderly), unregister from the brokers, join the
+ * threads.  Idempotent.
  */
 int  rmq_push_consumer_shutdown(rmq_push_consumer *c, rmq_error *err);
 void rmq_push_consumer_destroy(rmq_push_consumer *c);

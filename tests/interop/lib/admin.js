@@ -33,12 +33,15 @@ const RequestCode = {
   QUERY_CONSUMER_OFFSET: 14,
   UPDATE_CONSUMER_OFFSET: 15,
   UPDATE_AND_CREATE_TOPIC: 17,
+  SEARCH_OFFSET_BY_TIMESTAMP: 29,
   GET_MAX_OFFSET: 30,
   GET_MIN_OFFSET: 31,
+  VIEW_MESSAGE_BY_ID: 33,
   HEART_BEAT: 34,
   GET_CONSUMER_LIST_BY_GROUP: 38,
   GET_ROUTEINFO_BY_TOPIC: 105,
   GET_BROKER_CLUSTER_INFO: 106,
+  UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: 200,
   SEND_MESSAGE_V2: 310,
 };
 
@@ -668,6 +671,74 @@ class Admin {
       throw codeError(`GET_MAX_OFFSET ${topic}:${queueId}`, brokerAddr, resp);
     }
     return numberField(resp, 'offset', `GET_MAX_OFFSET ${topic}:${queueId}`, brokerAddr);
+  }
+
+  /* GET_MIN_OFFSET (31): the first queue offset still stored. */
+  async getMinOffset(brokerAddr, topic, queueId) {
+    const resp = await this.request(brokerAddr, RequestCode.GET_MIN_OFFSET, { topic, queueId });
+    if (resp.code !== ResponseCode.SUCCESS) {
+      throw codeError(`GET_MIN_OFFSET ${topic}:${queueId}`, brokerAddr, resp);
+    }
+    return numberField(resp, 'offset', `GET_MIN_OFFSET ${topic}:${queueId}`, brokerAddr);
+  }
+
+  /*
+   * SEARCH_OFFSET_BY_TIMESTAMP (29): the queue offset of the first message
+   * stored at or after `timestamp` (ms), the max offset when there is none.
+   */
+  async searchOffset(brokerAddr, topic, queueId, timestamp) {
+    const resp = await this.request(brokerAddr, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP,
+      { topic, queueId, timestamp });
+    if (resp.code !== ResponseCode.SUCCESS) {
+      throw codeError(`SEARCH_OFFSET_BY_TIMESTAMP ${topic}:${queueId} @${timestamp}`, brokerAddr, resp);
+    }
+    return numberField(resp, 'offset', `SEARCH_OFFSET_BY_TIMESTAMP ${topic}:${queueId}`, brokerAddr);
+  }
+
+  /* VIEW_MESSAGE_BY_ID (33): the decoded record at a commit-log offset. */
+  async viewMessage(brokerAddr, physicalOffset) {
+    const resp = await this.request(brokerAddr, RequestCode.VIEW_MESSAGE_BY_ID, { offset: physicalOffset });
+    if (resp.code !== ResponseCode.SUCCESS) {
+      throw codeError(`VIEW_MESSAGE_BY_ID ${physicalOffset}`, brokerAddr, resp);
+    }
+    const msgs = decodeMessages(resp.body);
+    if (msgs.length !== 1) {
+      throw new Error(`VIEW_MESSAGE_BY_ID ${physicalOffset}: ${brokerAddr} answered ${msgs.length} records, expected 1`);
+    }
+    return msgs[0];
+  }
+
+  /*
+   * UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200) with a SubscriptionGroupConfig
+   * JSON body; `config` overrides Java's defaults (retryMaxTimes 16 ...).
+   */
+  async updateSubscriptionGroup(brokerAddr, groupName, config = {}) {
+    const body = Object.assign({
+      groupName,
+      consumeEnable: true,
+      consumeFromMinEnable: true,
+      consumeBroadcastEnable: true,
+      retryQueueNums: 1,
+      retryMaxTimes: 16,
+      brokerId: 0,
+      whichBrokerWhenConsumeSlowly: 1,
+      notifyConsumerIdsChangedEnable: true,
+    }, config);
+    const resp = await this.request(brokerAddr, RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, {},
+      JSON.stringify(body));
+    if (resp.code !== ResponseCode.SUCCESS) {
+      throw codeError(`UPDATE_AND_CREATE_SUBSCRIPTIONGROUP ${groupName}`, brokerAddr, resp);
+    }
+  }
+
+  /* GET_CONSUMER_LIST_BY_GROUP (38): the clientIDs the broker has for a group. */
+  async getConsumerList(brokerAddr, consumerGroup) {
+    const resp = await this.request(brokerAddr, RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup });
+    if (resp.code !== ResponseCode.SUCCESS) {
+      throw codeError(`GET_CONSUMER_LIST_BY_GROUP ${consumerGroup}`, brokerAddr, resp);
+    }
+    const body = parseJsonLenient(resp.body.toString('utf8'));
+    return (body && body.consumerIdList) || [];
   }
 
   /*

@@ -226,9 +226,18 @@ function waitForAssignment(consumer, topic, queues, timeoutMs = 20000) {
  * Build an ali-ons Message.  keys: array of strings; props: user
  * properties (string values), stored in msg.properties and sent in the
  * properties string of SEND_MESSAGE_V2 (field "i") as key\u0001value\u0002.
+ * tags null/undefined: no TAGS property at all (ali-ons itself would send
+ * the text "null"/"undefined" as the tag).  delayLevel n > 0: property
+ * DELAY=n (Message#delayTimeLevel).
  */
-function makeMessage(topic, { tags, keys, body, props = {} }) {
+function makeMessage(topic, { tags, keys, body, props = {}, delayLevel = 0 }) {
   const msg = new Message(topic, tags, body);
+  if (tags === null || tags === undefined) {
+    delete msg.properties.TAGS;
+  }
+  if (delayLevel > 0) {
+    msg.delayTimeLevel = delayLevel;
+  }
   if (keys && keys.length) {
     msg.keys = keys;
   }
