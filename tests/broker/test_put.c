@@ -64,6 +64,7 @@ pt_setup(void)
     ck_assert_int_eq(rmq_putc_open(&pt.p, &pt.ctl, pt.run_dir,
                                    RMQ_ACTOR_TESTACTOR, PT_RING, 30000),
                      0);
+    pt.p.max_inflight = 16; /* each record its own batch, sent at once */
 }
 
 static void
