@@ -14,12 +14,12 @@
  * that are neither JSON nor zlib, missing fields) are refused with 1 and
  * change nothing; garbage closes only its connection; 400 random
  * registrations, unregistrations and deletions leave the routes a model
- * predicts (brokers, addresses).  The last test
- * runs two
- * name-server-only supervisors and a broker-only one whose namesrvAddr
- * names both: it registers with each, and again at once when a topic is
- * created (registerNameServerPeriod is 60 s, so only the change can
- * explain it).
+ * predicts (brokers, addresses).  A broker silent past the expiry is
+ * dropped, as are the brokers of a connection that closes.  The last
+ * test runs two name-server-only supervisors and a broker-only one whose
+ * namesrvAddr names both: it registers with each, and again at once when
+ * a topic is created (registerNameServerPeriod is 60 s, so only the
+ * change can explain it).
  */
 #include "common/err.h"
 #include "common/log.h"
