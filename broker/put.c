@@ -312,7 +312,11 @@ rmq_putc_check(rmq_putc *p, rmq_put_done_fn done, void *arg)
      * process, so a different pid proves the batch's clwriter is dead and
      * will never read its ring space again.  A slow but live clwriter is
      * never given up on (it may still read the ring); a hung one is killed
-     * by the supervisor's heartbeat check, which lands here.
+     * by the supervisor's heartbeat check, which lands here.  Batches are
+     * FIFO and a writer's pid never comes back, so the batches of dead
+     * writers are all at the head: stop at the first one the current
+     * writer has, even behind failed ones (it will answer it, and may be
+     * copying its records out of the ring right now).
      */
     int32_t writer = atomic_load(&p->ctl->slots[RMQ_ACTOR_CLWRITER].sup.s.pid);
     int64_t now = rmq_mono_ms();
@@ -321,7 +325,7 @@ rmq_putc_check(rmq_putc *p, rmq_put_done_fn done, void *arg)
     while (p->inflight_n > 0) {
         struct rmq_putc_batch *b = &p->inflight[p->inflight_head];
         bool gone = b->writer_pid != writer;
-        if (!gone && !failed) {
+        if (!gone) {
             if (now - b->sent_ms > p->timeout_ms) {
                 rmq_log(RMQ_LOG_WARN, "put.slow",
                         "clwriter has not answered put batch %llu for %lld ms",
@@ -333,10 +337,9 @@ rmq_putc_check(rmq_putc *p, rmq_put_done_fn done, void *arg)
         }
         if (!failed) {
             rmq_log(RMQ_LOG_WARN, "put.lost",
-                    "failing %u outstanding put batch(es): clwriter restarted",
-                    p->inflight_n);
+                    "failing the put batches of clwriter %d: it is gone",
+                    (int)b->writer_pid);
         }
-        /* everything behind a lost batch is lost too (FIFO) */
         failed = true;
         putc_complete(p, NULL, RMQ_PUT_WRONG_WRITER, done, arg);
     }

@@ -141,8 +141,9 @@ rmq_putter_put(rmq_putter *p, const char *topic, int32_t queue_id,
         rc = rmq_rec_encode(&m, dst, size, &size);
         if (rc == 0) {
             rc = rmq_putc_add(&p->putc, (uint32_t)idx, queue_id, flags, cookie);
-        } else {
-            rmq_putc_unreserve(&p->putc);
+        }
+        if (rc != 0) {
+            rmq_putc_unreserve(&p->putc); /* else its ring space leaks */
         }
     }
     rmq_buf_free(&pb);

@@ -246,8 +246,11 @@ rt_replace_topics(rmq_routes *r, const rmq_route_reg *reg)
             listed = strcmp(r->topics[i].name, reg->topics[k].name) == 0;
         }
         if (!listed) {
-            int before = r->ntopics;
-            rt_drop_queue_data(r, reg->broker_name, r->topics[i].name);
+            int  before = r->ntopics;
+            char name[RT_NAME];
+            /* a copy: removing the topic moves another one into its slot */
+            rmq_strlcpy(name, r->topics[i].name, sizeof(name));
+            rt_drop_queue_data(r, reg->broker_name, name);
             i -= before - r->ntopics; /* a removed topic shifted the array */
         }
     }

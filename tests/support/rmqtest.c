@@ -6,6 +6,8 @@
  */
 #include "tests/support/rmqtest.h"
 
+#include "shm/control.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1065,4 +1067,181 @@ rmqtest_broker_fini(rmqtest_broker *b)
     free(b->conf);
     free(b->log);
     memset(b, 0, sizeof(*b));
+}
+
+/* Processes of group pgid other than zombies; zombies of ours reaped. */
+static int
+rt_group_alive(pid_t pgid)
+{
+    DIR           *d = opendir("/proc");
+    struct dirent *e;
+    int            alive = 0;
+
+    if (d == NULL) {
+        return 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct rt_stat st;
+        pid_t          pid = (pid_t)strtol(e->d_name, NULL, 10);
+
+        if (pid <= 0 || !rt_read_stat(pid, &st) || st.pgrp != pgid) {
+            continue;
+        }
+        if (st.state == 'Z' || st.state == 'X') {
+            if (st.ppid == getpid()) {
+                int status;
+                waitpid(pid, &status, WNOHANG);
+            }
+            continue;
+        }
+        kill(pid, SIGKILL);
+        alive++;
+    }
+    closedir(d);
+    return alive;
+}
+
+void
+rmqtest_broker_kill_tree(rmqtest_broker *b)
+{
+    pid_t   pgid = b->sup.pid;
+    int64_t deadline = rmqtest_now_ms() + rmqtest_scale_ms(10000);
+
+    ck_assert_msg(rmqtest_broker_running(b), "no supervisor to kill");
+    /* the leader is not reaped yet: the group id cannot have been reused */
+    ck_assert_int_eq(killpg(pgid, SIGKILL), 0);
+    ck_assert_msg(rmqtest_proc_wait(&b->sup, 10000), "supervisor survived");
+    while (rt_group_alive(pgid) > 0) {
+        ck_assert_msg(rmqtest_now_ms() < deadline,
+                      "actors of supervisor %ld survived kill -9", (long)pgid);
+        rt_sleep_us(2000);
+    }
+}
+
+/* ---- the control segment ----------------------------------------------- */
+
+bool
+rmqtest_ctl_all_ready(const rmq_ctl *ctl)
+{
+    int n = 0;
+
+    if (atomic_load(&ctl->hdr->sup_state) != RMQ_SUP_RUNNING) {
+        return false;
+    }
+    for (int i = 0; i < RMQ_ACTOR_MAX; i++) {
+        const rmq_actor_slot *a = &ctl->slots[i];
+
+        if (atomic_load(&a->sup.s.state) == RMQ_ASTATE_NONE) {
+            continue;
+        }
+        if (rmq_ctl_actor_ready(ctl, i) == 0) {
+            return false;
+        }
+        n++;
+    }
+    return n > 0;
+}
+
+bool
+rmqtest_ctl_wait_ready(const char *run_dir, pid_t sup_pid, int timeout_ms,
+                       rmq_ctl *ctl)
+{
+    char   *path = rmqtest_strf("%s/%s", run_dir, RMQ_CTL_FILE);
+    int64_t deadline = rmqtest_now_ms() + rmqtest_scale_ms(timeout_ms);
+    bool    attached = false;
+
+    for (;;) {
+        if (!attached && rmq_ctl_attach(path, true, ctl) == 0) {
+            attached = true;
+        }
+        if (attached && ctl->hdr->supervisor_pid != sup_pid) {
+            rmq_ctl_detach(ctl); /* an earlier supervisor's segment */
+            attached = false;
+        }
+        if (attached && rmqtest_ctl_all_ready(ctl)) {
+            free(path);
+            return true;
+        }
+        if (rmqtest_now_ms() >= deadline) {
+            break;
+        }
+        rt_sleep_us(5000);
+    }
+    if (attached) {
+        rmq_ctl_detach(ctl);
+    }
+    free(path);
+    return false;
+}
+
+pid_t
+rmqtest_ctl_actor_pid(const rmq_ctl *ctl, int id)
+{
+    return rmq_ctl_actor_ready(ctl, id);
+}
+
+pid_t
+rmqtest_ctl_kill_actor(const rmq_ctl *ctl, int id, int timeout_ms)
+{
+    const rmq_actor_slot *a = &ctl->slots[id];
+    pid_t                 old = atomic_load(&a->sup.s.pid);
+    int64_t deadline = rmqtest_now_ms() + rmqtest_scale_ms(timeout_ms);
+
+    ck_assert_msg(old > 0 && kill(old, SIGKILL) == 0, "cannot kill actor %d",
+                  id);
+    for (;;) {
+        pid_t pid = rmq_ctl_actor_ready(ctl, id);
+
+        if (pid != 0 && pid != old) {
+            return pid;
+        }
+        if (rmqtest_now_ms() >= deadline) {
+            return 0;
+        }
+        rt_sleep_us(2000);
+    }
+}
+
+/* ---- logs -------------------------------------------------------------- */
+
+const char *
+rmqtest_file_tail(const char *path)
+{
+    static char tail[3072];
+    FILE       *f = fopen(path, "r");
+    long        size;
+    size_t      n;
+
+    if (f == NULL) {
+        return "(no file)";
+    }
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, size > (long)sizeof(tail) - 1 ? size - (long)sizeof(tail) + 1 : 0,
+          SEEK_SET);
+    n = fread(tail, 1, sizeof(tail) - 1, f);
+    tail[n] = '\0';
+    fclose(f);
+    return tail;
+}
+
+void
+rmqtest_assert_no_sanitizer_report(const char *path)
+{
+    static const char *const bad[] = {"Sanitizer", "runtime error:"};
+    FILE                    *f = fopen(path, "r");
+    char                     line[1024];
+
+    if (f == NULL) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            if (strstr(line, bad[i]) != NULL) {
+                fclose(f);
+                ck_abort_msg("sanitizer report in %s: %s", path, line);
+            }
+        }
+    }
+    fclose(f);
 }

@@ -214,5 +214,48 @@ void rmqtest_broker_start(rmqtest_broker *b, const char *bin,
 void rmqtest_broker_fini(rmqtest_broker *b);
 /* The supervisor's pid is alive (not exited, not reaped). */
 bool rmqtest_broker_running(rmqtest_broker *b);
+/*
+ * kill -9 the whole tree at once (the supervisor's process group: the
+ * supervisor and every actor) and wait until each of them is gone, so
+ * nothing holds the store any more.  The store keeps its abort file.
+ */
+void rmqtest_broker_kill_tree(rmqtest_broker *b);
+
+/* ---- the control segment of a broker under test ----------------------- */
+
+/* shm/control.h (not included here: client headers clash with it) */
+struct rmq_ctl;
+
+/*
+ * Every actor the supervisor in ctl runs (slots not NONE) is READY, and
+ * the supervisor says RUNNING.
+ */
+bool rmqtest_ctl_all_ready(const struct rmq_ctl *ctl);
+/*
+ * Attach <run_dir>/control read-write once supervisor sup_pid runs and
+ * all its actors are READY (a stale segment of an earlier supervisor is
+ * detached and looked for again).  true with *ctl attached (detach with
+ * rmq_ctl_detach); false on timeout with nothing attached.
+ */
+bool rmqtest_ctl_wait_ready(const char *run_dir, pid_t sup_pid, int timeout_ms,
+                            struct rmq_ctl *ctl);
+/*
+ * kill -9 actor id (an enum rmq_actor_id) and wait until its successor
+ * is READY.  Returns the new pid, or 0 on timeout.
+ */
+pid_t rmqtest_ctl_kill_actor(const struct rmq_ctl *ctl, int id, int timeout_ms);
+/* The READY pid of actor id, or 0. */
+pid_t rmqtest_ctl_actor_pid(const struct rmq_ctl *ctl, int id);
+
+/* ---- logs -------------------------------------------------------------- */
+
+/* The last few KiB of a file, for failure messages (static buffer). */
+const char *rmqtest_file_tail(const char *path);
+/*
+ * Fail the test when a line of the log is a sanitizer report (ASan,
+ * UBSan, LSan): an actor that dies of one is restarted, so a test could
+ * pass without this check.
+ */
+void rmqtest_assert_no_sanitizer_report(const char *path);
 
 #endif
