@@ -11,12 +11,14 @@
 #include "broker/put.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "net/chan.h"
 #include "supervisor/actor.h"
 #include "tests/support/rmqtest.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PT_RING (1u << 20)
 
@@ -24,6 +26,7 @@ static struct {
     char    *run_dir;
     rmq_ctl  ctl;
     rmq_putc p;
+    int      lfd;
     int      ndone;
     uint64_t cookie[16];
     int32_t  status[16];
@@ -61,6 +64,8 @@ pt_setup(void)
     ck_assert_int_eq(rmq_ctl_create(ctl_path, &pt.ctl), 0);
     free(ctl_path);
     pt_set_writer(1000001);
+    ck_assert_int_eq(rmq_chan_listen(pt.run_dir, "clwriter", "put", &pt.lfd),
+                     0);
     ck_assert_int_eq(rmq_putc_open(&pt.p, &pt.ctl, pt.run_dir,
                                    RMQ_ACTOR_TESTACTOR, PT_RING, 30000),
                      0);
@@ -71,6 +76,7 @@ static void
 pt_teardown(void)
 {
     rmq_putc_close(&pt.p);
+    close(pt.lfd);
     rmq_ctl_detach(&pt.ctl);
     rmqtest_rm_rf(pt.run_dir);
     free(pt.run_dir);
