@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -690,6 +691,24 @@ sup_init_signals(rmq_sup *s)
     return s->sigfd < 0 ? RMQ_ERR_SYS : 0;
 }
 
+/*
+ * Thousands of client connections need as many descriptors: raise the
+ * soft limit to the hard one (actors inherit it).  Not fatal.
+ */
+static void
+sup_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rmq_log_sys(RMQ_LOG_WARN, "supervisor.nofile", errno,
+                        "could not raise the open-file limit");
+        }
+    }
+}
+
 static int
 sup_init(rmq_sup *s)
 {
@@ -702,6 +721,7 @@ sup_init(rmq_sup *s)
     }
     s->self_exe[n] = '\0';
     s->start_ms = rmq_mono_ms();
+    sup_raise_nofile();
     rc = sup_init_signals(s);
     if (rc == 0) {
         rc = sup_prepare_rundir(s);
