@@ -1,15 +1,17 @@
 /*
- * util.c - see util.h.  Pure functions, any process.
+ * util.c - see util.h.  Small helpers, any process.
  */
 #include "common/util.h"
 
 #include "common/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 int64_t
@@ -225,4 +227,16 @@ rmq_strlcpy(char *dst, const char *src, size_t cap)
     }
     memcpy(dst, src, n + 1);
     return true;
+}
+
+int
+rmq_file_reserve(int fd, int64_t size)
+{
+    if (fallocate(fd, 0, 0, (off_t)size) == 0) {
+        return 0;
+    }
+    if (errno != EOPNOTSUPP && errno != ENOSYS) {
+        return errno;
+    }
+    return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
 }

@@ -96,6 +96,15 @@ int rmq_parse_i32(const char *s, int32_t *out);
 /* Java Boolean.parseBoolean: true only for case-insensitive "true". */
 bool rmq_parse_bool(const char *s);
 
+/*
+ * Give the open file fd the length size with its blocks reserved
+ * (fallocate), so that stores into a shared mapping of it cannot fault
+ * with SIGBUS on a full disk: the full disk shows up here as ENOSPC
+ * instead.  Filesystems without fallocate get a sparse ftruncate.
+ * Returns 0 or an errno value.
+ */
+int rmq_file_reserve(int fd, int64_t size);
+
 /* snprintf into a fixed buffer; returns false when truncated. */
 bool rmq_strlcpy(char *dst, const char *src, size_t cap);
 

@@ -116,8 +116,9 @@ rmq_ctl_create(const char *path, rmq_ctl *out)
                     "could not create control segment \"%s\"", tmp);
         return RMQ_ERR_SYS;
     }
-    if (ftruncate(fd, (off_t)RMQ_CTL_SIZE) != 0) {
-        err = errno;
+    /* reserved, not sparse: a full disk fails here, not as SIGBUS later */
+    err = rmq_file_reserve(fd, (int64_t)RMQ_CTL_SIZE);
+    if (err != 0) {
         goto fail;
     }
     base = mmap(NULL, RMQ_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

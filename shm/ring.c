@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,13 +29,9 @@ rmq_ring_path(const char *run_dir, const char *owner, char *out, size_t cap)
 static int
 ring_reserve_file(int fd, size_t size, const char *path)
 {
-    int err = 0;
+    int err;
 
-    if (ftruncate(fd, (off_t)size) != 0) {
-        err = errno;
-    } else {
-        err = posix_fallocate(fd, 0, (off_t)size);
-    }
+    err = rmq_file_reserve(fd, (int64_t)size);
     if (err != 0) {
         rmq_log_sys(RMQ_LOG_ERR, "ring.create", err,
                     "cannot reserve put ring \"%s\" (disk full?)", path);

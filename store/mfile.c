@@ -427,25 +427,6 @@ rmq_mfq_ptr(rmq_mfq *q, int64_t off, size_t len, uint8_t **p)
     return (int64_t)len <= avail ? 0 : RMQ_ERR_RANGE;
 }
 
-/*
- * Reserve the file's blocks with fallocate rather than ftruncate: on a
- * sparse file the first write into each page allocates a block inside a
- * page fault, and a full disk then raises SIGBUS in the writer in the
- * middle of an append.  With the blocks reserved, a full disk shows up
- * here, as an error clwriter can report.  Filesystems without fallocate
- * get a sparse file from ftruncate (the size is what readers check).
- */
-static int
-mfq_size_file(int fd, int64_t size)
-{
-    if (fallocate(fd, 0, 0, (off_t)size) == 0) {
-        return 0;
-    }
-    if (errno != EOPNOTSUPP && errno != ENOSYS) {
-        return errno;
-    }
-    return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
-}
 
 void
 rmq_mfq_sync_dir(const char *dir)
@@ -474,7 +455,11 @@ mfq_create_file(const rmq_mfq *q, int64_t start)
         err = errno;
         goto fail;
     }
-    err = mfq_size_file(fd, q->file_size);
+    /*
+     * Reserved blocks, not a sparse file: a full disk must fail here, as
+     * an error clwriter reports, not as SIGBUS in the middle of an append.
+     */
+    err = rmq_file_reserve(fd, q->file_size);
     close(fd);
     if (err == 0 && rename(tmp, path) != 0) {
         err = errno;
