@@ -6,6 +6,7 @@
 
 #include "client/cerr.h"
 #include "common/util.h"
+#include "proto/props.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,36 +169,18 @@ rmq_plist_copy(rmq_plist *dst, const rmq_plist *src)
 }
 
 static int
-plist_item(rmq_plist *l, const char *item, size_t len)
+plist_parse_item(void *arg, const char *key, size_t klen, const char *value,
+                 size_t vlen)
 {
-    const char *kv = memchr(item, '\x01', len);
-    size_t      klen;
-
-    if (kv == NULL) {
-        return 0;
-    }
-    klen = (size_t)(kv - item);
-    if (klen == 0 || klen + 1 >= len) {
-        return 0;
-    }
-    return rmq_plist_setn(l, item, klen, kv + 1, len - klen - 1);
+    return rmq_plist_setn(arg, key, klen, value, vlen);
 }
 
 int
 rmq_plist_parse(rmq_plist *l, const char *text, size_t len)
 {
-    size_t pos = 0;
-
-    while (pos < len) {
-        const char *sep = memchr(text + pos, '\x02', len - pos);
-        size_t      end = sep != NULL ? (size_t)(sep - text) : len;
-
-        if (plist_item(l, text + pos, end - pos) != 0) {
-            return RMQ_CLIENT_ERR_NOMEM;
-        }
-        pos = end + 1;
-    }
-    return 0;
+    return rmq_props_each(text, len, plist_parse_item, l) == 0
+               ? 0
+               : RMQ_CLIENT_ERR_NOMEM;
 }
 
 void
@@ -205,10 +188,10 @@ rmq_plist_write(const rmq_plist *l, rmq_buf *out)
 {
     for (size_t i = 0; i < l->n; i++) {
         if (i > 0) {
-            rmq_buf_u8(out, '\x02');
+            rmq_buf_u8(out, RMQ_PROP_SEP_ITEM);
         }
         rmq_buf_append_str(out, l->keys[i]);
-        rmq_buf_u8(out, '\x01');
+        rmq_buf_u8(out, RMQ_PROP_SEP_KV);
         rmq_buf_append_str(out, l->vals[i]);
     }
 }

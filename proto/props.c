@@ -48,41 +48,43 @@ props_put(rmq_props *p, const char *key, uint32_t klen, const char *value,
     return 0;
 }
 
-/* One item (between separators); skipped unless it is "key\x01value". */
-static int
-props_item(rmq_props *p, const char *item, size_t len)
+int
+rmq_props_each(const char *text, size_t len, rmq_props_item_fn *fn, void *arg)
 {
-    const char *kv = memchr(item, RMQ_PROP_SEP_KV, len);
-    size_t      klen;
+    size_t pos = 0;
+    int    rc;
 
-    if (kv == NULL) {
-        return 0;
+    while (pos < len) {
+        const char *sep = memchr(text + pos, RMQ_PROP_SEP_ITEM, len - pos);
+        size_t      end = sep != NULL ? (size_t)(sep - text) : len;
+        const char *item = text + pos;
+        const char *kv = memchr(item, RMQ_PROP_SEP_KV, end - pos);
+        size_t      klen = kv != NULL ? (size_t)(kv - item) : 0;
+
+        /* kept only as "key\x01value" with both sides non-empty */
+        if (klen > 0 && pos + klen + 1 < end) {
+            rc = fn(arg, item, klen, kv + 1, end - pos - klen - 1);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        pos = end + 1;
     }
-    klen = (size_t)(kv - item);
-    if (klen == 0 || klen + 1 >= len) {
-        return 0;
-    }
-    return props_put(p, item, (uint32_t)klen, kv + 1,
-                     (uint32_t)(len - klen - 1));
+    return 0;
+}
+
+static int
+props_parse_item(void *arg, const char *key, size_t klen, const char *value,
+                 size_t vlen)
+{
+    return props_put(arg, key, (uint32_t)klen, value, (uint32_t)vlen);
 }
 
 int
 rmq_props_parse(const char *text, size_t len, rmq_props *out)
 {
-    size_t pos = 0;
-    int    rc;
-
     out->n = 0;
-    while (pos < len) {
-        const char *sep = memchr(text + pos, RMQ_PROP_SEP_ITEM, len - pos);
-        size_t      end = sep != NULL ? (size_t)(sep - text) : len;
-
-        if ((rc = props_item(out, text + pos, end - pos)) != 0) {
-            return rc;
-        }
-        pos = end + 1;
-    }
-    return 0;
+    return rmq_props_each(text, len, props_parse_item, out);
 }
 
 const char *

@@ -33,6 +33,17 @@ typedef struct rmq_props {
 } rmq_props;
 
 /*
+ * Call fn for each item of text that a parser keeps (non-empty key and
+ * value), in order, with pointers into text; stops at and returns the
+ * first non-zero fn result, else 0.  rmq_props_parse and librmq's owning
+ * property lists both read properties this way.
+ */
+typedef int rmq_props_item_fn(void *arg, const char *key, size_t klen,
+                              const char *value, size_t vlen);
+int rmq_props_each(const char *text, size_t len, rmq_props_item_fn *fn,
+                   void *arg);
+
+/*
  * Split text into entries that point into it.  Returns 0, or
  * RMQ_ERR_TOOBIG when there are more than RMQ_PROPS_MAX entries.  Later
  * duplicates of a key replace earlier ones (Java's HashMap semantics).
