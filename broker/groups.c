@@ -5,6 +5,7 @@
 #include "broker/groups.h"
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/u64map.h"
 #include "common/util.h"
@@ -711,21 +712,7 @@ rmq_groups_count(const rmq_groups *g, uint32_t *groups, uint32_t *conns)
 static int
 groups_dump(json_t *doc, rmq_buf *out)
 {
-    char  *text;
-    size_t len;
-
-    if (doc == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
-    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
-    len = strlen(text);
-    rmq_buf_append(out, text, len);
-    free(text);
-    return out->oom ? RMQ_ERR_NOMEM : 0;
+    return rmq_json_append(out, doc, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 static bool

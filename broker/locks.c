@@ -5,6 +5,7 @@
 #include "broker/locks.h"
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/util.h"
 
 #include <jansson.h>
@@ -254,8 +255,6 @@ rmq_lock_result_json(const rmq_mq *mqs, const bool *locked, uint32_t n,
                      rmq_buf *out)
 {
     json_t *set = json_array();
-    json_t *doc;
-    char   *text;
 
     for (uint32_t i = 0; set != NULL && i < n; i++) {
         if (locked[i]) {
@@ -265,13 +264,6 @@ rmq_lock_result_json(const rmq_mq *mqs, const bool *locked, uint32_t n,
                                                  mqs[i].topic));
         }
     }
-    doc = json_pack("{s:o}", "lockOKMQSet", set);
-    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
-    rmq_buf_append_str(out, text);
-    free(text);
-    return out->oom ? RMQ_ERR_NOMEM : 0;
+    return rmq_json_append(out, json_pack("{s:o}", "lockOKMQSet", set),
+                           JSON_COMPACT | JSON_SORT_KEYS);
 }

@@ -8,6 +8,7 @@
 #include "broker/broker.h"
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/codes.h"
@@ -233,7 +234,6 @@ rmq_broker_runtime_info(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
     const rmq_store_pos *p = b->ctl->pos;
     json_t              *t = json_object();
     char                 tps[96];
-    char                *text;
 
     query_kv(t, "brokerVersionDesc", "V4_9_8");
     query_kv(t, "brokerVersion", "410");
@@ -276,11 +276,11 @@ rmq_broker_runtime_info(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
              (long long)atomic_load(&p->delay_pending));
     query_kv(t, "sendThreadPoolQueueSize", "0");
     query_kv(t, "pullThreadPoolQueueSize", "0");
-    t = json_pack("{s:o}", "table", t);
-    text = t ? json_dumps(t, JSON_COMPACT) : NULL;
-    json_decref(t);
     rmq_buf_reset(&b->scratch);
-    rmq_buf_append_str(&b->scratch, text ? text : "{}");
-    free(text);
+    if (rmq_json_append(&b->scratch, json_pack("{s:o}", "table", t),
+                        JSON_COMPACT) != 0) {
+        rmq_buf_reset(&b->scratch);
+        rmq_buf_append_str(&b->scratch, "{}");
+    }
     rmq_broker_reply_body(b, c, cmd, &b->scratch);
 }

@@ -5,6 +5,7 @@
 #include "broker/register.h"
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/codes.h"
@@ -77,7 +78,6 @@ rmq_reg_topics_json(const rmq_ctl *ctl, bool wrapped, rmq_buf *out)
 {
     json_t *table = json_object();
     json_t *doc;
-    char   *text;
 
     for (int i = 0; i < RMQ_TOPIC_MAX; i++) {
         rmq_topic_entry t;
@@ -96,14 +96,7 @@ rmq_reg_topics_json(const rmq_ctl *ctl, bool wrapped, rmq_buf *out)
         doc = json_pack("{s:[], s:o}", "filterServerList",
                         "topicConfigSerializeWrapper", doc);
     }
-    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
-    rmq_buf_append_str(out, text);
-    free(text);
-    return out->oom ? RMQ_ERR_NOMEM : 0;
+    return rmq_json_append(out, doc, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 static void

@@ -5,6 +5,7 @@
 #include "broker/routes.h"
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -427,20 +428,9 @@ rt_broker_json(const struct rt_broker *b)
 static int
 rt_dump(json_t *doc, rmq_buf *out)
 {
-    char *text;
-
-    if (doc == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
     /* compact, sorted, ASCII: what Go's string splitting and JSON2 accept */
-    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
-    rmq_buf_append_str(out, text);
-    free(text);
-    return out->oom ? RMQ_ERR_NOMEM : 0;
+    return rmq_json_append(out, doc,
+                           JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 }
 
 int

@@ -6,6 +6,7 @@
 #include "broker/subgroups.h"
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/jsonfile.h"
@@ -600,19 +601,9 @@ sg_doc(const rmq_subgroups *sg)
 int
 rmq_subgroups_json(const rmq_subgroups *sg, bool pretty, rmq_buf *out)
 {
-    json_t *doc = sg_doc(sg);
-    char   *text;
-
-    text = doc ? json_dumps(doc, JSON_SORT_KEYS |
-                                     (pretty ? JSON_INDENT(2) : JSON_COMPACT))
-               : NULL;
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_ERR_NOMEM;
-    }
-    rmq_buf_append_str(out, text);
-    free(text);
-    return out->oom ? RMQ_ERR_NOMEM : 0;
+    return rmq_json_append(out, sg_doc(sg),
+                           JSON_SORT_KEYS |
+                               (pretty ? JSON_INDENT(2) : JSON_COMPACT));
 }
 
 int

@@ -4,6 +4,7 @@
 #include "client/cjson.h"
 
 #include "client/cerr.h"
+#include "common/json.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -12,6 +13,15 @@
 #include <string.h>
 
 #define CJSON_DEPTH_MAX 64
+
+/* Request bodies are compact with sorted keys, as the broker's own. */
+static int
+cjson_append(rmq_buf *out, json_t *doc)
+{
+    return rmq_json_append(out, doc, JSON_COMPACT | JSON_SORT_KEYS) == 0
+               ? 0
+               : RMQ_CLIENT_ERR_NOMEM;
+}
 
 /* ---- HeartbeatData ----------------------------------------------------- */
 
@@ -56,7 +66,6 @@ rmq_cjson_heartbeat(const char *client_id, const char *producer_group,
     json_t *consumers = json_array();
     json_t *producers = json_array();
     json_t *doc;
-    char   *text;
 
     if (consumer != NULL && consumers != NULL) {
         json_array_append_new(consumers, cjson_consumer(consumer));
@@ -67,17 +76,7 @@ rmq_cjson_heartbeat(const char *client_id, const char *producer_group,
     }
     doc = json_pack("{s:s, s:o*, s:o*}", "clientID", client_id,
                     "consumerDataSet", consumers, "producerDataSet", producers);
-    if (doc == NULL) {
-        return RMQ_CLIENT_ERR_NOMEM;
-    }
-    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_CLIENT_ERR_NOMEM;
-    }
-    rmq_buf_append_str(out, text);
-    free(text);
-    return out->oom ? RMQ_CLIENT_ERR_NOMEM : 0;
+    return cjson_append(out, doc);
 }
 
 /* ---- consumer list ----------------------------------------------------- */
@@ -135,7 +134,6 @@ rmq_cjson_lock_body(const char *group, const char *client_id,
 {
     json_t *set = json_array();
     json_t *doc;
-    char   *text;
 
     for (size_t i = 0; set != NULL && i < n; i++) {
         json_t *mq =
@@ -148,17 +146,7 @@ rmq_cjson_lock_body(const char *group, const char *client_id,
     }
     doc = json_pack("{s:s, s:s, s:o*}", "clientId", client_id, "consumerGroup",
                     group, "mqSet", set);
-    if (doc == NULL) {
-        return RMQ_CLIENT_ERR_NOMEM;
-    }
-    text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    if (text == NULL) {
-        return RMQ_CLIENT_ERR_NOMEM;
-    }
-    rmq_buf_append_str(out, text);
-    free(text);
-    return out->oom ? RMQ_CLIENT_ERR_NOMEM : 0;
+    return cjson_append(out, doc);
 }
 
 void
