@@ -295,6 +295,21 @@ prod_cfg(rmq_producer *p, rmq_send_cfg *cfg, int retries, bool oneway)
                           .oneway = oneway};
 }
 
+/* A started producer's job for one message, or an error in err. */
+static int
+prod_prepare(rmq_producer *p, const rmq_message *msg, int retries,
+             bool oneway, rmq_send_job **j, rmq_error *err)
+{
+    rmq_send_cfg cfg;
+    int          rc;
+
+    if ((rc = prod_check_running(p, err)) != 0) {
+        return rc;
+    }
+    prod_cfg(p, &cfg, retries, oneway);
+    return rmq_send_prepare(&p->core, &cfg, msg, j, err);
+}
+
 static void
 prod_sync_done(rmq_send_job *j)
 {
@@ -344,15 +359,10 @@ int
 rmq_producer_send(rmq_producer *p, const rmq_message *msg, rmq_send_result *res,
                   rmq_error *err)
 {
-    rmq_send_cfg  cfg;
     rmq_send_job *j;
     int           rc;
 
-    if ((rc = prod_check_running(p, err)) != 0) {
-        return rc;
-    }
-    prod_cfg(p, &cfg, p->opts.retry_times, false);
-    if ((rc = rmq_send_prepare(&p->core, &cfg, msg, &j, err)) != 0) {
+    if ((rc = prod_prepare(p, msg, p->opts.retry_times, false, &j, err)) != 0) {
         return rc;
     }
     return prod_run_sync(p, j, res, NULL, err);
@@ -362,15 +372,10 @@ int
 rmq_producer_send_oneway(rmq_producer *p, const rmq_message *msg,
                          rmq_error *err)
 {
-    rmq_send_cfg  cfg;
     rmq_send_job *j;
     int           rc;
 
-    if ((rc = prod_check_running(p, err)) != 0) {
-        return rc;
-    }
-    prod_cfg(p, &cfg, 0, true);
-    if ((rc = rmq_send_prepare(&p->core, &cfg, msg, &j, err)) != 0) {
+    if ((rc = prod_prepare(p, msg, 0, true, &j, err)) != 0) {
         return rc;
     }
     return prod_run_sync(p, j, NULL, NULL, err);
@@ -407,15 +412,10 @@ rmq_producer_send_to_queue(rmq_producer *p, const rmq_message *msg,
                            const rmq_queue *queue, rmq_send_result *res,
                            rmq_error *err)
 {
-    rmq_send_cfg  cfg;
     rmq_send_job *j;
     int           rc;
 
-    if ((rc = prod_check_running(p, err)) != 0) {
-        return rc;
-    }
-    prod_cfg(p, &cfg, 0, false);
-    if ((rc = rmq_send_prepare(&p->core, &cfg, msg, &j, err)) != 0) {
+    if ((rc = prod_prepare(p, msg, 0, false, &j, err)) != 0) {
         return rc;
     }
     if ((rc = rmq_send_fix_queue(j, queue, err)) != 0) {
@@ -497,19 +497,15 @@ int
 rmq_producer_send_async(rmq_producer *p, const rmq_message *msg, rmq_send_cb cb,
                         void *arg, rmq_error *err)
 {
-    rmq_send_cfg  cfg;
     rmq_send_job *j;
     int           rc;
 
-    if ((rc = prod_check_running(p, err)) != 0) {
-        return rc;
-    }
     if (cb == NULL) {
         return rmq_cerr_set(err, RMQ_CLIENT_ERR_INVALID,
                             "async send needs a callback");
     }
-    prod_cfg(p, &cfg, p->opts.async_retry_times, false);
-    if ((rc = rmq_send_prepare(&p->core, &cfg, msg, &j, err)) != 0) {
+    rc = prod_prepare(p, msg, p->opts.async_retry_times, false, &j, err);
+    if (rc != 0) {
         return rc;
     }
     j->done = prod_async_done;
