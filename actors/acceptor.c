@@ -31,9 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ACC_TICK_MS       100
-#define ACC_SWEEP_MS      10000
-#define ACC_DRAIN_MS      3000 /* at stop: wait this long for put results */
+#define ACC_TICK_MS 100
+#define ACC_SWEEP_MS 10000
+#define ACC_DRAIN_MS 3000 /* at stop: wait this long for put results */
 #define ACC_IPC_DRAIN_MAX 256
 
 typedef void (*acc_handler)(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
@@ -193,8 +193,8 @@ acc_open_ipc(rmq_broker *b)
         rmq_ipc_open(&b->to_clwriter, RMQ_IPC_PUSH, rd, "clwriter", "in")) {
         return RMQ_ERR_SYS;
     }
-    return rmq_loop_add(&b->loop, &b->in_io, b->in.recv_fd, EPOLLIN,
-                        acc_on_ipc, b);
+    return rmq_loop_add(&b->loop, &b->in_io, b->in.recv_fd, EPOLLIN, acc_on_ipc,
+                        b);
 }
 
 static int
@@ -202,15 +202,15 @@ acc_open_store(rmq_broker *b)
 {
     const rmq_broker_config *bc = &b->cfg->broker;
     char                     dir[RMQ_CONFIG_PATH_MAX + 16];
-    rmq_cl_opts              o = {dir, bc->commitlog_file_size, false, 0, false};
-    rmq_cq_cache_opts        co = {bc->store_root, bc->cq_file_size, false, 0};
+    rmq_cl_opts       o = {dir, bc->commitlog_file_size, false, 0, false};
+    rmq_cq_cache_opts co = {bc->store_root, bc->cq_file_size, false, 0};
 
     snprintf(dir, sizeof(dir), "%s/%s", bc->store_root, RMQ_CL_DIR);
     if (rmq_cl_open(&b->cl, &o) != 0 || rmq_cq_cache_init(&b->cqs, &co) != 0) {
         return RMQ_ERR_SYS;
     }
-    return rmq_putc_open(&b->putc, b->ctl, b->self->run_dir,
-                         RMQ_ACTOR_ACCEPTOR, (size_t)bc->put_ring_bytes,
+    return rmq_putc_open(&b->putc, b->ctl, b->self->run_dir, RMQ_ACTOR_ACCEPTOR,
+                         (size_t)bc->put_ring_bytes,
                          (int64_t)bc->sync_flush_timeout_ms + 10000);
 }
 
@@ -220,7 +220,7 @@ acc_listen(rmq_broker *b)
     static const rmq_conn_ops ops = {.on_cmd = acc_on_cmd,
                                      .on_close = acc_on_close,
                                      .on_connect = acc_on_connect};
-    int port = b->cfg->broker.listen_port;
+    int                       port = b->cfg->broker.listen_port;
 
     rmq_conns_init(&b->conns, &b->loop, &ops, b);
     b->conns.max_frame = RMQ_FRAME_MAX;
@@ -229,8 +229,8 @@ acc_listen(rmq_broker *b)
         return RMQ_ERR_SYS;
     }
     rmq_log(RMQ_LOG_INFO, "acc.listen",
-            "serving RocketMQ clients on ports %d and %d as %s", port,
-            port - 2, b->host.addr);
+            "serving RocketMQ clients on ports %d and %d as %s", port, port - 2,
+            b->host.addr);
     return 0;
 }
 
@@ -307,8 +307,9 @@ acc_stop(rmq_broker *b)
     rmq_reg_unregister(&b->reg);
     rmq_conns_unlisten(&b->conns, &b->lio_main);
     rmq_conns_unlisten(&b->conns, &b->lio_vip);
-    while ((rmq_putc_inflight(&b->putc) > 0 || rmq_putc_has_pending(&b->putc)) &&
-           rmq_mono_ms() < deadline) {
+    while (
+        (rmq_putc_inflight(&b->putc) > 0 || rmq_putc_has_pending(&b->putc)) &&
+        rmq_mono_ms() < deadline) {
         rmq_putc_flush(&b->putc);
         acc_watch_put_channel(b);
         rmq_loop_run_once(&b->loop, 10);

@@ -19,10 +19,10 @@
  * commit log with its queue offset, physical offset and store timestamp,
  * then the written position is published (release store) and the results
  * go back on the same channel as one PUT_RESULT.  TOPIC_UPDATE arrives on
- * ipc://<runDir>/clwriter.in (NNG) and is answered on <sender>.in.  ASYNC_FLUSH answers at once;
- * SYNC_FLUSH asks the flusher and answers once cl_flushed covers the
- * batch, or FLUSH_TIMEOUT after syncFlushTimeout.  TOPIC_UPDATE creates,
- * changes or deletes a topic and saves topics.json.
+ * ipc://<runDir>/clwriter.in (NNG) and is answered on <sender>.in.  ASYNC_FLUSH
+ * answers at once; SYNC_FLUSH asks the flusher and answers once cl_flushed
+ * covers the batch, or FLUSH_TIMEOUT after syncFlushTimeout.  TOPIC_UPDATE
+ * creates, changes or deletes a topic and saves topics.json.
  *
  * Stop: answers what it has, removes the abort file when everything
  * written was flushed and dispatched (else the next start recovers
@@ -46,11 +46,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CLW_DRAIN_MAX     64  /* messages per pass before answering */
-#define CLW_PEERS_MAX     8   /* senders on the put channel */
-#define CLW_WAITERS_MAX   4096
-#define CLW_IDLE_WAIT_MS  100
-#define CLW_PREFAULT_BYTES (INT64_C(32) << 20) /* ~0.1 s of writes at full speed */
+#define CLW_DRAIN_MAX 64 /* messages per pass before answering */
+#define CLW_PEERS_MAX 8  /* senders on the put channel */
+#define CLW_WAITERS_MAX 4096
+#define CLW_IDLE_WAIT_MS 100
+#define CLW_PREFAULT_BYTES                                                     \
+    (INT64_C(32) << 20) /* ~0.1 s of writes at full speed */
 
 enum { CLW_C_PUTS, CLW_C_BATCHES, CLW_C_BYTES, CLW_C_ERRORS, CLW_C_TOPICS };
 
@@ -62,10 +63,10 @@ struct clw_peer {
 
 /* A batch answered once the flusher's position covers need. */
 struct clw_waiter {
-    uint32_t peer;
-    uint32_t peer_gen;
-    int64_t  need;
-    int64_t  deadline_ms;
+    uint32_t            peer;
+    uint32_t            peer_gen;
+    int64_t             need;
+    int64_t             deadline_ms;
     rmq_msg_put_result *res; /* malloc'd */
 };
 
@@ -81,7 +82,7 @@ struct clw {
     rmq_ipc            to_flusher;
     rmq_ipc            flushed;
     rmq_ipc            reply[RMQ_ACTOR__COUNT]; /* TOPIC_RESULT */
-    int                put_lfd;                  /* clwriter.put */
+    int                put_lfd;                 /* clwriter.put */
     struct clw_peer    peers[CLW_PEERS_MAX];
     rmq_buf            rx;
     rmq_ring           rings[RMQ_ACTOR__COUNT];
@@ -92,8 +93,8 @@ struct clw {
     int64_t            flush_asked; /* highest FLUSH_REQ sent */
     rmq_buf            enc;
     bool               sync_flush;
-    bool               appended;    /* since the last WRITTEN event */
-    int64_t            released;    /* page-table entries dropped below */
+    bool               appended; /* since the last WRITTEN event */
+    int64_t            released; /* page-table entries dropped below */
     uint64_t           append_errors;
     int64_t            next_error_log_ms;
 };
@@ -246,8 +247,8 @@ clw_append_one(struct clw *w, const rmq_ring *ring, const rmq_put_desc *d,
         &w->pos->cl_hwm,
         clw_landing_end(rmq_cl_write_pos(&w->cl), d->len, w->cl.q.file_size),
         memory_order_relaxed);
-    rc = rmq_cl_append(&w->cl, ring->base + d->ring_off, d->len, qoff,
-                       store_ts, &out->phys_offset);
+    rc = rmq_cl_append(&w->cl, ring->base + d->ring_off, d->len, qoff, store_ts,
+                       &out->phys_offset);
     if (rc != 0) {
         clw_log_append_error(w, rc);
         return rc == RMQ_ERR_PROTO || rc == RMQ_ERR_TOOBIG
@@ -349,11 +350,11 @@ clw_on_put(struct clw *w, uint32_t peer, const void *data, size_t len)
     } else {
         w->res.n = b->n;
         for (uint32_t i = 0; i < b->n; i++) {
-            w->res.r[i].status = clw_append_one(w, ring, &b->d[i], now,
-                                                &w->res.r[i]);
-            rmq_actor_count(w->self, w->res.r[i].status == RMQ_PUT_OK
-                                         ? CLW_C_PUTS
-                                         : CLW_C_ERRORS,
+            w->res.r[i].status =
+                clw_append_one(w, ring, &b->d[i], now, &w->res.r[i]);
+            rmq_actor_count(w->self,
+                            w->res.r[i].status == RMQ_PUT_OK ? CLW_C_PUTS
+                                                             : CLW_C_ERRORS,
                             1);
             rmq_actor_count(w->self, CLW_C_BYTES, b->d[i].len);
         }
@@ -370,12 +371,13 @@ clw_on_put(struct clw *w, uint32_t peer, const void *data, size_t len)
     clw_send_result(w, peer, &w->res);
 }
 
-/* Answer parked SYNC_FLUSH batches the flusher has covered or that timed out. */
+/* Answer parked SYNC_FLUSH batches the flusher has covered or that timed out.
+ */
 static void
 clw_release_waiters(struct clw *w)
 {
-    int64_t flushed = atomic_load_explicit(&w->pos->cl_flushed,
-                                           memory_order_acquire);
+    int64_t flushed =
+        atomic_load_explicit(&w->pos->cl_flushed, memory_order_acquire);
     int64_t now = rmq_mono_ms();
 
     while (w->nwait > 0) {
@@ -590,8 +592,8 @@ static int
 clw_open_log(struct clw *w)
 {
     const rmq_broker_config *b = &w->self->cfg.broker;
-    char        dir[RMQ_CONFIG_PATH_MAX + 16];
-    rmq_cl_opts o;
+    char                     dir[RMQ_CONFIG_PATH_MAX + 16];
+    rmq_cl_opts              o;
 
     snprintf(dir, sizeof(dir), "%s/%s", b->store_root, RMQ_CL_DIR);
     o.dir = dir;
@@ -606,11 +608,10 @@ static int
 clw_full_start(struct clw *w)
 {
     const rmq_broker_config *b = &w->self->cfg.broker;
-    rmq_store_opts           o = {b->store_root, b->commitlog_file_size,
-                                  b->cq_file_size, b->check_crc_on_recover,
-                                  false};
-    rmq_store_state          st;
-    int                      rc;
+    rmq_store_opts  o = {b->store_root, b->commitlog_file_size, b->cq_file_size,
+                         b->check_crc_on_recover, false};
+    rmq_store_state st;
+    int             rc;
 
     rc = rmq_store_recover(&o, &st);
     if (rc != 0) {
@@ -671,8 +672,8 @@ clw_zero_tail(struct clw *w, int64_t from, int64_t to)
 static void
 clw_recompute_offsets(struct clw *w, int64_t written)
 {
-    int64_t      from = atomic_load_explicit(&w->pos->dispatched,
-                                             memory_order_acquire);
+    int64_t from =
+        atomic_load_explicit(&w->pos->dispatched, memory_order_acquire);
     rmq_cl_iter  it;
     rmq_rec_view v;
     int64_t      off;
@@ -683,17 +684,18 @@ clw_recompute_offsets(struct clw *w, int64_t written)
     for (int i = 0; i < RMQ_TOPIC_MAX && w->ctl->topics[i].state; i++) {
         const rmq_topic_entry *t = &w->ctl->topics[i];
         for (uint32_t q = 0; q < t->queue_cap; q++) {
-            atomic_store(&w->ctl->qw[t->queue_base + q].next_offset,
-                         atomic_load_explicit(&w->ctl->qd[t->queue_base + q]
-                                                   .max_offset,
-                                              memory_order_acquire));
+            atomic_store(
+                &w->ctl->qw[t->queue_base + q].next_offset,
+                atomic_load_explicit(&w->ctl->qd[t->queue_base + q].max_offset,
+                                     memory_order_acquire));
         }
     }
     rmq_cl_iter_init(&it, &w->cl, from, written, false);
     while (rmq_cl_iter_next(&it, &v, &off) == 0) {
         rmq_topic_entry snap;
         int idx = rmq_ctl_topic_find(w->ctl, v.topic, v.topic_len, &snap);
-        if (idx < 0 || v.queue_id < 0 || (uint32_t)v.queue_id >= snap.queue_cap ||
+        if (idx < 0 || v.queue_id < 0 ||
+            (uint32_t)v.queue_id >= snap.queue_cap ||
             !rmq_rec_is_dispatchable(v.sysflag)) {
             continue;
         }
@@ -808,8 +810,7 @@ clw_stop(struct clw *w)
                 "stopping with unflushed or undispatched records (written "
                 "%lld, flushed %lld, dispatched %lld): the next start "
                 "recovers abnormally",
-                (long long)written,
-                (long long)atomic_load(&w->pos->cl_flushed),
+                (long long)written, (long long)atomic_load(&w->pos->cl_flushed),
                 (long long)atomic_load(&w->pos->dispatched));
     }
     rmq_cl_close(&w->cl);
@@ -851,8 +852,8 @@ rmq_clwriter_main(rmq_actor *self)
         pf[npf++] = (struct pollfd){.fd = w.put_lfd, .events = POLLIN};
         for (uint32_t i = 0; i < CLW_PEERS_MAX; i++) {
             if (w.peers[i].fd >= 0) {
-                pf[npf++] = (struct pollfd){.fd = w.peers[i].fd,
-                                            .events = POLLIN};
+                pf[npf++] =
+                    (struct pollfd){.fd = w.peers[i].fd, .events = POLLIN};
             }
         }
         rmq_actor_wait(self, deadline, pf, npf);

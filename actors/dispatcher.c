@@ -31,7 +31,7 @@
 #include <string.h>
 
 #define DP_PASS_RECORDS 8192 /* bounded work per pass */
-#define DP_POLL_MS      20   /* fallback when a WRITTEN event is dropped */
+#define DP_POLL_MS 20        /* fallback when a WRITTEN event is dropped */
 
 enum { DP_C_RECORDS, DP_C_EVENTS, DP_C_SKIPPED, DP_C_BEHIND };
 
@@ -46,8 +46,8 @@ struct dp {
     rmq_ipc            pub;     /* dispatcher.pub */
     rmq_msg_queue_grew grew;
     rmq_buf            enc;
-    int64_t            store_ms; /* of the last record dispatched */
-    int64_t            released; /* commit-log mappings dropped below */
+    int64_t            store_ms;   /* of the last record dispatched */
+    int64_t            released;   /* commit-log mappings dropped below */
     uint64_t           topics_gen; /* of the last topic-state scan */
     bool               stalled;    /* an entry could not be written */
     uint8_t            seen[RMQ_TOPIC_MAX]; /* topic states at that scan */
@@ -130,7 +130,8 @@ dp_record(struct dp *d, const rmq_rec_view *v, int64_t phys)
     }
     d->store_ms = v->store_ts;
     qd = &d->ctl->qd[t.queue_base + (uint32_t)v->queue_id];
-    atomic_store_explicit(&qd->last_store_ms, v->store_ts, memory_order_relaxed);
+    atomic_store_explicit(&qd->last_store_ms, v->store_ts,
+                          memory_order_relaxed);
     if (atomic_load_explicit(&qd->max_offset, memory_order_relaxed) <=
         v->queue_offset) {
         atomic_store_explicit(&qd->max_offset, v->queue_offset + 1,
@@ -145,15 +146,16 @@ dp_record(struct dp *d, const rmq_rec_view *v, int64_t phys)
 static bool
 dp_pass(struct dp *d)
 {
-    int64_t      written = atomic_load_explicit(&d->pos->cl_written,
-                                                memory_order_acquire);
+    int64_t written =
+        atomic_load_explicit(&d->pos->cl_written, memory_order_acquire);
     rmq_rec_view v;
     int64_t      phys;
     int          n = 0;
     int          rc = 0;
 
     d->it.end = written;
-    while (n < DP_PASS_RECORDS && (rc = rmq_cl_iter_next(&d->it, &v, &phys)) == 0) {
+    while (n < DP_PASS_RECORDS &&
+           (rc = rmq_cl_iter_next(&d->it, &v, &phys)) == 0) {
         if (dp_record(d, &v, phys) != 0) {
             /* try this record again after a pause: never skip it */
             d->it.pos = phys;
@@ -168,12 +170,13 @@ dp_pass(struct dp *d)
     }
     if (rc != 0 && rc != RMQ_ERR_AGAIN) {
         rmq_log(RMQ_LOG_ERR, "dispatch.read",
-                "cannot read the commit log at %lld: %s",
-                (long long)d->it.pos, rmq_strerror(rc));
+                "cannot read the commit log at %lld: %s", (long long)d->it.pos,
+                rmq_strerror(rc));
     }
     atomic_store(&d->pos->dispatched_store_ms, d->store_ms);
     atomic_store_explicit(&d->pos->dispatched, d->it.pos, memory_order_release);
-    rmq_actor_gauge(d->self, DP_C_BEHIND, (uint64_t)RMQ_MAX(written - d->it.pos, 0));
+    rmq_actor_gauge(d->self, DP_C_BEHIND,
+                    (uint64_t)RMQ_MAX(written - d->it.pos, 0));
     dp_announce(d);
     if (d->it.pos - d->released >= (INT64_C(64) << 20)) {
         /* read once: keep the resident size at the working set */

@@ -78,9 +78,10 @@ fl_flush(struct fl *f, int64_t written)
     rc = rmq_cl_sync(&f->cl, f->flushed, written);
     if (rc != 0) {
         rmq_actor_count(f->self, FL_C_ERRORS, 1);
-        rmq_log(RMQ_LOG_ERR, "flush.sync", "could not sync the commit log "
-                "[%lld, %lld): %s", (long long)f->flushed, (long long)written,
-                rmq_strerror(rc));
+        rmq_log(RMQ_LOG_ERR, "flush.sync",
+                "could not sync the commit log "
+                "[%lld, %lld): %s",
+                (long long)f->flushed, (long long)written, rmq_strerror(rc));
         return rc;
     }
     rmq_actor_count(f->self, FL_C_FLUSHES, 1);
@@ -204,7 +205,8 @@ rmq_flusher_main(rmq_actor *self)
     if (fl_init(self, &f) != 0) {
         rmq_actor_exit(self, RMQ_EXIT_TRANSIENT);
     }
-    fl_flush(&f, atomic_load_explicit(&f.pos->cl_written, memory_order_acquire));
+    fl_flush(&f,
+             atomic_load_explicit(&f.pos->cl_written, memory_order_acquire));
     atomic_store_explicit(&f.pos->cl_flushed, f.flushed, memory_order_release);
     rmq_actor_ready(self);
     while (!self->stop_requested) {
@@ -218,7 +220,8 @@ rmq_flusher_main(rmq_actor *self)
         }
         sync_mode = self->cfg.broker.flush_disk_type == RMQ_FLUSH_SYNC;
         fl_drain(&f);
-        written = atomic_load_explicit(&f.pos->cl_written, memory_order_acquire);
+        written =
+            atomic_load_explicit(&f.pos->cl_written, memory_order_acquire);
         if (f.wanted > f.flushed || fl_async_due(&f, written, now)) {
             /* one sync for everything written so far: group commit */
             fl_flush(&f, written);
@@ -229,7 +232,8 @@ rmq_flusher_main(rmq_actor *self)
                                  : RMQ_MIN(f.next_flush_ms, f.next_cq_ms),
                        &pf, 1);
     }
-    fl_flush(&f, atomic_load_explicit(&f.pos->cl_written, memory_order_acquire));
+    fl_flush(&f,
+             atomic_load_explicit(&f.pos->cl_written, memory_order_acquire));
     fl_sync_cqs(&f, rmq_mono_ms(), true);
     rmq_cl_close(&f.cl);
     close(f.root_fd);

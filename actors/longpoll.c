@@ -24,8 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LP_CHECK_INTERVAL_MS 100 /* deadline precision and missed-event check */
-#define LP_BUCKETS           4096 /* power of two */
+#define LP_CHECK_INTERVAL_MS 100 /* deadline precision and missed-event check  \
+                                  */
+#define LP_BUCKETS 4096          /* power of two */
 
 enum { LP_C_HOLDS, LP_C_WAKES, LP_C_TIMEOUTS, LP_C_HELD };
 
@@ -37,24 +38,24 @@ struct lp_hold {
 
 /* The holds of one queue. */
 struct lp_queue {
-    uint32_t        topic_idx;
-    int32_t         queue_id;
-    struct lp_hold *h;
-    uint32_t        n, cap;
+    uint32_t         topic_idx;
+    int32_t          queue_id;
+    struct lp_hold  *h;
+    uint32_t         n, cap;
     struct lp_queue *next; /* hash chain */
 };
 
 struct lp {
-    rmq_actor          *self;
-    rmq_ipc             in;        /* LP_HOLD */
-    rmq_ipc             grew;      /* dispatcher.pub */
-    rmq_ipc             to_acceptor;
-    struct lp_queue    *buckets[LP_BUCKETS];
-    uint64_t            held;
-    rmq_msg_lp_wake     wake;      /* pending wakes, sent per iteration */
-    rmq_msg_queue_grew  grew_msg;
-    rmq_buf             enc;
-    int64_t             next_check_ms;
+    rmq_actor         *self;
+    rmq_ipc            in;   /* LP_HOLD */
+    rmq_ipc            grew; /* dispatcher.pub */
+    rmq_ipc            to_acceptor;
+    struct lp_queue   *buckets[LP_BUCKETS];
+    uint64_t           held;
+    rmq_msg_lp_wake    wake; /* pending wakes, sent per iteration */
+    rmq_msg_queue_grew grew_msg;
+    rmq_buf            enc;
+    int64_t            next_check_ms;
 };
 
 static uint32_t
@@ -120,8 +121,8 @@ lp_scan_queue(struct lp *lp, struct lp_queue *q, int64_t max_offset,
 {
     for (uint32_t i = 0; i < q->n;) {
         struct lp_hold *h = &q->h[i];
-        bool grew = max_offset > h->offset;
-        bool late = now_ms >= h->deadline_ms;
+        bool            grew = max_offset > h->offset;
+        bool            late = now_ms >= h->deadline_ms;
         if (grew || late) {
             lp_wake(lp, h->id);
             atomic_store_explicit(&lp->self->ctl.pos->lp_held,
@@ -203,8 +204,7 @@ lp_on_grew(struct lp *lp, const void *data, size_t len)
     }
     for (uint32_t i = 0; i < lp->grew_msg.n; i++) {
         const rmq_queue_grew *g = &lp->grew_msg.q[i];
-        struct lp_queue      *q = lp_queue_get(lp, g->topic_idx, g->queue_id,
-                                               false);
+        struct lp_queue *q = lp_queue_get(lp, g->topic_idx, g->queue_id, false);
         if (q != NULL && q->n > 0) {
             lp_scan_queue(lp, q, g->max_offset, now);
         }
@@ -218,17 +218,16 @@ lp_check_all(struct lp *lp, int64_t now)
     for (uint32_t b = 0; b < LP_BUCKETS; b++) {
         for (struct lp_queue *q = lp->buckets[b]; q != NULL; q = q->next) {
             if (q->n > 0) {
-                lp_scan_queue(lp, q, lp_queue_max(lp, q->topic_idx,
-                                                  q->queue_id),
-                              now);
+                lp_scan_queue(lp, q,
+                              lp_queue_max(lp, q->topic_idx, q->queue_id), now);
             }
         }
     }
 }
 
 static void
-lp_drain(struct lp *lp, rmq_ipc *s, void (*fn)(struct lp *, const void *,
-                                               size_t))
+lp_drain(struct lp *lp, rmq_ipc *s,
+         void (*fn)(struct lp *, const void *, size_t))
 {
     nng_msg *m;
 

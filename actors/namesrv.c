@@ -31,7 +31,7 @@
 #include <zlib.h>
 
 #define NS_SCAN_INTERVAL_MS 10000
-#define NS_MAX_TOPICS       100000
+#define NS_MAX_TOPICS 100000
 
 enum { NS_C_REQUESTS, NS_C_REGISTERS, NS_C_ROUTES, NS_C_ERRORS, NS_C_CONNS };
 
@@ -125,9 +125,11 @@ ns_parse_wrapper(struct ns *ns, json_t *wrapper, rmq_route_reg *reg)
     if (ns_topics_room(ns, (uint32_t)json_object_size(table)) != 0) {
         return RMQ_ERR_TOOBIG;
     }
-    json_object_foreach(table, name, tc) {
+    json_object_foreach(table, name, tc)
+    {
         rmq_route_topic *t = &ns->topics[n];
-        if (!json_is_object(tc) || !rmq_strlcpy(t->name, name, sizeof(t->name))) {
+        if (!json_is_object(tc) ||
+            !rmq_strlcpy(t->name, name, sizeof(t->name))) {
             continue;
         }
         t->read_queues = ns_json_int(tc, "readQueueNums", 16);
@@ -172,8 +174,8 @@ ns_load_lenient(const uint8_t *text, size_t len)
         }
         rmq_buf_u8(&fixed, (uint8_t)c);
     }
-    doc = fixed.oom ? NULL : json_loadb((const char *)fixed.data, fixed.len,
-                                         0, NULL);
+    doc = fixed.oom ? NULL
+                    : json_loadb((const char *)fixed.data, fixed.len, 0, NULL);
     rmq_buf_free(&fixed);
     return doc;
 }
@@ -293,8 +295,9 @@ ns_register(struct ns *ns, rmq_conn *c, const rmq_rcmd *cmd)
     reg.conn_id = c->id;
     if (!reg.cluster || !reg.broker_name || !reg.broker_addr ||
         rmq_rcmd_ext_i64(cmd, "brokerId", &reg.broker_id) != 0) {
-        ns_reply_code(c, cmd, RMQ_RESP_SYSTEM_ERROR,
-                      "missing clusterName, brokerName, brokerAddr or brokerId");
+        ns_reply_code(
+            c, cmd, RMQ_RESP_SYSTEM_ERROR,
+            "missing clusterName, brokerName, brokerAddr or brokerId");
         return;
     }
     if (rmq_rcmd_ext_i64(cmd, "bodyCrc32", &crc32_ext) == 0 && crc32_ext != 0 &&
@@ -365,8 +368,7 @@ ns_route(struct ns *ns, rmq_conn *c, const rmq_rcmd *cmd)
     rc = rmq_routes_topic_json(ns->routes, topic, &ns->body);
     if (rc == RMQ_ERR_NOTFOUND) {
         snprintf(remark, sizeof(remark),
-                 "No topic route info in name server for the topic: %s",
-                 topic);
+                 "No topic route info in name server for the topic: %s", topic);
         ns_reply_code(c, cmd, RMQ_RESP_TOPIC_NOT_EXIST, remark);
         return;
     }
@@ -390,18 +392,19 @@ ns_handle(struct ns *ns, rmq_conn *c, const rmq_rcmd *cmd)
         break;
     case RMQ_REQ_GET_BROKER_CLUSTER_INFO:
         rmq_buf_reset(&ns->body);
-        ns_send_body(ns, c, cmd, rmq_routes_cluster_json(ns->routes, &ns->body));
+        ns_send_body(ns, c, cmd,
+                     rmq_routes_cluster_json(ns->routes, &ns->body));
         break;
     case RMQ_REQ_GET_ALL_TOPIC_LIST_FROM_NAMESERVER:
     case RMQ_REQ_GET_TOPICS_BY_CLUSTER:
         rmq_buf_reset(&ns->body);
-        ns_send_body(ns, c, cmd,
-                     rmq_routes_topics_json(
-                         ns->routes,
-                         cmd->code == RMQ_REQ_GET_TOPICS_BY_CLUSTER
-                             ? rmq_rcmd_ext(cmd, "cluster")
-                             : NULL,
-                         &ns->body));
+        ns_send_body(
+            ns, c, cmd,
+            rmq_routes_topics_json(ns->routes,
+                                   cmd->code == RMQ_REQ_GET_TOPICS_BY_CLUSTER
+                                       ? rmq_rcmd_ext(cmd, "cluster")
+                                       : NULL,
+                                   &ns->body));
         break;
     case RMQ_REQ_DELETE_TOPIC_IN_NAMESRV:
         if (rmq_rcmd_ext(cmd, "topic") == NULL) {
@@ -477,7 +480,8 @@ ns_tick(struct ns *ns)
     int64_t now = rmq_mono_ms();
 
     if (now >= ns->next_scan_ms) {
-        rmq_routes_expire(ns->routes, now, ns->self->cfg.namesrv.broker_expire_ms);
+        rmq_routes_expire(ns->routes, now,
+                          ns->self->cfg.namesrv.broker_expire_ms);
         rmq_conns_sweep_idle(&ns->conns, now, 120000);
         ns->next_scan_ms = now + NS_SCAN_INTERVAL_MS;
     }

@@ -686,8 +686,7 @@ sch_open(rmq_actor *self, struct sch *s)
     if (rmq_cl_open(&s->cl, &o) != 0) {
         return RMQ_ERR_SYS;
     }
-    rc = rmq_putc_open(&s->putc, s->ctl, self->run_dir, self->id, ring,
-                       30000);
+    rc = rmq_putc_open(&s->putc, s->ctl, self->run_dir, self->id, ring, 30000);
     /*
      * Batch numbers must not repeat those of a previous scheduler, or a
      * late answer to its last batch would be taken for one of ours.

@@ -25,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONS_QBITS 11 /* opaque bits naming the queue: > RMQ_BENCH_QUEUES_MAX  \
-                       */
+#define CONS_QBITS                                                             \
+    11 /* opaque bits naming the queue: > RMQ_BENCH_QUEUES_MAX                 \
+        */
 #define CONS_RETRY_US 1000000 /* after an error response */
 #define CONS_DRAIN_SUSPEND_MS "1000"
 #define CONS_FOLLOW_SUSPEND_MS "15000"

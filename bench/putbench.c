@@ -28,7 +28,7 @@ struct pb {
     size_t     nlat, caplat;
     uint64_t   ok, failed;
     int        free_slots;
-    int       *slots;      /* stack of idle putter slots */
+    int       *slots; /* stack of idle putter slots */
 };
 
 static void
@@ -78,11 +78,16 @@ main(int argc, char **argv)
     int64_t     t0, t_end;
 
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "-c") == 0) conf = argv[i + 1];
-        else if (strcmp(argv[i], "-p") == 0) putters = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-s") == 0) size = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-t") == 0) secs = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-q") == 0) queues = atoi(argv[i + 1]);
+        if (strcmp(argv[i], "-c") == 0)
+            conf = argv[i + 1];
+        else if (strcmp(argv[i], "-p") == 0)
+            putters = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "-s") == 0)
+            size = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "-t") == 0)
+            secs = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "-q") == 0)
+            queues = atoi(argv[i + 1]);
     }
     rmq_log_init("putbench");
     if (conf == NULL || putters < 1 || size < 1 ||
@@ -102,7 +107,8 @@ main(int argc, char **argv)
     if (rmq_putter_open(&b.p, cfg.supervisor.run_dir, RMQ_ACTOR_TESTACTOR,
                         64u << 20, pb_done, &b) != 0 ||
         rmq_putter_topic(&b.p, "PutBench", queues, 5000) != 0) {
-        fprintf(stderr, "rmq-putbench: cannot reach the broker's store actors\n");
+        fprintf(stderr,
+                "rmq-putbench: cannot reach the broker's store actors\n");
         return 1;
     }
     t0 = rmq_mono_us();
@@ -111,8 +117,9 @@ main(int argc, char **argv)
         while (b.free_slots > 0) {
             int slot = b.slots[--b.free_slots];
             b.started_us[slot] = rmq_mono_us();
-            if (rmq_putter_put(&b.p, "PutBench", (int32_t)(n++ % (uint64_t)queues),
-                               "TagA", NULL, body, (uint32_t)size,
+            if (rmq_putter_put(&b.p, "PutBench",
+                               (int32_t)(n++ % (uint64_t)queues), "TagA", NULL,
+                               body, (uint32_t)size,
                                cfg.broker.flush_disk_type == RMQ_FLUSH_SYNC
                                    ? RMQ_PUT_F_WAIT_FLUSH
                                    : 0,

@@ -63,7 +63,8 @@ rmq_broker_create_topic(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
     int32_t     rq = 16, wq = 16, perm = 6, sysflag = 0;
     uint32_t    flags = 0;
 
-    if (topic == NULL || rmq_rcmd_ext_i32(cmd, "readQueueNums", &rq) == RMQ_ERR_INVAL ||
+    if (topic == NULL ||
+        rmq_rcmd_ext_i32(cmd, "readQueueNums", &rq) == RMQ_ERR_INVAL ||
         rmq_rcmd_ext_i32(cmd, "writeQueueNums", &wq) == RMQ_ERR_INVAL ||
         rmq_rcmd_ext_i32(cmd, "perm", &perm) == RMQ_ERR_INVAL) {
         rmq_broker_replyf(b, c, cmd, RMQ_RESP_SYSTEM_ERROR,
@@ -139,14 +140,15 @@ rmq_broker_topic_stats(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
     rmq_buf_append_str(out, "{\"offsetTable\":{");
     for (int32_t q = 0; q < t.write_queues && (uint32_t)q < t.queue_cap; q++) {
         const rmq_queue_d *qd = &b->ctl->qd[t.queue_base + (uint32_t)q];
-        rmq_buf_printf(out,
-                       "%s{\"brokerName\":\"%s\",\"queueId\":%d,\"topic\":\"%s\"}:"
-                       "{\"lastUpdateTimestamp\":%lld,\"maxOffset\":%lld,"
-                       "\"minOffset\":%lld}",
-                       q ? "," : "", b->cfg->broker.broker_name, q, t.name,
-                       (long long)atomic_load(&qd->last_store_ms),
-                       (long long)atomic_load(&qd->max_offset),
-                       (long long)atomic_load(&qd->min_offset));
+        rmq_buf_printf(
+            out,
+            "%s{\"brokerName\":\"%s\",\"queueId\":%d,\"topic\":\"%s\"}:"
+            "{\"lastUpdateTimestamp\":%lld,\"maxOffset\":%lld,"
+            "\"minOffset\":%lld}",
+            q ? "," : "", b->cfg->broker.broker_name, q, t.name,
+            (long long)atomic_load(&qd->last_store_ms),
+            (long long)atomic_load(&qd->max_offset),
+            (long long)atomic_load(&qd->min_offset));
     }
     rmq_buf_append_str(out, "}}");
     rmq_broker_reply_body(b, c, cmd, out);

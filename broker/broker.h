@@ -45,8 +45,8 @@ typedef struct rmq_stats {
     uint64_t put_msgs, put_bytes, get_msgs, get_bytes;
     uint64_t put_today_morning, get_today_morning; /* totals at midnight */
     uint64_t put_yesterday_morning, get_yesterday_morning;
-    int64_t  day;                                /* local day number */
-    uint64_t put_samples[RMQ_STATS_SAMPLES];     /* put_msgs, once a second */
+    int64_t  day;                            /* local day number */
+    uint64_t put_samples[RMQ_STATS_SAMPLES]; /* put_msgs, once a second */
     uint64_t get_samples[RMQ_STATS_SAMPLES];
     uint32_t sample_head, nsamples;
     int64_t  next_sample_ms;
@@ -76,11 +76,11 @@ struct rmq_broker;
 /* A request waiting for clwriter to create its topic. */
 typedef struct rmq_parked {
     struct rmq_parked *next;
-    uint64_t           topic_seq;  /* TOPIC_UPDATE it waits for */
+    uint64_t           topic_seq; /* TOPIC_UPDATE it waits for */
     uint64_t           conn_id;
     int32_t            opaque;
-    int32_t            code;       /* the request code */
-    void              *state;      /* handler-owned copy of the request */
+    int32_t            code;  /* the request code */
+    void              *state; /* handler-owned copy of the request */
     void (*resume)(struct rmq_broker *b, struct rmq_parked *p, int status);
 } rmq_parked;
 
@@ -101,18 +101,18 @@ typedef struct rmq_broker {
     rmq_reg           reg;
     rmq_cl            cl;
     rmq_cq_cache      cqs;
-    rmq_u64map        held;       /* hold id -> rmq_pull_req (held pull) */
+    rmq_u64map        held; /* hold id -> rmq_pull_req (held pull) */
     uint64_t          hold_seq;
-    rmq_parked       *parked;     /* FIFO of requests waiting for topics */
+    rmq_parked       *parked; /* FIFO of requests waiting for topics */
     rmq_parked      **parked_tail;
     uint64_t          topic_seq;
     uint64_t          fwd_seq;
     int32_t           notify_opaque;
-    uint64_t         *closed;     /* connections closed, for the rebalancer */
+    uint64_t         *closed; /* connections closed, for the rebalancer */
     uint32_t          nclosed, closed_cap;
     rmq_stats         stats;
     rmq_buf           scratch;
-    uint32_t          rr;         /* round robin for queueId < 0 */
+    uint32_t          rr; /* round robin for queueId < 0 */
     bool              stopping;
 } rmq_broker;
 
@@ -125,11 +125,11 @@ void rmq_broker_replyf(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd,
 void rmq_broker_reply_body(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd,
                            const rmq_buf *body);
 /* Look up a live topic; returns its index or -1. */
-int  rmq_broker_topic(rmq_broker *b, const char *name, rmq_topic_entry *t);
+int rmq_broker_topic(rmq_broker *b, const char *name, rmq_topic_entry *t);
 /* Ask clwriter to create/update/delete a topic; returns the request seq. */
-uint64_t rmq_broker_topic_request(rmq_broker *b, const char *name,
-                                  int32_t rq, int32_t wq, int32_t perm,
-                                  uint32_t flags, bool remove);
+uint64_t rmq_broker_topic_request(rmq_broker *b, const char *name, int32_t rq,
+                                  int32_t wq, int32_t perm, uint32_t flags,
+                                  bool remove);
 /* Park a request until TOPIC_RESULT seq arrives (takes ownership). */
 void rmq_broker_park(rmq_broker *b, rmq_parked *p);
 void rmq_broker_on_topic_result(rmq_broker *b, const void *msg, size_t len);
@@ -162,10 +162,8 @@ void rmq_broker_held_sweep(rmq_broker *b, int64_t now_ms);
 
 /* query.c */
 void rmq_broker_get_offset(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
-void rmq_broker_search_offset(rmq_broker *b, rmq_conn *c,
-                              const rmq_rcmd *cmd);
-void rmq_broker_earliest_time(rmq_broker *b, rmq_conn *c,
-                              const rmq_rcmd *cmd);
+void rmq_broker_search_offset(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
+void rmq_broker_earliest_time(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
 void rmq_broker_view_message(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
 void rmq_broker_runtime_info(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd);
 /* Queue offset of the first message stored at or after ts_ms. */

@@ -74,9 +74,8 @@ rmq_broker_forward_commit(rmq_broker *b, const rmq_conn *c, const char *group,
 {
     static rmq_msg_fwd_request m;
     char                       qid[16], off[24];
-    const char                *keys[] = {"consumerGroup", "topic", "queueId",
-                                         "commitOffset"};
-    const char                *vals[] = {group, topic, qid, off};
+    const char *keys[] = {"consumerGroup", "topic", "queueId", "commitOffset"};
+    const char *vals[] = {group, topic, qid, off};
 
     snprintf(qid, sizeof(qid), "%d", queue_id);
     snprintf(off, sizeof(off), "%lld", (long long)offset);

@@ -26,10 +26,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define PULL_TAGS_MAX       64
-#define PULL_SCAN_MIN       800   /* entries scanned per pull, at least */
+#define PULL_TAGS_MAX 64
+#define PULL_SCAN_MIN 800         /* entries scanned per pull, at least */
 #define PULL_SUSPEND_MAX_MS 25000 /* clients give up at 30 s */
-#define PULL_SAFETY_MS      3000  /* after the deadline, without a wake */
+#define PULL_SAFETY_MS 3000       /* after the deadline, without a wake */
 
 enum pull_status {
     PULL_FOUND,
@@ -41,9 +41,13 @@ enum pull_status {
     PULL_OFFSET_FOUND_NULL,
 };
 
-static const char *const pull_status_names[] = {
-    "FOUND", "NO_MATCHED_MESSAGE", "NO_MESSAGE_IN_QUEUE", "OFFSET_TOO_SMALL",
-    "OFFSET_OVERFLOW_ONE", "OFFSET_OVERFLOW_BADLY", "OFFSET_FOUND_NULL"};
+static const char *const pull_status_names[] = {"FOUND",
+                                                "NO_MATCHED_MESSAGE",
+                                                "NO_MESSAGE_IN_QUEUE",
+                                                "OFFSET_TOO_SMALL",
+                                                "OFFSET_OVERFLOW_ONE",
+                                                "OFFSET_OVERFLOW_BADLY",
+                                                "OFFSET_FOUND_NULL"};
 
 /* A tag expression: "*" (everything) or "A || B" as Java hash codes. */
 struct pull_filter {
@@ -239,13 +243,13 @@ pull_scan(rmq_broker *b, const rmq_pull_req *r, const struct pull_filter *f,
           rmq_cq *cq, struct pull_result *res)
 {
     const rmq_broker_config *bc = &b->cfg->broker;
-    uint32_t want = (uint32_t)RMQ_MIN(RMQ_MAX(r->max_msgs, 1),
-                                      RMQ_MIN(bc->max_transfer_count,
-                                              RMQ_PUT_BATCH_MAX));
-    int64_t  written = atomic_load_explicit(&b->ctl->pos->cl_written,
-                                            memory_order_acquire);
-    int64_t  idx = r->offset;
-    int64_t  scan_end = RMQ_MIN(res->max, idx + RMQ_MAX(PULL_SCAN_MIN, want));
+    uint32_t                 want =
+        (uint32_t)RMQ_MIN(RMQ_MAX(r->max_msgs, 1),
+                          RMQ_MIN(bc->max_transfer_count, RMQ_PUT_BATCH_MAX));
+    int64_t written =
+        atomic_load_explicit(&b->ctl->pos->cl_written, memory_order_acquire);
+    int64_t idx = r->offset;
+    int64_t scan_end = RMQ_MIN(res->max, idx + RMQ_MAX(PULL_SCAN_MIN, want));
 
     while (idx < scan_end && res->msgs < want) {
         const uint8_t *p;
@@ -258,11 +262,12 @@ pull_scan(rmq_broker *b, const rmq_pull_req *r, const struct pull_filter *f,
             rmq_cq_entry e;
             rmq_rec_view v;
             rmq_cq_entry_decode(p + (size_t)i * RMQ_CQ_ENTRY_SIZE, &e);
-            if (rmq_cq_entry_is_placeholder(&e) || !pull_match(f, e.tags_code)) {
+            if (rmq_cq_entry_is_placeholder(&e) ||
+                !pull_match(f, e.tags_code)) {
                 continue;
             }
-            if (res->msgs > 0 &&
-                res->bytes + (uint32_t)e.size > (uint64_t)bc->max_transfer_bytes) {
+            if (res->msgs > 0 && res->bytes + (uint32_t)e.size >
+                                     (uint64_t)bc->max_transfer_bytes) {
                 scan_end = idx; /* full: this one starts the next pull */
                 break;
             }
@@ -403,7 +408,8 @@ pull_execute(rmq_broker *b, rmq_conn *c, const rmq_pull_req *r, bool rerun)
         rmq_broker_reply(b, c, r->opaque, false, code, remark);
         return;
     }
-    if (!rerun && (r->sysflag & RMQ_PULL_COMMIT_OFFSET) && r->commit_offset >= 0) {
+    if (!rerun && (r->sysflag & RMQ_PULL_COMMIT_OFFSET) &&
+        r->commit_offset >= 0) {
         rmq_broker_forward_commit(b, c, r->group, r->topic, r->queue_id,
                                   r->commit_offset);
     }

@@ -135,8 +135,8 @@ rmq_putc_unreserve(rmq_putc *p)
 }
 
 int
-rmq_putc_add(rmq_putc *p, uint32_t topic_idx, int32_t queue_id,
-             uint32_t flags, uint64_t cookie)
+rmq_putc_add(rmq_putc *p, uint32_t topic_idx, int32_t queue_id, uint32_t flags,
+             uint64_t cookie)
 {
     rmq_put_desc *d;
 
@@ -233,8 +233,8 @@ putc_complete(rmq_putc *p, const rmq_put_res *res, int32_t fail_status,
     struct rmq_putc_batch *b = &p->inflight[p->inflight_head];
 
     for (uint32_t i = 0; i < b->n; i++) {
-        rmq_put_res r = {.status = fail_status, .phys_offset = -1,
-                         .queue_offset = -1};
+        rmq_put_res r = {
+            .status = fail_status, .phys_offset = -1, .queue_offset = -1};
         done(arg, b->cookies ? b->cookies[i] : 0, res ? &res[i] : &r);
     }
     rmq_ring_release(&p->ring, b->cost);
@@ -273,8 +273,8 @@ rmq_putc_on_result(rmq_putc *p, const void *msg, size_t len,
     while (p->inflight_n > 0) {
         struct rmq_putc_batch *b = &p->inflight[p->inflight_head];
         if (b->seq == r.seq) {
-            putc_complete(p, r.n == b->n ? r.r : NULL, RMQ_PUT_BAD_RECORD,
-                          done, arg);
+            putc_complete(p, r.n == b->n ? r.r : NULL, RMQ_PUT_BAD_RECORD, done,
+                          arg);
             return 0;
         }
         putc_complete(p, NULL, RMQ_PUT_WRONG_WRITER, done, arg);
@@ -324,7 +324,7 @@ rmq_putc_check(rmq_putc *p, rmq_put_done_fn done, void *arg)
 
     while (p->inflight_n > 0) {
         struct rmq_putc_batch *b = &p->inflight[p->inflight_head];
-        bool gone = b->writer_pid != writer;
+        bool                   gone = b->writer_pid != writer;
         if (!gone) {
             if (now - b->sent_ms > p->timeout_ms) {
                 rmq_log(RMQ_LOG_WARN, "put.slow",

@@ -33,10 +33,10 @@ typedef void (*rmq_put_done_fn)(void *arg, uint64_t cookie,
 struct rmq_putc_batch {
     uint64_t  seq;
     uint32_t  n;
-    size_t    cost;       /* ring bytes to release */
+    size_t    cost; /* ring bytes to release */
     int32_t   writer_pid;
-    int64_t   sent_ms;    /* monotonic */
-    uint64_t *cookies;    /* n entries */
+    int64_t   sent_ms; /* monotonic */
+    uint64_t *cookies; /* n entries */
 };
 
 typedef struct rmq_putc {
@@ -91,8 +91,8 @@ void rmq_putc_unreserve(rmq_putc *p);
  * thread wake-ups in NNG and in clwriter; an idle sender still sends at
  * once.  This is group commit at the first hop.
  */
-int rmq_putc_flush(rmq_putc *p);
-bool rmq_putc_has_pending(const rmq_putc *p);
+int      rmq_putc_flush(rmq_putc *p);
+bool     rmq_putc_has_pending(const rmq_putc *p);
 uint32_t rmq_putc_inflight(const rmq_putc *p);
 
 /* The channel to watch for results (readable), or -1 (not connected). */

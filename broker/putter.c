@@ -39,8 +39,8 @@ rmq_putter_open(rmq_putter *p, const char *run_dir, int owner,
         rc = rmq_ipc_open(&p->to_clw, RMQ_IPC_PUSH, run_dir, "clwriter", "in");
     }
     if (rc == 0) {
-        rc = rmq_putc_open(&p->putc, &p->ctl, run_dir, owner, ring_bytes,
-                           30000);
+        rc =
+            rmq_putc_open(&p->putc, &p->ctl, run_dir, owner, ring_bytes, 30000);
     }
     return rc;
 }

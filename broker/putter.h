@@ -19,8 +19,8 @@
 typedef struct rmq_putter {
     rmq_ctl         ctl;
     rmq_putc        putc;
-    rmq_ipc         in;       /* <owner>.in: PUT_RESULT, TOPIC_RESULT */
-    rmq_ipc         to_clw;   /* clwriter.in for TOPIC_UPDATE */
+    rmq_ipc         in;     /* <owner>.in: PUT_RESULT, TOPIC_RESULT */
+    rmq_ipc         to_clw; /* clwriter.in for TOPIC_UPDATE */
     int             owner;
     uint64_t        topic_seq;
     rmq_put_done_fn done;

@@ -82,8 +82,8 @@ query_store_time(rmq_broker *b, rmq_cq *cq, int64_t idx)
 {
     rmq_cq_entry e;
     rmq_rec_view v;
-    int64_t      written = atomic_load_explicit(&b->ctl->pos->cl_written,
-                                                memory_order_acquire);
+    int64_t      written =
+        atomic_load_explicit(&b->ctl->pos->cl_written, memory_order_acquire);
 
     if (rmq_cq_get(cq, idx, &e) != 0 || !rmq_cq_entry_is_valid(&e) ||
         rmq_cq_entry_is_placeholder(&e) ||
@@ -100,9 +100,8 @@ rmq_broker_offset_by_time(rmq_broker *b, const rmq_topic_entry *t,
 {
     rmq_queue_d *qd = &b->ctl->qd[t->queue_base + (uint32_t)queue_id];
     int64_t      lo = atomic_load(&qd->min_offset);
-    int64_t      hi = atomic_load_explicit(&qd->max_offset,
-                                           memory_order_acquire);
-    rmq_cq      *cq;
+    int64_t hi = atomic_load_explicit(&qd->max_offset, memory_order_acquire);
+    rmq_cq *cq;
 
     if (hi <= lo || rmq_cq_cache_get(&b->cqs, t->name, strlen(t->name),
                                      queue_id, &cq) != 0) {
@@ -153,7 +152,8 @@ rmq_broker_earliest_time(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
                           "missing field: topic or queueId");
         return;
     }
-    if (qd != NULL && atomic_load(&qd->max_offset) > atomic_load(&qd->min_offset) &&
+    if (qd != NULL &&
+        atomic_load(&qd->max_offset) > atomic_load(&qd->min_offset) &&
         rmq_cq_cache_get(&b->cqs, t.name, strlen(t.name), qid, &cq) == 0) {
         ts = query_store_time(b, cq, atomic_load(&qd->min_offset));
     }
@@ -163,9 +163,9 @@ rmq_broker_earliest_time(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
 void
 rmq_broker_view_message(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
 {
-    int64_t      off;
-    int64_t      written = atomic_load_explicit(&b->ctl->pos->cl_written,
-                                                memory_order_acquire);
+    int64_t off;
+    int64_t written =
+        atomic_load_explicit(&b->ctl->pos->cl_written, memory_order_acquire);
     rmq_rec_view v;
     rmq_rcmd_out o;
     struct iovec iov;
@@ -198,8 +198,7 @@ query_disk_ratio(const char *path)
     return 1.0 - (double)s.f_bavail / (double)s.f_blocks;
 }
 
-static void
-query_kv(json_t *t, const char *k, const char *fmt, ...)
+static void query_kv(json_t *t, const char *k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -260,16 +259,16 @@ rmq_broker_runtime_info(rmq_broker *b, rmq_conn *c, const rmq_rcmd *cmd)
     query_kv(t, "commitLogMaxOffset", "%lld",
              (long long)RMQ_MAX(atomic_load(&p->cl_written), 0));
     query_kv(t, "dispatchBehindBytes", "%lld",
-             (long long)RMQ_MAX(atomic_load(&p->cl_written) -
-                                    atomic_load(&p->dispatched),
-                                0));
+             (long long)RMQ_MAX(
+                 atomic_load(&p->cl_written) - atomic_load(&p->dispatched), 0));
     query_kv(t, "earliestMessageTimeStamp", "%lld",
              (long long)query_earliest_store_ms(b));
     query_kv(t, "commitLogDiskRatio", "%.4f",
              query_disk_ratio(b->cfg->broker.store_root));
     query_kv(t, "consumeQueueDiskRatio", "%.4f",
              query_disk_ratio(b->cfg->broker.store_root));
-    query_kv(t, "putMessageTimesTotal", "%llu", (unsigned long long)s->put_msgs);
+    query_kv(t, "putMessageTimesTotal", "%llu",
+             (unsigned long long)s->put_msgs);
     query_kv(t, "pageCacheLockTimeMills", "0");
     query_kv(t, "remainTransientStoreBufferNumbs", "0");
     query_kv(t, "scheduleMessageOffset", "%lld",

@@ -88,10 +88,10 @@ rmq_reg_topics_json(const rmq_ctl *ctl, bool wrapped, rmq_buf *out)
             json_object_set_new(table, t.name, reg_topic_json(&t));
         }
     }
-    doc = json_pack("{s:{s:I, s:I}, s:o}", "dataVersion", "counter",
-                    (json_int_t)atomic_load(&ctl->pos->topics_gen),
-                    "timestamp", (json_int_t)ctl->hdr->created_ms,
-                    "topicConfigTable", table);
+    doc =
+        json_pack("{s:{s:I, s:I}, s:o}", "dataVersion", "counter",
+                  (json_int_t)atomic_load(&ctl->pos->topics_gen), "timestamp",
+                  (json_int_t)ctl->hdr->created_ms, "topicConfigTable", table);
     if (wrapped) {
         doc = json_pack("{s:[], s:o}", "filterServerList",
                         "topicConfigSerializeWrapper", doc);
@@ -156,8 +156,7 @@ rmq_reg_tick(rmq_reg *r, int64_t now_ms)
     }
     for (int i = 0; i < r->nns; i++) {
         struct rmq_reg_ns *ns = &r->ns[i];
-        rmq_conn          *c = ns->conn_id ? rmq_conns_get(r->conns, ns->conn_id)
-                                           : NULL;
+        rmq_conn *c = ns->conn_id ? rmq_conns_get(r->conns, ns->conn_id) : NULL;
         if (c == NULL) {
             ns->conn_id = 0;
             reg_connect(r, ns, now_ms);
@@ -220,8 +219,7 @@ rmq_reg_on_close(rmq_reg *r, rmq_conn *c)
         if (r->ns[i].conn_id == c->id) {
             if (r->ns[i].ok) {
                 rmq_log(RMQ_LOG_WARN, "reg.lost",
-                        "lost the connection to name server %s",
-                        r->ns[i].addr);
+                        "lost the connection to name server %s", r->ns[i].addr);
             }
             r->ns[i].conn_id = 0;
             r->ns[i].ok = false;
@@ -233,9 +231,8 @@ void
 rmq_reg_unregister(rmq_reg *r)
 {
     for (int i = 0; i < r->nns; i++) {
-        rmq_conn *c = r->ns[i].conn_id
-                          ? rmq_conns_get(r->conns, r->ns[i].conn_id)
-                          : NULL;
+        rmq_conn *c =
+            r->ns[i].conn_id ? rmq_conns_get(r->conns, r->ns[i].conn_id) : NULL;
         if (c != NULL && !c->connecting) {
             reg_send(r, &r->ns[i], c, RMQ_REQ_UNREGISTER_BROKER);
         }

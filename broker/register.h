@@ -20,24 +20,24 @@
 
 struct rmq_reg_ns {
     char     addr[128];
-    uint64_t conn_id;      /* 0 = not connected */
-    int64_t  next_try_ms;  /* next connect attempt */
+    uint64_t conn_id;     /* 0 = not connected */
+    int64_t  next_try_ms; /* next connect attempt */
     int32_t  pending_opaque;
-    bool     ok;           /* last registration answered 0 */
+    bool     ok; /* last registration answered 0 */
 };
 
 typedef struct rmq_reg {
-    const rmq_config  *cfg;
-    const rmq_ctl     *ctl;
-    rmq_conns         *conns;
-    char               broker_addr[128]; /* brokerIP1:listenPort */
-    char               ha_addr[128];
-    struct rmq_reg_ns  ns[RMQ_REG_NAMESRV_MAX];
-    int                nns;
-    uint64_t           sent_gen;   /* topics_gen of the last registration */
-    int64_t            next_ms;    /* next periodic registration */
-    int32_t            next_opaque;
-    rmq_buf            body;
+    const rmq_config *cfg;
+    const rmq_ctl    *ctl;
+    rmq_conns        *conns;
+    char              broker_addr[128]; /* brokerIP1:listenPort */
+    char              ha_addr[128];
+    struct rmq_reg_ns ns[RMQ_REG_NAMESRV_MAX];
+    int               nns;
+    uint64_t          sent_gen; /* topics_gen of the last registration */
+    int64_t           next_ms;  /* next periodic registration */
+    int32_t           next_opaque;
+    rmq_buf           body;
 } rmq_reg;
 
 int  rmq_reg_init(rmq_reg *r, const rmq_config *cfg, const rmq_ctl *ctl,

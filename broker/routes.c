@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RT_NAME   128
-#define RT_ADDRS  16
+#define RT_NAME 128
+#define RT_ADDRS 16
 
 struct rt_addr {
     int64_t id;
@@ -271,8 +271,8 @@ rt_live_get(rmq_routes *r, const char *addr, bool *is_new)
 
     *is_new = l == NULL;
     if (l == NULL) {
-        if (rt_grow((void **)&r->lives, &r->cap_lives, r->nlives,
-                    sizeof(*l)) != 0) {
+        if (rt_grow((void **)&r->lives, &r->cap_lives, r->nlives, sizeof(*l)) !=
+            0) {
             return NULL;
         }
         l = &r->lives[r->nlives++];

@@ -31,9 +31,9 @@ typedef struct rmq_route_reg {
     const char            *broker_addr;
     const char            *ha_addr;
     int64_t                broker_id;
-    int64_t                dv_counter;   /* DataVersion */
+    int64_t                dv_counter; /* DataVersion */
     int64_t                dv_timestamp;
-    uint64_t               conn_id;      /* connection it came on */
+    uint64_t               conn_id; /* connection it came on */
     uint32_t               ntopics;
     const rmq_route_topic *topics;
 } rmq_route_reg;
@@ -46,8 +46,8 @@ void        rmq_routes_free(rmq_routes *r);
  * queue data of its topics, and only when its data version changed or it
  * is new.  *master_addr is set for a slave whose master is known.
  */
-int rmq_routes_register(rmq_routes *r, const rmq_route_reg *reg,
-                        int64_t now_ms, const char **master_addr);
+int rmq_routes_register(rmq_routes *r, const rmq_route_reg *reg, int64_t now_ms,
+                        const char **master_addr);
 void rmq_routes_unregister(rmq_routes *r, const char *cluster,
                            const char *broker_name, const char *broker_addr,
                            int64_t broker_id);

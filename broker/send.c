@@ -59,12 +59,12 @@ struct send_op {
     int32_t  opaque;
     bool     oneway;
     bool     batch;
-    bool     plain;    /* answer with the code only (send-back) */
+    bool     plain; /* answer with the code only (send-back) */
     uint32_t nrec, ndone;
-    int32_t  status;   /* worst rmq_put_status */
+    int32_t  status; /* worst rmq_put_status */
     int32_t  queue_id;
     int64_t  first_qoff;
-    rmq_buf  ids;      /* msgId list */
+    rmq_buf  ids; /* msgId list */
 };
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -105,8 +105,9 @@ send_parse(const rmq_rcmd *cmd, struct send_req *r, const char **missing)
     r->props = send_field(cmd, v2, "i", "properties");
     r->body = cmd->body;
     r->body_len = cmd->body_len;
-    *missing = r->topic == NULL ? "topic" : r->group == NULL ? "producerGroup"
-                                                              : NULL;
+    *missing = r->topic == NULL   ? "topic"
+               : r->group == NULL ? "producerGroup"
+                                  : NULL;
     if (*missing != NULL) {
         return RMQ_ERR_INVAL;
     }
@@ -130,10 +131,12 @@ send_parse(const rmq_rcmd *cmd, struct send_req *r, const char **missing)
 static bool
 send_topic_reserved(const char *topic)
 {
-    static const char *const reserved[] = {
-        RMQ_TOPIC_SCHEDULE,         "RMQ_SYS_TRANS_HALF_TOPIC",
-        "RMQ_SYS_TRANS_OP_HALF_TOPIC", "TRANS_CHECK_MAX_TIME_TOPIC",
-        "SELF_TEST_TOPIC",          "OFFSET_MOVED_EVENT"};
+    static const char *const reserved[] = {RMQ_TOPIC_SCHEDULE,
+                                           "RMQ_SYS_TRANS_HALF_TOPIC",
+                                           "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+                                           "TRANS_CHECK_MAX_TIME_TOPIC",
+                                           "SELF_TEST_TOPIC",
+                                           "OFFSET_MOVED_EVENT"};
 
     for (size_t i = 0; i < RMQ_ARRAY_LEN(reserved); i++) {
         if (strcmp(topic, reserved[i]) == 0) {
@@ -272,7 +275,7 @@ struct send_ctx {
     const char      *store_topic; /* after a delay rewrite */
     int              store_tidx;
     int32_t          store_qid;
-    uint32_t         flags;       /* RMQ_PUT_F_* */
+    uint32_t         flags; /* RMQ_PUT_F_* */
     rmq_buf          props;
     struct send_op  *op;
 };
@@ -352,8 +355,8 @@ send_encode_one(struct send_ctx *x, const uint8_t *body, uint32_t body_len,
     m.topic_len = (uint32_t)strlen(x->store_topic);
     m.queue_id = x->store_qid;
     m.flag = flag;
-    m.sysflag = (uint32_t)x->r->sysflag & ~(uint32_t)(RMQ_MSGF_BORNHOST_V6 |
-                                                      RMQ_MSGF_STOREHOST_V6);
+    m.sysflag = (uint32_t)x->r->sysflag &
+                ~(uint32_t)(RMQ_MSGF_BORNHOST_V6 | RMQ_MSGF_STOREHOST_V6);
     if (x->t.flags & RMQ_TOPIC_F_MULTI_TAG) {
         m.sysflag |= RMQ_MSGF_MULTI_TAGS;
     }
@@ -420,8 +423,8 @@ send_encode_batch(struct send_ctx *x)
         }
         x->flags &= ~(uint32_t)RMQ_PUT_F_WAIT_FLUSH;
         x->store_topic = x->r->topic;
-        rc = send_build_props(x, (const char *)p + 22 + blen, plen,
-                              x->r->props);
+        rc =
+            send_build_props(x, (const char *)p + 22 + blen, plen, x->r->props);
         if (rc == 0 && x->store_topic != x->r->topic) {
             rc = RMQ_ERR_INVAL; /* no delay in batches (spec 6.3) */
         }
@@ -459,8 +462,7 @@ send_check(rmq_broker *b, rmq_conn *c, struct send_req *r, struct send_ctx *x,
                          "sending to a system topic is forbidden");
         return -1;
     }
-    if (r->body_len > (uint32_t)b->cfg->broker.max_message_size &&
-        !r->batch) {
+    if (r->body_len > (uint32_t)b->cfg->broker.max_message_size && !r->batch) {
         rmq_broker_reply(b, c, r->opaque, r->oneway, RMQ_RESP_MESSAGE_ILLEGAL,
                          "the message body size over max value");
         return -1;
@@ -468,11 +470,11 @@ send_check(rmq_broker *b, rmq_conn *c, struct send_req *r, struct send_ctx *x,
     x->tidx = rmq_broker_topic(b, r->topic, &x->t);
     if (x->tidx < 0) {
         if (after_create || !send_auto_create(b, c, r)) {
-            rmq_broker_replyf(b, c, &(rmq_rcmd){.opaque = r->opaque,
-                                                .flag = r->oneway ? 2 : 0},
-                              RMQ_RESP_TOPIC_NOT_EXIST,
-                              "topic[%s] not exist, apply first please!",
-                              r->topic);
+            rmq_broker_replyf(
+                b, c,
+                &(rmq_rcmd){.opaque = r->opaque, .flag = r->oneway ? 2 : 0},
+                RMQ_RESP_TOPIC_NOT_EXIST,
+                "topic[%s] not exist, apply first please!", r->topic);
         }
         return -1;
     }
@@ -563,9 +565,12 @@ send_execute(rmq_broker *b, rmq_conn *c, struct send_req *r, bool after_create)
                          "out of memory");
         return;
     }
-    *x.op = (struct send_op){.conn_id = c->id, .opaque = r->opaque,
-                             .oneway = r->oneway, .batch = r->batch,
-                             .queue_id = r->queue_id, .first_qoff = -1};
+    *x.op = (struct send_op){.conn_id = c->id,
+                             .opaque = r->opaque,
+                             .oneway = r->oneway,
+                             .batch = r->batch,
+                             .queue_id = r->queue_id,
+                             .first_qoff = -1};
     rmq_buf_init(&x.op->ids);
     rmq_buf_init(&x.props);
     x.store_topic = r->topic;
@@ -606,8 +611,11 @@ rmq_broker_put_record(rmq_broker *b, rmq_conn *c, int32_t opaque,
     if (op == NULL) {
         return RMQ_ERR_NOMEM;
     }
-    *op = (struct send_op){.conn_id = c->id, .opaque = opaque, .plain = true,
-                           .queue_id = m->queue_id, .first_qoff = -1};
+    *op = (struct send_op){.conn_id = c->id,
+                           .opaque = opaque,
+                           .plain = true,
+                           .queue_id = m->queue_id,
+                           .first_qoff = -1};
     rmq_buf_init(&op->ids);
     rc = rmq_rec_size(m, &size);
     if (rc == 0 && (dst = rmq_putc_reserve(&b->putc, size, &rc)) != NULL) {

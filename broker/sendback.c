@@ -74,8 +74,8 @@ static void
 sb_create_and_park(rmq_broker *b, rmq_conn *c, const struct sb_req *r,
                    const char *topic, int32_t queues, int32_t perm)
 {
-    uint64_t       seq = rmq_broker_topic_request(b, topic, queues, queues,
-                                                  perm, 0, false);
+    uint64_t seq =
+        rmq_broker_topic_request(b, topic, queues, queues, perm, 0, false);
     rmq_parked    *p = calloc(1, sizeof(*p));
     struct sb_req *copy = malloc(sizeof(*copy));
 
@@ -125,11 +125,11 @@ sb_props(rmq_broker *b, const struct sb_req *r, const rmq_rec_view *v,
          const char *target, int32_t qid, int level, rmq_buf *out,
          rmq_delay_target *dt)
 {
-    rmq_props  p;
-    char       topic[RMQ_TOPIC_NAME_MAX], id[RMQ_MSGID_CAP], times[16];
-    char       lvl[16];
-    int        rc = rmq_props_parse(v->props, v->props_len, &p);
-    uint32_t   n;
+    rmq_props p;
+    char      topic[RMQ_TOPIC_NAME_MAX], id[RMQ_MSGID_CAP], times[16];
+    char      lvl[16];
+    int       rc = rmq_props_parse(v->props, v->props_len, &p);
+    uint32_t  n;
 
     if (rc != 0) {
         return rc;
@@ -182,8 +182,8 @@ sb_store(rmq_broker *b, rmq_conn *c, const struct sb_req *r,
         rc = RMQ_ERR_NOTFOUND;
     }
     m.flag = v->flag;
-    m.sysflag = v->sysflag & ~(uint32_t)(RMQ_MSGF_BORNHOST_V6 |
-                                         RMQ_MSGF_STOREHOST_V6);
+    m.sysflag =
+        v->sysflag & ~(uint32_t)(RMQ_MSGF_BORNHOST_V6 | RMQ_MSGF_STOREHOST_V6);
     m.born_ts = v->born_ts;
     memcpy(m.born_ip, v->born_ip, v->born_ip_len);
     m.born_ip_len = v->born_ip_len;
@@ -212,17 +212,18 @@ sb_execute(rmq_broker *b, rmq_conn *c, struct sb_req *r, bool after_create)
     rmq_topic_entry t;
     rmq_rec_view    v;
     const char     *remark = NULL;
-    int64_t         written = atomic_load_explicit(&b->ctl->pos->cl_written,
-                                                   memory_order_acquire);
-    bool            dlq;
-    int             code, rc, level;
+    int64_t         written =
+        atomic_load_explicit(&b->ctl->pos->cl_written, memory_order_acquire);
+    bool dlq;
+    int  code, rc, level;
 
     code = sb_group(b, r->group, &g, &remark);
     if (code != 0 || g.retry_queues <= 0) {
         rmq_broker_reply(b, c, r->opaque, false, code, remark);
         return; /* retryQueueNums <= 0: the group wants no retries */
     }
-    if (r->offset < 0 || rmq_cl_read(&b->cl, r->offset, written, false, &v) != 0 ||
+    if (r->offset < 0 ||
+        rmq_cl_read(&b->cl, r->offset, written, false, &v) != 0 ||
         v.kind != RMQ_REC_MSG) {
         rmq_broker_reply(b, c, r->opaque, false, RMQ_RESP_SYSTEM_ERROR,
                          "look message by offset failed");
@@ -232,9 +233,8 @@ sb_execute(rmq_broker *b, rmq_conn *c, struct sb_req *r, bool after_create)
           v.reconsume_times >= ((r->version >= 122 && r->max_reconsume >= 0)
                                     ? r->max_reconsume
                                     : g.max_times);
-    snprintf(target, sizeof(target), "%s%s", dlq ? RMQ_DLQ_PREFIX
-                                                  : RMQ_RETRY_PREFIX,
-             r->group);
+    snprintf(target, sizeof(target), "%s%s",
+             dlq ? RMQ_DLQ_PREFIX : RMQ_RETRY_PREFIX, r->group);
     if (rmq_broker_topic(b, target, &t) < 0) {
         if (after_create) {
             rmq_broker_reply(b, c, r->opaque, false, RMQ_RESP_SYSTEM_ERROR,
@@ -247,9 +247,10 @@ sb_execute(rmq_broker *b, rmq_conn *c, struct sb_req *r, bool after_create)
         }
         return;
     }
-    level = dlq ? 0 : (r->delay_level > 0 ? r->delay_level
-                                          : SB_FIRST_RETRY_LEVEL +
-                                                v.reconsume_times);
+    level =
+        dlq ? 0
+            : (r->delay_level > 0 ? r->delay_level
+                                  : SB_FIRST_RETRY_LEVEL + v.reconsume_times);
     rc = sb_store(b, c, r, &v, target,
                   dlq ? 0 : (int32_t)(b->rr++ % (uint32_t)t.write_queues),
                   level);

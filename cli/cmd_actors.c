@@ -106,8 +106,8 @@ actor_json(const rmq_ctl_actor_info *a, int64_t now_mono, int64_t now_wall)
                             json_integer((json_int_t)a->counters[i].value));
     }
     return json_pack(
-        "{s:s, s:i, s:s, s:I, s:i, s:I, s:o, s:I, s:o}", "name", a->name,
-        "pid", a->pid, "state", a->state, "uptime_ms",
+        "{s:s, s:i, s:s, s:I, s:i, s:I, s:o, s:I, s:o}", "name", a->name, "pid",
+        a->pid, "state", a->state, "uptime_ms",
         (json_int_t)(a->start_ms ? now_wall - a->start_ms : -1), "restarts",
         a->restarts, "exits", (json_int_t)a->exits, "last_exit",
         a->exits ? json_integer(a->last_exit) : json_null(), "heartbeat_age_ms",
@@ -118,17 +118,17 @@ actor_json(const rmq_ctl_actor_info *a, int64_t now_mono, int64_t now_wall)
 static int
 actors_print(rmqctl *c, const rmq_msg_ctl_actors *m)
 {
-    static const char *const hdr[] = {"NAME",      "PID",  "STATE",
+    static const char *const hdr[] = {"NAME",      "PID",      "STATE",
                                       "UPTIME",    "RESTARTS", "LAST EXIT",
                                       "HEARTBEAT", "COUNTERS"};
-    int64_t   now_wall = rmq_now_ms();
-    rmq_table t;
+    int64_t                  now_wall = rmq_now_ms();
+    rmq_table                t;
 
     if (c->json) {
         json_t *arr = json_array();
         for (uint32_t i = 0; i < m->n; i++) {
-            json_array_append_new(arr, actor_json(&m->actors[i], m->now_ms,
-                                                  now_wall));
+            json_array_append_new(
+                arr, actor_json(&m->actors[i], m->now_ms, now_wall));
         }
         return rmqctl_print_json(json_pack("{s:o}", "actors", arr));
     }

@@ -25,8 +25,8 @@ cluster_runtime(const char *addr, char *why)
     rmqctl_reply r;
     json_t      *doc, *table;
 
-    if (rmqctl_call_ok(addr, RMQ_REQ_GET_BROKER_RUNTIME_INFO, NULL, NULL, 0,
-                       &r, why) != 0) {
+    if (rmqctl_call_ok(addr, RMQ_REQ_GET_BROKER_RUNTIME_INFO, NULL, NULL, 0, &r,
+                       why) != 0) {
         return NULL;
     }
     if (rmqctl_reply_json(addr, &r, &doc, why) != 0) {
@@ -59,16 +59,15 @@ static json_t *
 cluster_broker_json(const rmqctl_broker *b, json_t *rt)
 {
     json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:b}", "cluster", b->cluster,
-                          "brokerName", b->name, "brokerId",
-                          (json_int_t)b->id, "addr", b->addr, "reachable",
-                          rt != NULL);
+                          "brokerName", b->name, "brokerId", (json_int_t)b->id,
+                          "addr", b->addr, "reachable", rt != NULL);
     const char *version =
         rt ? json_string_value(json_object_get(rt, "brokerVersionDesc")) : NULL;
 
-    json_object_set_new(o, "version", version ? json_string(version)
-                                              : json_null());
-    json_object_set_new(o, "putTps", rt ? json_real(cluster_num(rt, "putTps"))
-                                        : json_null());
+    json_object_set_new(o, "version",
+                        version ? json_string(version) : json_null());
+    json_object_set_new(
+        o, "putTps", rt ? json_real(cluster_num(rt, "putTps")) : json_null());
     json_object_set_new(o, "getTps",
                         rt ? json_real(cluster_num(rt, "getTransferedTps"))
                            : json_null());
@@ -86,8 +85,7 @@ cluster_broker_json(const rmqctl_broker *b, json_t *rt)
 static void
 cluster_row(rmq_table *t, json_t *b)
 {
-    char        id[24], put[24] = "-", get[24] = "-", pt[24] = "-",
-                gt[24] = "-";
+    char id[24], put[24] = "-", get[24] = "-", pt[24] = "-", gt[24] = "-";
     const char *version = json_string_value(json_object_get(b, "version"));
 
     snprintf(id, sizeof(id), "%lld",
@@ -119,8 +117,8 @@ cluster_row(rmq_table *t, json_t *b)
 static int
 cluster_list(rmqctl *c)
 {
-    static const char *const hdr[] = {"CLUSTER", "BROKER",   "ID",
-                                      "ADDRESS", "VERSION",  "PUT TPS",
+    static const char *const hdr[] = {"CLUSTER", "BROKER",    "ID",
+                                      "ADDRESS", "VERSION",   "PUT TPS",
                                       "GET TPS", "PUT TODAY", "GET TODAY"};
     rmqctl_brokers           bs;
     char                     why[RMQCTL_WHY_MAX];
@@ -145,7 +143,8 @@ cluster_list(rmqctl *c)
         return rmqctl_print_json(json_pack("{s:o}", "brokers", arr));
     }
     rmq_table_init(&t, 9, hdr);
-    json_array_foreach(arr, i, b) {
+    json_array_foreach(arr, i, b)
+    {
         cluster_row(&t, b);
     }
     rmq_table_print(&t, stdout);
@@ -175,7 +174,8 @@ cluster_kv_print(json_t *table)
     if (keys == NULL) {
         return;
     }
-    json_object_foreach(table, k, v) {
+    json_object_foreach(table, k, v)
+    {
         keys[i++] = k;
     }
     qsort(keys, n, sizeof(*keys), cluster_key_cmp);
@@ -202,11 +202,17 @@ broker_parse(rmqctl *c, const char **addr, const char **cluster)
 
     optind = 0;
     opterr = 0;
-    while ((ch = getopt_long(c->argc, c->argv, ":b:c:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(c->argc, c->argv, ":b:c:", longopts, NULL)) !=
+           -1) {
         switch (ch) {
-        case 'b': *addr = optarg; break;
-        case 'c': *cluster = optarg; break;
-        default: return rmqctl_bad_option("broker status", ch, c->argv);
+        case 'b':
+            *addr = optarg;
+            break;
+        case 'c':
+            *cluster = optarg;
+            break;
+        default:
+            return rmqctl_bad_option("broker status", ch, c->argv);
         }
     }
     if (optind != c->argc) {

@@ -94,14 +94,24 @@ static int
 consume_opt(int ch, struct consume_opts *o)
 {
     switch (ch) {
-    case 't': o->topic = optarg; return 0;
-    case 'g': o->group = optarg; return 0;
-    case 'T': o->tag = optarg; return 0;
-    case 'b': o->from_beginning = true; return 0;
-    case 'n': return rmqctl_int_arg("consume", "-n", optarg, &o->count);
+    case 't':
+        o->topic = optarg;
+        return 0;
+    case 'g':
+        o->group = optarg;
+        return 0;
+    case 'T':
+        o->tag = optarg;
+        return 0;
+    case 'b':
+        o->from_beginning = true;
+        return 0;
+    case 'n':
+        return rmqctl_int_arg("consume", "-n", optarg, &o->count);
     case 'w':
         return rmqctl_int_arg("consume", "--timeout", optarg, &o->timeout_s);
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
@@ -146,8 +156,7 @@ consume_parse(rmqctl *c, struct consume_opts *o)
 
 /* Start offset of one queue (see the top of the file). */
 static int
-consume_start_offset(struct consume *st, struct consume_queue *cq,
-                     char *why)
+consume_start_offset(struct consume *st, struct consume_queue *cq, char *why)
 {
     rmq_error err = {0};
 
@@ -155,8 +164,7 @@ consume_start_offset(struct consume *st, struct consume_queue *cq,
         cq->start = 0;
         return 0;
     }
-    if (rmq_pull_consumer_query_offset(st->pc, &cq->q, &cq->start, &err) ==
-        0) {
+    if (rmq_pull_consumer_query_offset(st->pc, &cq->q, &cq->start, &err) == 0) {
         return 0;
     }
     if ((err.code != RMQ_CLIENT_ERR_BROKER ||
@@ -182,9 +190,11 @@ consume_queues(struct consume *st, char *why)
     }
     if (n == 0) {
         rmq_queues_free(qs);
-        snprintf(why, RMQCTL_WHY_MAX, "topic \"%.200s\" has no readable "
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "topic \"%.200s\" has no readable "
                  "queues (make it readable: rmqctl topic create -t %.200s "
-                 "-p 6)", st->o.topic, st->o.topic);
+                 "-p 6)",
+                 st->o.topic, st->o.topic);
         return -1;
     }
     st->qs = calloc(n, sizeof(*st->qs));
@@ -312,10 +322,12 @@ consume_pull(struct consume *st, struct consume_queue *cq, bool *got,
              bool *moved, char *why)
 {
     long             left = st->o.count > 0 ? st->o.count - st->printed : 0;
-    rmq_pull_request req = {.queue = cq->q, .tag_expr = st->o.tag,
+    rmq_pull_request req = {.queue = cq->q,
+                            .tag_expr = st->o.tag,
                             .offset = cq->next,
                             .max_msgs = left > 0 && left < CONSUME_BATCH
-                                            ? (int)left : CONSUME_BATCH};
+                                            ? (int)left
+                                            : CONSUME_BATCH};
     rmq_pull_result *res = NULL;
     rmq_error        err = {0};
 
@@ -371,9 +383,8 @@ consume_commit(struct consume *st, char *why)
     }
     for (size_t i = 0; i < st->n; i++) {
         struct consume_queue *cq = &st->qs[i];
-        if (cq->next != cq->start &&
-            rmq_pull_consumer_commit_offset(st->pc, &cq->q, cq->next, &err) !=
-                0) {
+        if (cq->next != cq->start && rmq_pull_consumer_commit_offset(
+                                         st->pc, &cq->q, cq->next, &err) != 0) {
             snprintf(why, RMQCTL_WHY_MAX, "%s", err.message);
             return -1;
         }
@@ -411,18 +422,18 @@ rmqctl_cmd_consume(rmqctl *c)
     json_decref(route);
     consume_signals();
     if (consume_open(&st, ns, why) != 0 || consume_queues(&st, why) != 0) {
-        rc = rmqctl_fail("could not consume topic \"%s\": %s", st.o.topic,
-                         why);
+        rc = rmqctl_fail("could not consume topic \"%s\": %s", st.o.topic, why);
     } else {
         /* commit what was printed even when the loop failed half way */
         int loop = consume_loop(&st, why);
         if (loop != 0) {
-            rc = rmqctl_fail("could not consume topic \"%s\": %s",
-                             st.o.topic, why);
+            rc = rmqctl_fail("could not consume topic \"%s\": %s", st.o.topic,
+                             why);
         }
         if (consume_commit(&st, why) != 0 && rc == 0) {
             rc = rmqctl_fail("could not commit the offsets of group \"%s\": "
-                             "%s", st.o.group, why);
+                             "%s",
+                             st.o.group, why);
         }
     }
     rmq_pull_consumer_destroy(st.pc);

@@ -38,8 +38,8 @@ struct cons_stats {
     size_t           n;
     bool             oom;
     double           tps;
-    int              clients;  /* most connections any broker reported */
-    int              offline;  /* brokers that said CONSUMER_NOT_ONLINE to 208 */
+    int              clients; /* most connections any broker reported */
+    int              offline; /* brokers that said CONSUMER_NOT_ONLINE to 208 */
 };
 
 static void
@@ -48,7 +48,7 @@ cons_entry(json_t *key, json_t *value, void *arg)
     struct cons_stats *st = arg;
     struct cons_row   *r = realloc(st->v, (st->n + 1) * sizeof(*r));
     const char        *t = json_string_value(json_object_get(key, "topic"));
-    const char        *b = json_string_value(json_object_get(key, "brokerName"));
+    const char *b = json_string_value(json_object_get(key, "brokerName"));
 
     if (r == NULL) {
         st->oom = true;
@@ -59,7 +59,8 @@ cons_entry(json_t *key, json_t *value, void *arg)
     rmq_strlcpy(r->topic, t ? t : "", sizeof(r->topic));
     rmq_strlcpy(r->broker, b ? b : "", sizeof(r->broker));
     r->queue_id = (int32_t)json_integer_value(json_object_get(key, "queueId"));
-    r->broker_offset = json_integer_value(json_object_get(value, "brokerOffset"));
+    r->broker_offset =
+        json_integer_value(json_object_get(value, "brokerOffset"));
     r->consumer_offset =
         json_integer_value(json_object_get(value, "consumerOffset"));
     r->last_ms = json_integer_value(json_object_get(value, "lastTimestamp"));
@@ -87,8 +88,8 @@ cons_clients(const char *addr, const char *group, struct cons_stats *st)
     char         why[RMQCTL_WHY_MAX];
     int          n;
 
-    if (rmqctl_call_ok(addr, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, ext, NULL,
-                       0, &r, why) != 0) {
+    if (rmqctl_call_ok(addr, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, ext, NULL, 0,
+                       &r, why) != 0) {
         return; /* 206 CONSUMER_NOT_ONLINE, or no answer: nobody */
     }
     if (rmqctl_reply_json(addr, &r, &doc, why) == 0) {
@@ -164,32 +165,31 @@ cons_json(const char *group, const struct cons_stats *st, long long lag)
     for (size_t i = 0; i < st->n; i++) {
         const struct cons_row *r = &st->v[i];
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "topic",
-                           r->topic, "brokerName", r->broker, "queueId",
-                           r->queue_id, "brokerOffset",
-                           (json_int_t)r->broker_offset, "consumerOffset",
-                           (json_int_t)r->consumer_offset, "lag",
-                           (json_int_t)(r->broker_offset - r->consumer_offset),
-                           "lastTimestamp", (json_int_t)r->last_ms));
+            arr,
+            json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "topic", r->topic,
+                      "brokerName", r->broker, "queueId", r->queue_id,
+                      "brokerOffset", (json_int_t)r->broker_offset,
+                      "consumerOffset", (json_int_t)r->consumer_offset, "lag",
+                      (json_int_t)(r->broker_offset - r->consumer_offset),
+                      "lastTimestamp", (json_int_t)r->last_ms));
     }
-    return json_pack("{s:s, s:b, s:i, s:o, s:I, s:f}", "group", group,
-                     "online", st->clients > 0, "clients", st->clients,
-                     "queues", arr, "totalLag", (json_int_t)lag, "consumeTps",
-                     st->tps);
+    return json_pack("{s:s, s:b, s:i, s:o, s:I, s:f}", "group", group, "online",
+                     st->clients > 0, "clients", st->clients, "queues", arr,
+                     "totalLag", (json_int_t)lag, "consumeTps", st->tps);
 }
 
 static void
 cons_print(const char *group, const struct cons_stats *st, long long lag)
 {
-    static const char *const hdr[] = {"TOPIC",           "BROKER", "QUEUE",
-                                      "BROKER OFFSET",   "CONSUMER OFFSET",
-                                      "LAG",             "LAST CONSUMED"};
-    rmq_table                t;
+    static const char *const hdr[] = {
+        "TOPIC",           "BROKER", "QUEUE",        "BROKER OFFSET",
+        "CONSUMER OFFSET", "LAG",    "LAST CONSUMED"};
+    rmq_table t;
 
     rmq_table_init(&t, 7, hdr);
     for (size_t i = 0; i < st->n; i++) {
         const struct cons_row *r = &st->v[i];
-        char q[16], bo[24], co[24], lg[24], when[40];
+        char                   q[16], bo[24], co[24], lg[24], when[40];
         snprintf(q, sizeof(q), "%d", r->queue_id);
         snprintf(bo, sizeof(bo), "%lld", (long long)r->broker_offset);
         snprintf(co, sizeof(co), "%lld", (long long)r->consumer_offset);
@@ -201,8 +201,7 @@ cons_print(const char *group, const struct cons_stats *st, long long lag)
     }
     rmq_table_print(&t, stdout);
     rmq_table_free(&t);
-    printf("group %s: total lag %lld, consume TPS %.1f, ", group, lag,
-           st->tps);
+    printf("group %s: total lag %lld, consume TPS %.1f, ", group, lag, st->tps);
     if (st->clients > 0) {
         printf("%d client(s) online\n", st->clients);
     } else {
@@ -227,10 +226,17 @@ cons_parse(rmqctl *c, const char **group, const char **topic,
     while ((ch = getopt_long(c->argc, c->argv, ":g:t:c:", longopts, NULL)) !=
            -1) {
         switch (ch) {
-        case 'g': *group = optarg; break;
-        case 't': *topic = optarg; break;
-        case 'c': *cluster = optarg; break;
-        default: return rmqctl_bad_option("consumer progress", ch, c->argv);
+        case 'g':
+            *group = optarg;
+            break;
+        case 't':
+            *topic = optarg;
+            break;
+        case 'c':
+            *cluster = optarg;
+            break;
+        default:
+            return rmqctl_bad_option("consumer progress", ch, c->argv);
         }
     }
     if (optind != c->argc) {

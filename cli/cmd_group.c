@@ -46,19 +46,27 @@ static int
 group_opt(int ch, struct group_opts *o)
 {
     switch (ch) {
-    case 'g': o->group = optarg; return 0;
-    case 'c': o->cluster = optarg; return 0;
-    case 'b': o->broker = optarg; return 0;
+    case 'g':
+        o->group = optarg;
+        return 0;
+    case 'c':
+        o->cluster = optarg;
+        return 0;
+    case 'b':
+        o->broker = optarg;
+        return 0;
     case 'm':
         return rmqctl_int_arg("group create", "--retry-max", optarg,
                               &o->retry_max);
     case 'q':
         return rmqctl_int_arg("group create", "--retry-queues", optarg,
                               &o->retry_queues);
-    case 'B': return group_bool_arg("--broadcast", optarg, &o->broadcast);
+    case 'B':
+        return group_bool_arg("--broadcast", optarg, &o->broadcast);
     case 'E':
         return group_bool_arg("--consume-enable", optarg, &o->consume_enable);
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
@@ -113,8 +121,7 @@ group_config_body(const struct group_opts *o)
         "consumeEnable", o->consume_enable, "consumeFromMinEnable", 1,
         "consumeBroadcastEnable", o->broadcast, "retryQueueNums",
         o->retry_queues, "retryMaxTimes", o->retry_max, "brokerId", 0,
-        "whichBrokerWhenConsumeSlowly", 1, "notifyConsumerIdsChangedEnable",
-        1);
+        "whichBrokerWhenConsumeSlowly", 1, "notifyConsumerIdsChangedEnable", 1);
     char *text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
     json_decref(cfg);
@@ -148,9 +155,9 @@ group_create_print(rmqctl *c, const struct group_opts *o,
         arr = json_array();
         for (size_t i = 0; i < targets->n; i++) {
             const rmqctl_broker *b = &targets->v[i];
-            json_array_append_new(
-                arr, json_pack("{s:s?, s:s}", "brokerName",
-                               b->name[0] ? b->name : NULL, "addr", b->addr));
+            json_array_append_new(arr, json_pack("{s:s?, s:s}", "brokerName",
+                                                 b->name[0] ? b->name : NULL,
+                                                 "addr", b->addr));
         }
         return rmqctl_print_json(json_pack(
             "{s:s, s:b, s:b, s:i, s:i, s:o}", "group", o->group,
@@ -161,9 +168,9 @@ group_create_print(rmqctl *c, const struct group_opts *o,
     for (size_t i = 0; i < targets->n; i++) {
         printf("group %s on %s (%s): retry max %d, retry queues %d, "
                "broadcast %s, consume %s\n",
-               o->group, group_broker_label(&targets->v[i]),
-               targets->v[i].addr, o->retry_max, o->retry_queues,
-               o->broadcast ? "on" : "off", o->consume_enable ? "on" : "off");
+               o->group, group_broker_label(&targets->v[i]), targets->v[i].addr,
+               o->retry_max, o->retry_queues, o->broadcast ? "on" : "off",
+               o->consume_enable ? "on" : "off");
     }
     return 0;
 }
@@ -218,13 +225,15 @@ group_list_one(const rmqctl_broker *b, json_t *rows, char *why)
     }
     rmqctl_reply_free(&r);
     json_object_foreach(json_object_get(doc, "subscriptionGroupTable"), name,
-                        cfg) {
+                        cfg)
+    {
         json_t *row = json_deep_copy(cfg);
         if (!json_is_object(row)) {
             json_decref(row);
             continue;
         }
-        json_object_set_new(row, "brokerName", json_string(group_broker_label(b)));
+        json_object_set_new(row, "brokerName",
+                            json_string(group_broker_label(b)));
         json_object_set_new(row, "brokerAddr", json_string(b->addr));
         if (json_object_get(row, "groupName") == NULL) {
             json_object_set_new(row, "groupName", json_string(name));
@@ -284,14 +293,15 @@ group_flag(json_t *row, const char *key)
 static void
 group_list_print(json_t *rows)
 {
-    static const char *const hdr[] = {"GROUP",     "BROKER",      "CONSUME",
+    static const char *const hdr[] = {"GROUP",     "BROKER",       "CONSUME",
                                       "BROADCAST", "RETRY QUEUES", "RETRY MAX"};
     rmq_table                t;
     json_t                  *row;
     size_t                   i;
 
     rmq_table_init(&t, 6, hdr);
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         char rq[24], rm[24];
         snprintf(rq, sizeof(rq), "%lld",
                  (long long)json_integer_value(
@@ -303,7 +313,9 @@ group_list_print(json_t *rows)
             json_string_value(json_object_get(row, "groupName")),
             json_string_value(json_object_get(row, "brokerName")),
             group_flag(row, "consumeEnable"),
-            group_flag(row, "consumeBroadcastEnable"), rq, rm};
+            group_flag(row, "consumeBroadcastEnable"),
+            rq,
+            rm};
         rmq_table_row(&t, cells);
     }
     rmq_table_print(&t, stdout);

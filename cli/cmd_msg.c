@@ -44,15 +44,19 @@ msg_decode_id(const char *id, struct msg_id *out, char *why)
     if ((len != RMQ_MSGID_V4_LEN && len != RMQ_MSGID_V6_LEN) ||
         strspn(id, "0123456789abcdefABCDEF") != len ||
         rmq_rec_msgid_decode(id, len, ip, &ip_len, &port, &out->offset) != 0) {
-        snprintf(why, RMQCTL_WHY_MAX, "\"%.100s\" is not a message id (an "
-                 "offset message id is 32 or 56 hex digits)", id);
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "\"%.100s\" is not a message id (an "
+                 "offset message id is 32 or 56 hex digits)",
+                 id);
         return -1;
     }
     if (port <= 0 || port > 65535 || out->offset < 0) {
-        snprintf(why, RMQCTL_WHY_MAX, "%.100s is not an offset message id "
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "%.100s is not an offset message id "
                  "(it looks like a client-made UNIQ_KEY, which only "
                  "QUERY_MESSAGE could find and rmq does not serve it): give "
-                 "the offsetMsgId that send and consume print", id);
+                 "the offsetMsgId that send and consume print",
+                 id);
         return -1;
     }
     inet_ntop(ip_len == 4 ? AF_INET : AF_INET6, ip, host, sizeof(host));
@@ -89,8 +93,7 @@ msg_inflate(const uint8_t *in, size_t len, rmq_buf *out)
 
 /* Host text of a record's born or store host. */
 static void
-msg_host(const uint8_t *ip, uint8_t ip_len, int32_t port, char *out,
-         size_t cap)
+msg_host(const uint8_t *ip, uint8_t ip_len, int32_t port, char *out, size_t cap)
 {
     char host[INET6_ADDRSTRLEN] = "?";
 
@@ -170,17 +173,19 @@ msg_fetch(const struct msg_id *id, const char *text, rmqctl_reply *r,
         return -1;
     }
     if (r->code != RMQ_RESP_SUCCESS) {
-        snprintf(why, RMQCTL_WHY_MAX, "broker %s has no message at commit-log "
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "broker %s has no message at commit-log "
                  "offset %lld (%s%s%.200s); is %.60s an offset message id?",
                  id->addr, (long long)id->offset, rmqctl_code_name(r->code),
                  r->remark[0] ? ": " : "", r->remark, text);
         return -1;
     }
-    if (r->body == NULL ||
-        rmq_rec_decode(r->body, r->body_len, true, v) != 0 ||
+    if (r->body == NULL || rmq_rec_decode(r->body, r->body_len, true, v) != 0 ||
         v->kind != RMQ_REC_MSG) {
-        snprintf(why, RMQCTL_WHY_MAX, "broker %s answered with a record that "
-                 "does not decode", id->addr);
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "broker %s answered with a record that "
+                 "does not decode",
+                 id->addr);
         return -1;
     }
     return 0;

@@ -51,9 +51,14 @@ static int
 send_opt(int ch, struct send_opts *o)
 {
     switch (ch) {
-    case 't': o->topic = optarg; return 0;
-    case 'g': o->tag = optarg; return 0;
-    case 'd': return rmqctl_int_arg("send", "--delay", optarg, &o->delay);
+    case 't':
+        o->topic = optarg;
+        return 0;
+    case 'g':
+        o->tag = optarg;
+        return 0;
+    case 'd':
+        return rmqctl_int_arg("send", "--delay", optarg, &o->delay);
     case 'k':
         if (o->keys.len > 0) {
             rmq_buf_append_str(&o->keys, " ");
@@ -64,11 +69,13 @@ send_opt(int ch, struct send_opts *o)
         if (o->nprops == SEND_PROPS_MAX || strchr(optarg, '=') == NULL ||
             optarg[0] == '=') {
             return rmqctl_fail("send: -p wants KEY=VALUE (at most %d), not "
-                               "\"%s\"", SEND_PROPS_MAX, optarg);
+                               "\"%s\"",
+                               SEND_PROPS_MAX, optarg);
         }
         o->props[o->nprops++] = optarg;
         return 0;
-    default: return -1;
+    default:
+        return -1;
     }
 }
 
@@ -144,8 +151,8 @@ send_message(const struct send_opts *o, const rmq_buf *body)
         rc = rmq_message_set_delay_level(m, o->delay, &err);
     }
     for (int i = 0; rc == 0 && i < o->nprops; i++) {
-        char  *kv = strdup(o->props[i]);
-        char  *eq = kv ? strchr(kv, '=') : NULL;
+        char *kv = strdup(o->props[i]);
+        char *eq = kv ? strchr(kv, '=') : NULL;
         if (eq == NULL) {
             free(kv);
             rmq_message_free(m);
@@ -168,10 +175,14 @@ static const char *
 send_status_name(rmq_send_status s)
 {
     switch (s) {
-    case RMQ_SEND_OK: return "SEND_OK";
-    case RMQ_SEND_FLUSH_DISK_TIMEOUT: return "FLUSH_DISK_TIMEOUT";
-    case RMQ_SEND_FLUSH_SLAVE_TIMEOUT: return "FLUSH_SLAVE_TIMEOUT";
-    case RMQ_SEND_SLAVE_NOT_AVAILABLE: return "SLAVE_NOT_AVAILABLE";
+    case RMQ_SEND_OK:
+        return "SEND_OK";
+    case RMQ_SEND_FLUSH_DISK_TIMEOUT:
+        return "FLUSH_DISK_TIMEOUT";
+    case RMQ_SEND_FLUSH_SLAVE_TIMEOUT:
+        return "FLUSH_SLAVE_TIMEOUT";
+    case RMQ_SEND_SLAVE_NOT_AVAILABLE:
+        return "SLAVE_NOT_AVAILABLE";
     }
     return "UNKNOWN";
 }

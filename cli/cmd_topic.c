@@ -44,9 +44,9 @@ struct topic_opts {
     unsigned    given; /* TOPIC_GIVEN_* bits: set on the command line */
 };
 
-#define TOPIC_GIVEN_READ  0x1
+#define TOPIC_GIVEN_READ 0x1
 #define TOPIC_GIVEN_WRITE 0x2
-#define TOPIC_GIVEN_PERM  0x4
+#define TOPIC_GIVEN_PERM 0x4
 
 static int
 topic_parse(rmqctl *c, const char *cmd, struct topic_opts *o)
@@ -70,10 +70,18 @@ topic_parse(rmqctl *c, const char *cmd, struct topic_opts *o)
                              NULL)) != -1) {
         int rc = 0;
         switch (ch) {
-        case 't': o->topic = optarg; break;
-        case 'c': o->cluster = optarg; break;
-        case 'b': o->broker = optarg; break;
-        case 'o': o->order = true; break;
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'c':
+            o->cluster = optarg;
+            break;
+        case 'b':
+            o->broker = optarg;
+            break;
+        case 'o':
+            o->order = true;
+            break;
         case 'r':
             rc = rmqctl_int_arg(cmd, "-r", optarg, &o->read_queues);
             o->given |= TOPIC_GIVEN_READ;
@@ -86,7 +94,8 @@ topic_parse(rmqctl *c, const char *cmd, struct topic_opts *o)
             rc = rmqctl_int_arg(cmd, "-p", optarg, &o->perm);
             o->given |= TOPIC_GIVEN_PERM;
             break;
-        default: return rmqctl_bad_option(cmd, ch, c->argv);
+        default:
+            return rmqctl_bad_option(cmd, ch, c->argv);
         }
         if (rc != 0) {
             return rc;
@@ -136,14 +145,17 @@ topic_route_queue_data(json_t *route, const char *addr)
     const char *name = NULL, *id;
     size_t      i;
 
-    json_array_foreach(json_object_get(route, "brokerDatas"), i, bd) {
-        json_object_foreach(json_object_get(bd, "brokerAddrs"), id, a) {
+    json_array_foreach(json_object_get(route, "brokerDatas"), i, bd)
+    {
+        json_object_foreach(json_object_get(bd, "brokerAddrs"), id, a)
+        {
             if (json_is_string(a) && strcmp(json_string_value(a), addr) == 0) {
                 name = json_string_value(json_object_get(bd, "brokerName"));
             }
         }
     }
-    json_array_foreach(json_object_get(route, "queueDatas"), i, qd) {
+    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
+    {
         const char *n = json_string_value(json_object_get(qd, "brokerName"));
         if (name != NULL && n != NULL && strcmp(n, name) == 0) {
             return qd;
@@ -203,10 +215,23 @@ topic_create_on(const rmqctl_brokers *targets, const struct topic_opts *o,
                 rmqctl_brokers *done, char *why)
 {
     char        rq[16], wq[16], perm[16];
-    const char *ext[] = {"topic", o->topic, "defaultTopic", RMQ_TOPIC_TBW102,
-                         "readQueueNums", rq, "writeQueueNums", wq, "perm",
-                         perm, "topicFilterType", "SINGLE_TAG", "topicSysFlag",
-                         "0", "order", o->order ? "true" : "false", NULL};
+    const char *ext[] = {"topic",
+                         o->topic,
+                         "defaultTopic",
+                         RMQ_TOPIC_TBW102,
+                         "readQueueNums",
+                         rq,
+                         "writeQueueNums",
+                         wq,
+                         "perm",
+                         perm,
+                         "topicFilterType",
+                         "SINGLE_TAG",
+                         "topicSysFlag",
+                         "0",
+                         "order",
+                         o->order ? "true" : "false",
+                         NULL};
     char        first[RMQCTL_WHY_MAX] = "";
     size_t      failed = 0;
 
@@ -228,8 +253,10 @@ topic_create_on(const rmqctl_brokers *targets, const struct topic_opts *o,
     if (failed == 0 && done->v != NULL) {
         return 0;
     }
-    snprintf(why, RMQCTL_WHY_MAX, "could not create topic \"%.100s\" on %zu "
-             "of %zu brokers: %.300s", o->topic, failed, targets->n,
+    snprintf(why, RMQCTL_WHY_MAX,
+             "could not create topic \"%.100s\" on %zu "
+             "of %zu brokers: %.300s",
+             o->topic, failed, targets->n,
              done->v != NULL ? first : "out of memory");
     return -1;
 }
@@ -295,13 +322,14 @@ topic_create(rmqctl *c)
             json_array_append_new(arr, topic_broker_json(&done.v[i]));
         }
         rc = rmqctl_print_json(json_pack(
-            "{s:s, s:i, s:i, s:i, s:b, s:o}", "topic", o.topic,
-            "readQueueNums", o.read_queues, "writeQueueNums", o.write_queues,
-            "perm", o.perm, "order", o.order, "brokers", arr));
+            "{s:s, s:i, s:i, s:i, s:b, s:o}", "topic", o.topic, "readQueueNums",
+            o.read_queues, "writeQueueNums", o.write_queues, "perm", o.perm,
+            "order", o.order, "brokers", arr));
     } else {
         for (size_t i = 0; i < done.n; i++) {
             printf("topic %s on %s: %d read / %d write queues, perm %s%s\n",
-                   o.topic, topic_broker_label(&done.v[i], label, sizeof(label)),
+                   o.topic,
+                   topic_broker_label(&done.v[i], label, sizeof(label)),
                    o.read_queues, o.write_queues, perm,
                    o.order ? ", ordered" : "");
         }
@@ -348,8 +376,8 @@ topic_delete_namesrvs(rmqctl *c, const struct topic_opts *o, json_t *ns,
     }
     for (char *a = strtok_r(list, "; ", &save); a != NULL;
          a = strtok_r(NULL, "; ", &save)) {
-        if (rmqctl_call_ok(a, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, ext, NULL, 0,
-                           &r, why) != 0) {
+        if (rmqctl_call_ok(a, RMQ_REQ_DELETE_TOPIC_IN_NAMESRV, ext, NULL, 0, &r,
+                           why) != 0) {
             return -1;
         }
         rmqctl_reply_free(&r);
@@ -359,8 +387,8 @@ topic_delete_namesrvs(rmqctl *c, const struct topic_opts *o, json_t *ns,
 }
 
 static int
-topic_delete_print(rmqctl *c, const char *topic,
-                   const rmqctl_brokers *targets, json_t *ns)
+topic_delete_print(rmqctl *c, const char *topic, const rmqctl_brokers *targets,
+                   json_t *ns)
 {
     char    label[400];
     json_t *brokers, *v;
@@ -372,14 +400,14 @@ topic_delete_print(rmqctl *c, const char *topic,
             json_array_append_new(brokers, topic_broker_json(&targets->v[i]));
         }
         return rmqctl_print_json(json_pack("{s:s, s:o, s:O}", "topic", topic,
-                                           "brokers", brokers, "namesrvs",
-                                           ns));
+                                           "brokers", brokers, "namesrvs", ns));
     }
     for (i = 0; i < targets->n; i++) {
         printf("deleted topic %s from broker %s\n", topic,
                topic_broker_label(&targets->v[i], label, sizeof(label)));
     }
-    json_array_foreach(ns, i, v) {
+    json_array_foreach(ns, i, v)
+    {
         printf("deleted topic %s from name server %s\n", topic,
                json_string_value(v));
     }
@@ -474,7 +502,8 @@ topic_list(rmqctl *c)
     if (c->json) {
         return rmqctl_print_json(json_pack("{s:o}", "topics", sorted));
     }
-    json_array_foreach(sorted, i, name) {
+    json_array_foreach(sorted, i, name)
+    {
         printf("%s\n", json_string_value(name));
     }
     json_decref(sorted);
@@ -489,7 +518,8 @@ topic_route_qd(json_t *route, const char *broker_name)
     json_t *qd;
     size_t  i;
 
-    json_array_foreach(json_object_get(route, "queueDatas"), i, qd) {
+    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
+    {
         const char *n = json_string_value(json_object_get(qd, "brokerName"));
         if (n != NULL && strcmp(n, broker_name) == 0) {
             return qd;
@@ -506,7 +536,8 @@ topic_route_rows(json_t *route, rmq_table *t)
     const char *id;
     size_t      i;
 
-    json_array_foreach(json_object_get(route, "brokerDatas"), i, bd) {
+    json_array_foreach(json_object_get(route, "brokerDatas"), i, bd)
+    {
         const char *name = json_string_value(json_object_get(bd, "brokerName"));
         json_t     *qd = topic_route_qd(route, name ? name : "");
         char        rq[24], wq[24], perm[16];
@@ -519,10 +550,16 @@ topic_route_rows(json_t *route, rmq_table *t)
                      json_object_get(qd, "writeQueueNums")));
         rmqctl_fmt_perm((int)json_integer_value(json_object_get(qd, "perm")),
                         perm, sizeof(perm));
-        json_object_foreach(json_object_get(bd, "brokerAddrs"), id, addr) {
+        json_object_foreach(json_object_get(bd, "brokerAddrs"), id, addr)
+        {
             const char *row[] = {
                 json_string_value(json_object_get(bd, "cluster")),
-                name, id, json_string_value(addr), rq, wq, perm};
+                name,
+                id,
+                json_string_value(addr),
+                rq,
+                wq,
+                perm};
             rmq_table_row(t, row);
         }
     }
@@ -531,9 +568,8 @@ topic_route_rows(json_t *route, rmq_table *t)
 static int
 topic_route(rmqctl *c)
 {
-    static const char *const hdr[] = {"CLUSTER",     "BROKER",
-                                      "ID",          "ADDRESS",
-                                      "READ QUEUES", "WRITE QUEUES",
+    static const char *const hdr[] = {"CLUSTER", "BROKER",      "ID",
+                                      "ADDRESS", "READ QUEUES", "WRITE QUEUES",
                                       "PERM"};
     struct topic_opts        o;
     char                     why[RMQCTL_WHY_MAX];
@@ -650,16 +686,16 @@ topic_stats_fetch(rmqctl *c, const char *topic, struct topic_stats *st,
 static int
 topic_status_print(rmqctl *c, const char *topic, const struct topic_stats *st)
 {
-    static const char *const hdr[] = {"BROKER",   "QUEUE",    "MIN OFFSET",
+    static const char *const hdr[] = {"BROKER",     "QUEUE",    "MIN OFFSET",
                                       "MAX OFFSET", "MESSAGES", "LAST UPDATED"};
-    rmq_table t;
-    json_t   *arr = json_array();
-    long long total = 0;
+    rmq_table                t;
+    json_t                  *arr = json_array();
+    long long                total = 0;
 
     rmq_table_init(&t, 6, hdr);
     for (size_t i = 0; i < st->n; i++) {
         const struct topic_qstat *q = &st->v[i];
-        char qid[16], mn[24], mx[24], cnt[24], when[40];
+        char                      qid[16], mn[24], mx[24], cnt[24], when[40];
         snprintf(qid, sizeof(qid), "%d", q->queue_id);
         snprintf(mn, sizeof(mn), "%lld", (long long)q->min_offset);
         snprintf(mx, sizeof(mx), "%lld", (long long)q->max_offset);
@@ -670,8 +706,8 @@ topic_status_print(rmqctl *c, const char *topic, const struct topic_stats *st)
         rmq_table_row(&t, row);
         total += q->max_offset - q->min_offset;
         json_array_append_new(
-            arr, json_pack("{s:s, s:i, s:I, s:I, s:I}", "brokerName",
-                           q->broker, "queueId", q->queue_id, "minOffset",
+            arr, json_pack("{s:s, s:i, s:I, s:I, s:I}", "brokerName", q->broker,
+                           "queueId", q->queue_id, "minOffset",
                            (json_int_t)q->min_offset, "maxOffset",
                            (json_int_t)q->max_offset, "lastUpdateTimestamp",
                            (json_int_t)q->last_update_ms));
@@ -725,8 +761,7 @@ rmqctl_cmd_topic(rmqctl *c)
         {"status", topic_status},
     };
 
-    for (size_t i = 0; c->argc > 0 && i < sizeof(subs) / sizeof(subs[0]);
-         i++) {
+    for (size_t i = 0; c->argc > 0 && i < sizeof(subs) / sizeof(subs[0]); i++) {
         if (strcmp(c->argv[0], subs[i].name) == 0) {
             return subs[i].run(c);
         }

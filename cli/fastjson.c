@@ -65,9 +65,10 @@ fj_token_len(const struct fj *f)
 {
     const char *q = f->p;
 
-    while (q < f->end && (strchr("+-.", *q) != NULL ||
-                          (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') ||
-                          (*q >= 'A' && *q <= 'Z') || *q == '_')) {
+    while (q < f->end &&
+           (strchr("+-.", *q) != NULL || (*q >= '0' && *q <= '9') ||
+            (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+            *q == '_')) {
         q++;
     }
     return (size_t)(q - f->p);
@@ -224,9 +225,9 @@ fj_value(struct fj *f)
 int
 rmqctl_json_load(const void *text, size_t len, json_t **out)
 {
-    rmq_buf buf;
+    rmq_buf   buf;
     struct fj f = {.p = text, .end = (const char *)text + len, .out = &buf};
-    int     rc;
+    int       rc;
 
     rmq_buf_init(&buf);
     rc = fj_value(&f);
@@ -256,14 +257,16 @@ rmqctl_json_map_each(json_t *map,
     size_t      i;
 
     if (json_is_object(map)) {
-        json_object_foreach(map, k, v) {
+        json_object_foreach(map, k, v)
+        {
             json_t *key = json_string(k);
             fn(key, v, arg);
             json_decref(key);
         }
         return;
     }
-    json_array_foreach(map, i, v) {
+    json_array_foreach(map, i, v)
+    {
         fn(json_object_get(v, "key"), json_object_get(v, "value"), arg);
     }
 }

@@ -99,8 +99,8 @@ rmqctl_bad_option(const char *cmd, int ch, char *const *argv)
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
 
     if (ch == ':') {
-        return rmqctl_fail("%s: option %s needs a value (try rmqctl help)",
-                           cmd, arg);
+        return rmqctl_fail("%s: option %s needs a value (try rmqctl help)", cmd,
+                           arg);
     }
     if (optopt != 0) {
         return rmqctl_fail("%s: unknown option -%c (try rmqctl help)", cmd,
@@ -110,12 +110,10 @@ rmqctl_bad_option(const char *cmd, int ch, char *const *argv)
 }
 
 int
-rmqctl_int_arg(const char *cmd, const char *opt, const char *arg,
-               int32_t *out)
+rmqctl_int_arg(const char *cmd, const char *opt, const char *arg, int32_t *out)
 {
     if (rmq_parse_i32(arg, out) != 0) {
-        return rmqctl_fail("%s: %s wants a number, not \"%s\"", cmd, opt,
-                           arg);
+        return rmqctl_fail("%s: %s wants a number, not \"%s\"", cmd, opt, arg);
     }
     return 0;
 }
@@ -134,10 +132,9 @@ rmqctl_usage(FILE *out)
     for (size_t i = 0; i < sizeof(rmqctl_cmds) / sizeof(rmqctl_cmds[0]); i++) {
         fprintf(out, "  %s\n", rmqctl_cmds[i].usage);
     }
-    fprintf(out,
-            "name servers: -n \"host:port;host:port\", else NAMESRV_ADDR, "
-            "else broker.namesrvAddr\nof the config (-c FILE or the "
-            "embedded default).  --json anywhere prints JSON.\n");
+    fprintf(out, "name servers: -n \"host:port;host:port\", else NAMESRV_ADDR, "
+                 "else broker.namesrvAddr\nof the config (-c FILE or the "
+                 "embedded default).  --json anywhere prints JSON.\n");
 }
 
 /* Take global options off the front; --json is accepted anywhere. */

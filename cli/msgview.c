@@ -44,8 +44,8 @@ msgview_hex(const uint8_t *p, size_t len)
 static json_t *
 msgview_jstr(const char *s, size_t len)
 {
-    json_t  *v = json_stringn(s, len);
-    rmq_buf  b;
+    json_t *v = json_stringn(s, len);
+    rmq_buf b;
 
     if (v != NULL) {
         return v;
@@ -70,7 +70,7 @@ msgview_props_json(const rmq_props *p)
     char    key[512];
 
     for (uint32_t i = 0; i < p->n; i++) {
-        size_t klen = p->p[i].key_len < sizeof(key) - 1 ? p->p[i].key_len
+        size_t  klen = p->p[i].key_len < sizeof(key) - 1 ? p->p[i].key_len
                                                          : sizeof(key) - 1;
         json_t *v = msgview_jstr(p->p[i].value, p->p[i].value_len);
         memcpy(key, p->p[i].key, klen);
@@ -107,14 +107,14 @@ rmqctl_msg_json(const rmqctl_msg *m)
     json_t *o = json_pack(
         "{s:s, s:s?, s:i, s:I, s:I, s:s, s:s, s:s?, s:s?, s:o, s:i, s:i, "
         "s:i, s:I, s:s, s:I, s:s}",
-        "topic", m->topic, "brokerName", m->broker_name, "queueId",
-        m->queue_id, "queueOffset", (json_int_t)m->queue_offset,
-        "commitLogOffset", (json_int_t)m->commitlog_offset, "msgId", m->msg_id,
-        "offsetMsgId", m->offset_msg_id, "tags", m->tags, "keys", m->keys,
-        "properties", msgview_props_json(&m->props), "reconsumeTimes",
-        m->reconsume_times, "flag", m->flag, "sysFlag", m->sysflag,
-        "bornTimestamp", (json_int_t)m->born_ms, "bornHost", m->born_host,
-        "storeTimestamp", (json_int_t)m->store_ms, "storeHost", m->store_host);
+        "topic", m->topic, "brokerName", m->broker_name, "queueId", m->queue_id,
+        "queueOffset", (json_int_t)m->queue_offset, "commitLogOffset",
+        (json_int_t)m->commitlog_offset, "msgId", m->msg_id, "offsetMsgId",
+        m->offset_msg_id, "tags", m->tags, "keys", m->keys, "properties",
+        msgview_props_json(&m->props), "reconsumeTimes", m->reconsume_times,
+        "flag", m->flag, "sysFlag", m->sysflag, "bornTimestamp",
+        (json_int_t)m->born_ms, "bornHost", m->born_host, "storeTimestamp",
+        (json_int_t)m->store_ms, "storeHost", m->store_host);
 
     return o != NULL ? msgview_body_json(m, o) : NULL;
 }
@@ -126,7 +126,7 @@ msgview_props_print(const rmq_props *p, FILE *out)
     fprintf(out, "%-13s", "properties");
     for (uint32_t i = 0; i < p->n; i++) {
         const rmq_prop *e = &p->p[i];
-        bool quote = e->value_len == 0 ||
+        bool            quote = e->value_len == 0 ||
                      memchr(e->value, ' ', e->value_len) != NULL ||
                      memchr(e->value, '"', e->value_len) != NULL;
         fprintf(out, " %.*s=", (int)e->key_len, e->key);
@@ -171,9 +171,9 @@ rmqctl_msg_print(const rmqctl_msg *m, FILE *out)
     rmqctl_fmt_time(m->store_ms, stored, sizeof(stored));
     fprintf(out, "%-13s %s\n", "topic", m->topic);
     fprintf(out, "%-13s %s%s%d, offset %lld (commit log %lld)\n", "queue",
-            m->broker_name ? m->broker_name : "",
-            m->broker_name ? ":" : "", m->queue_id,
-            (long long)m->queue_offset, (long long)m->commitlog_offset);
+            m->broker_name ? m->broker_name : "", m->broker_name ? ":" : "",
+            m->queue_id, (long long)m->queue_offset,
+            (long long)m->commitlog_offset);
     fprintf(out, "%-13s %s\n", "msgId", m->msg_id);
     fprintf(out, "%-13s %s\n", "offsetMsgId", m->offset_msg_id);
     fprintf(out, "%-13s %s\n", "tags", m->tags ? m->tags : "-");

@@ -155,10 +155,11 @@ int
 rmqctl_reply_json(const char *addr, const rmqctl_reply *r, json_t **out,
                   char *why)
 {
-    if (r->body == NULL ||
-        rmqctl_json_load(r->body, r->body_len, out) != 0) {
-        snprintf(why, RMQCTL_WHY_MAX, "%s answered with a body that is not "
-                 "JSON", addr);
+    if (r->body == NULL || rmqctl_json_load(r->body, r->body_len, out) != 0) {
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "%s answered with a body that is not "
+                 "JSON",
+                 addr);
         return -1;
     }
     return 0;
@@ -298,7 +299,8 @@ remote_broker_data(json_t *bd, const char *cluster, bool masters_only,
     if (cluster != NULL && (cl == NULL || strcmp(cl, cluster) != 0)) {
         return 0;
     }
-    json_object_foreach(json_object_get(bd, "brokerAddrs"), id, addr) {
+    json_object_foreach(json_object_get(bd, "brokerAddrs"), id, addr)
+    {
         if (rmq_parse_i64(id, &n) != 0 || !json_is_string(addr) ||
             (masters_only && n != 0)) {
             continue;
@@ -327,12 +329,15 @@ rmqctl_brokers_fetch(const rmqctl *c, const char *cluster, bool masters_only,
     if (cluster != NULL &&
         json_object_get(json_object_get(info, "clusterAddrTable"), cluster) ==
             NULL) {
-        snprintf(why, RMQCTL_WHY_MAX, "the name server knows no cluster "
-                 "\"%.200s\"", cluster);
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "the name server knows no cluster "
+                 "\"%.200s\"",
+                 cluster);
         json_decref(info);
         return -1;
     }
-    json_object_foreach(json_object_get(info, "brokerAddrTable"), name, bd) {
+    json_object_foreach(json_object_get(info, "brokerAddrTable"), name, bd)
+    {
         if (rc == 0) {
             rc = remote_broker_data(bd, cluster, masters_only, out);
         }
@@ -383,8 +388,7 @@ rmqctl_targets(const rmqctl *c, const char *cluster, const char *addr,
 /* ---- routes ------------------------------------------------------------- */
 
 int
-rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out,
-                   char *why)
+rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out, char *why)
 {
     const char  *ext[] = {"topic", topic, NULL};
     rmqctl_reply r;
@@ -395,8 +399,10 @@ rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out,
     }
     if (r.code == RMQ_RESP_TOPIC_NOT_EXIST ||
         (r.code == RMQ_RESP_SUCCESS && r.body == NULL)) {
-        snprintf(why, RMQCTL_WHY_MAX, "topic \"%.200s\" does not exist (the "
-                 "name server has no route for it)", topic);
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "topic \"%.200s\" does not exist (the "
+                 "name server has no route for it)",
+                 topic);
         rmqctl_reply_free(&r);
         return -1;
     }
@@ -418,7 +424,8 @@ rmqctl_route_brokers(json_t *route, rmqctl_brokers *out, char *why)
     size_t  i;
 
     memset(out, 0, sizeof(*out));
-    json_array_foreach(json_object_get(route, "brokerDatas"), i, bd) {
+    json_array_foreach(json_object_get(route, "brokerDatas"), i, bd)
+    {
         rmqctl_brokers all = {0};
         if (remote_broker_data(bd, NULL, false, &all) != 0) {
             rmqctl_brokers_free(&all);
@@ -429,8 +436,8 @@ rmqctl_route_brokers(json_t *route, rmqctl_brokers *out, char *why)
         }
         /* lowest id first: the master when there is one */
         qsort(all.v, all.n, sizeof(all.v[0]), remote_broker_cmp);
-        if (remote_broker_add(out, all.v[0].cluster, all.v[0].name,
-                              all.v[0].id, all.v[0].addr) != 0) {
+        if (remote_broker_add(out, all.v[0].cluster, all.v[0].name, all.v[0].id,
+                              all.v[0].addr) != 0) {
             rmqctl_brokers_free(&all);
             goto nomem;
         }

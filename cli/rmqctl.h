@@ -16,12 +16,12 @@
 #include <stdint.h>
 
 typedef struct rmqctl {
-    const char *config_path;  /* -c */
-    const char *rundir_opt;   /* --rundir */
-    const char *namesrv_opt;  /* -n */
-    bool        json;         /* --json */
-    rmq_config  cfg;          /* from -c, or the embedded default */
-    int         argc;         /* the command's own arguments */
+    const char *config_path; /* -c */
+    const char *rundir_opt;  /* --rundir */
+    const char *namesrv_opt; /* -n */
+    bool        json;        /* --json */
+    rmq_config  cfg;         /* from -c, or the embedded default */
+    int         argc;        /* the command's own arguments */
     char      **argv;
 } rmqctl;
 

@@ -297,8 +297,8 @@ prod_cfg(rmq_producer *p, rmq_send_cfg *cfg, int retries, bool oneway)
 
 /* A started producer's job for one message, or an error in err. */
 static int
-prod_prepare(rmq_producer *p, const rmq_message *msg, int retries,
-             bool oneway, rmq_send_job **j, rmq_error *err)
+prod_prepare(rmq_producer *p, const rmq_message *msg, int retries, bool oneway,
+             rmq_send_job **j, rmq_error *err)
 {
     rmq_send_cfg cfg;
     int          rc;

@@ -22,12 +22,12 @@ void rmq_buf_init(rmq_buf *b);
 void rmq_buf_free(rmq_buf *b);
 void rmq_buf_reset(rmq_buf *b);
 /* Make room for n more bytes; returns 0 or RMQ_ERR_NOMEM. */
-int  rmq_buf_reserve(rmq_buf *b, size_t n);
+int rmq_buf_reserve(rmq_buf *b, size_t n);
 /* Returns a pointer to n new bytes at the end (uninitialised), or NULL. */
 uint8_t *rmq_buf_extend(rmq_buf *b, size_t n);
-void rmq_buf_append(rmq_buf *b, const void *p, size_t n);
-void rmq_buf_append_str(rmq_buf *b, const char *s);
-void rmq_buf_printf(rmq_buf *b, const char *fmt, ...)
+void     rmq_buf_append(rmq_buf *b, const void *p, size_t n);
+void     rmq_buf_append_str(rmq_buf *b, const char *s);
+void     rmq_buf_printf(rmq_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rmq_buf_u8(rmq_buf *b, uint8_t v);
 void rmq_buf_be16(rmq_buf *b, uint16_t v);

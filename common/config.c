@@ -43,15 +43,14 @@ static const char *const cfg_flush_names[] = {"ASYNC_FLUSH", "SYNC_FLUSH",
                                               NULL};
 static const char *const cfg_role_names[] = {"ASYNC_MASTER", "SYNC_MASTER",
                                              "SLAVE", NULL};
-static const char *const cfg_level_names[] = {"error", "warn", "info",
-                                              "debug", NULL};
+static const char *const cfg_level_names[] = {"error", "warn", "info", "debug",
+                                              NULL};
 
 #define B(f) offsetof(rmq_config, broker.f), sizeof(((rmq_config *)0)->broker.f)
-#define N(f)                                                                  \
+#define N(f)                                                                   \
     offsetof(rmq_config, namesrv.f), sizeof(((rmq_config *)0)->namesrv.f)
-#define S(f)                                                                  \
-    offsetof(rmq_config, supervisor.f),                                       \
-        sizeof(((rmq_config *)0)->supervisor.f)
+#define S(f)                                                                   \
+    offsetof(rmq_config, supervisor.f), sizeof(((rmq_config *)0)->supervisor.f)
 #define NOLIM 1, 0 /* min > max: no range check */
 #define I32MAX INT32_MAX
 #define RELOAD true
@@ -67,8 +66,8 @@ static const struct cfg_key cfg_schema[] = {
     {"broker", "brokerIP1", CFG_STR, B(broker_ip1), NOLIM, "", NULL, FIXED},
     {"broker", "listenPort", CFG_I32, B(listen_port), 3, 65534, "10911", NULL,
      FIXED},
-    {"broker", "namesrvAddr", CFG_STR, B(namesrv_addr), NOLIM,
-     "127.0.0.1:9876", NULL, FIXED},
+    {"broker", "namesrvAddr", CFG_STR, B(namesrv_addr), NOLIM, "127.0.0.1:9876",
+     NULL, FIXED},
     {"broker", "storePathRootDir", CFG_PATH, B(store_root), NOLIM, "var/store",
      NULL, FIXED},
     {"broker", "flushDiskType", CFG_ENUM, B(flush_disk_type), NOLIM,
@@ -79,8 +78,8 @@ static const struct cfg_key cfg_schema[] = {
      "true", NULL, RELOAD},
     {"broker", "autoCreateSubscriptionGroup", CFG_BOOL, B(auto_create_group),
      NOLIM, "true", NULL, RELOAD},
-    {"broker", "defaultTopicQueueNums", CFG_I32, B(default_topic_queue_nums),
-     1, 1024, "8", NULL, RELOAD},
+    {"broker", "defaultTopicQueueNums", CFG_I32, B(default_topic_queue_nums), 1,
+     1024, "8", NULL, RELOAD},
     {"broker", "brokerPermission", CFG_I32, B(broker_permission), 0, 15, "6",
      NULL, RELOAD},
     {"broker", "mappedFileSizeCommitLog", CFG_I64, B(commitlog_file_size),
@@ -99,21 +98,20 @@ static const struct cfg_key cfg_schema[] = {
      60000, "1000", NULL, RELOAD},
     {"broker", "flushConsumeQueueLeastPages", CFG_I32, B(flush_cq_least_pages),
      0, 1 << 20, "2", NULL, RELOAD},
-    {"broker", "syncFlushTimeout", CFG_I32, B(sync_flush_timeout_ms), 1,
-     600000, "5000", NULL, RELOAD},
+    {"broker", "syncFlushTimeout", CFG_I32, B(sync_flush_timeout_ms), 1, 600000,
+     "5000", NULL, RELOAD},
     {"broker", "checkCRCOnRecover", CFG_BOOL, B(check_crc_on_recover), NOLIM,
      "true", NULL, FIXED},
     {"broker", "messageDelayLevel", CFG_STR, B(delay_levels_text), NOLIM,
-     "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", NULL,
-     FIXED},
+     "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", NULL, FIXED},
     {"broker", "longPollingEnable", CFG_BOOL, B(long_polling_enable), NOLIM,
      "true", NULL, RELOAD},
-    {"broker", "shortPollingTimeMills", CFG_I32, B(short_polling_ms), 1,
-     60000, "1000", NULL, RELOAD},
-    {"broker", "registerNameServerPeriod", CFG_I32, B(register_period_ms),
-     1000, 60000, "30000", NULL, RELOAD},
-    {"broker", "serverChannelMaxIdleTimeSeconds", CFG_I32,
-     B(channel_idle_sec), 1, 86400, "120", NULL, RELOAD},
+    {"broker", "shortPollingTimeMills", CFG_I32, B(short_polling_ms), 1, 60000,
+     "1000", NULL, RELOAD},
+    {"broker", "registerNameServerPeriod", CFG_I32, B(register_period_ms), 1000,
+     60000, "30000", NULL, RELOAD},
+    {"broker", "serverChannelMaxIdleTimeSeconds", CFG_I32, B(channel_idle_sec),
+     1, 86400, "120", NULL, RELOAD},
     {"broker", "channelExpiredTimeout", CFG_I32, B(channel_expired_ms), 1000,
      86400000, "120000", NULL, RELOAD},
     {"broker", "flushConsumerOffsetInterval", CFG_I32,
@@ -137,8 +135,8 @@ static const struct cfg_key cfg_schema[] = {
      FIXED},
     {"supervisor", "restartIntensity", CFG_I32, S(restart_intensity), 0, 1000,
      "5", NULL, RELOAD},
-    {"supervisor", "restartPeriodSec", CFG_I32, S(restart_period_sec), 1,
-     86400, "30", NULL, RELOAD},
+    {"supervisor", "restartPeriodSec", CFG_I32, S(restart_period_sec), 1, 86400,
+     "30", NULL, RELOAD},
     {"supervisor", "heartbeatTimeoutSec", CFG_I32, S(heartbeat_timeout_sec), 1,
      3600, "10", NULL, RELOAD},
     {"supervisor", "startTimeoutSec", CFG_I32, S(start_timeout_sec), 1, 86400,
@@ -179,8 +177,8 @@ cfg_fail(struct cfg_ctx *ctx, int line, const char *group, const char *key,
         snprintf(ctx->err, ctx->errcap, "%s:%d: %s.%s: %s", ctx->name, line,
                  group, key, why);
     } else {
-        snprintf(ctx->err, ctx->errcap, "%s:%d: %s: %s", ctx->name, line,
-                 group, why);
+        snprintf(ctx->err, ctx->errcap, "%s:%d: %s: %s", ctx->name, line, group,
+                 why);
     }
     return RMQ_ERR_CONFIG;
 }
@@ -289,20 +287,22 @@ cfg_read_value(struct cfg_ctx *ctx, rmq_config *cfg, const struct cfg_key *k,
 
     if (k->type == CFG_I32 || k->type == CFG_I64) {
         if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
-            return cfg_fail(ctx, line, k->group, k->key, cfg_type_name(k->type));
+            return cfg_fail(ctx, line, k->group, k->key,
+                            cfg_type_name(k->type));
         }
         rc = cfg_set_int(k, dst, config_setting_get_int64(s));
         if (rc != 0) {
             snprintf(why, sizeof(why), "value %lld out of range [%lld, %lld]",
-                     (long long)config_setting_get_int64(s),
-                     (long long)k->min, (long long)k->max);
+                     (long long)config_setting_get_int64(s), (long long)k->min,
+                     (long long)k->max);
             return cfg_fail(ctx, line, k->group, k->key, why);
         }
         return 0;
     }
     if (k->type == CFG_BOOL) {
         if (t != CONFIG_TYPE_BOOL) {
-            return cfg_fail(ctx, line, k->group, k->key, cfg_type_name(k->type));
+            return cfg_fail(ctx, line, k->group, k->key,
+                            cfg_type_name(k->type));
         }
         *(bool *)dst = config_setting_get_bool(s) != 0;
         return 0;
@@ -323,9 +323,9 @@ cfg_read_value(struct cfg_ctx *ctx, rmq_config *cfg, const struct cfg_key *k,
         }
         return 0;
     }
-    rc = k->type == CFG_PATH ? cfg_set_path(dst, k->size, val)
-                             : (rmq_strlcpy(dst, val, k->size) ? 0
-                                                               : RMQ_ERR_TOOBIG);
+    rc = k->type == CFG_PATH
+             ? cfg_set_path(dst, k->size, val)
+             : (rmq_strlcpy(dst, val, k->size) ? 0 : RMQ_ERR_TOOBIG);
     if (rc != 0) {
         snprintf(why, sizeof(why), "value too long (max %zu bytes)",
                  k->size - 1);
@@ -392,8 +392,7 @@ cfg_read_root(struct cfg_ctx *ctx, rmq_config *cfg, config_t *lc)
             return cfg_fail(ctx, line, name, NULL, "unknown group");
         }
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            return cfg_fail(ctx, line, name, NULL,
-                            "expected a group { ... }");
+            return cfg_fail(ctx, line, name, NULL, "expected a group { ... }");
         }
         cfg->has_broker = cfg->has_broker || strcmp(name, "broker") == 0;
         cfg->has_namesrv = cfg->has_namesrv || strcmp(name, "namesrv") == 0;
@@ -437,11 +436,20 @@ cfg_parse_delays(rmq_broker_config *b)
             return RMQ_ERR_RANGE;
         }
         switch (*end) {
-        case 's': unit = 1000; break;
-        case 'm': unit = 60 * 1000; break;
-        case 'h': unit = 3600 * 1000; break;
-        case 'd': unit = 86400 * 1000; break;
-        default: return RMQ_ERR_RANGE;
+        case 's':
+            unit = 1000;
+            break;
+        case 'm':
+            unit = 60 * 1000;
+            break;
+        case 'h':
+            unit = 3600 * 1000;
+            break;
+        case 'd':
+            unit = 86400 * 1000;
+            break;
+        default:
+            return RMQ_ERR_RANGE;
         }
         if (v > INT64_MAX / unit) {
             return RMQ_ERR_RANGE; /* would overflow int64 milliseconds */
@@ -488,9 +496,10 @@ cfg_validate(struct cfg_ctx *ctx, rmq_config *cfg)
                         "needs a broker or a namesrv group");
     }
     if (cfg->has_broker && b->cq_file_size % 20 != 0) {
-        return cfg_fail(ctx, cfg_line_of(ctx, "broker", "mappedFileSizeConsumeQueue"),
-                        "broker", "mappedFileSizeConsumeQueue",
-                        "must be a multiple of 20 (the entry size)");
+        return cfg_fail(
+            ctx, cfg_line_of(ctx, "broker", "mappedFileSizeConsumeQueue"),
+            "broker", "mappedFileSizeConsumeQueue",
+            "must be a multiple of 20 (the entry size)");
     }
     if (cfg->has_broker && b->broker_role != RMQ_ROLE_ASYNC_MASTER) {
         return cfg_fail(ctx, cfg_line_of(ctx, "broker", "brokerRole"), "broker",
@@ -632,8 +641,7 @@ cfg_group_present(const rmq_config *cfg, const char *group)
 void
 rmq_config_print(const rmq_config *cfg, FILE *out)
 {
-    fputs("# rmq effective configuration: every key, defaults included\n",
-          out);
+    fputs("# rmq effective configuration: every key, defaults included\n", out);
     for (size_t g = 0; g < RMQ_ARRAY_LEN(cfg_groups); g++) {
         if (!cfg_group_present(cfg, cfg_groups[g])) {
             continue;

@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define RMQ_CONFIG_STR_MAX   256
-#define RMQ_CONFIG_PATH_MAX  1024
-#define RMQ_DELAY_LEVEL_MAX  32
+#define RMQ_CONFIG_STR_MAX 256
+#define RMQ_CONFIG_PATH_MAX 1024
+#define RMQ_DELAY_LEVEL_MAX 32
 
 enum rmq_flush_type {
     RMQ_FLUSH_ASYNC = 0,
@@ -36,48 +36,48 @@ enum rmq_broker_role {
 };
 
 typedef struct rmq_broker_config {
-    char    cluster_name[RMQ_CONFIG_STR_MAX];   /* brokerClusterName */
-    char    broker_name[RMQ_CONFIG_STR_MAX];    /* brokerName */
-    int64_t broker_id;                          /* brokerId */
-    char    broker_ip1[RMQ_CONFIG_STR_MAX];     /* brokerIP1; "" = detect */
-    int32_t listen_port;                        /* listenPort */
-    char    namesrv_addr[RMQ_CONFIG_STR_MAX];   /* namesrvAddr, "h:p;h:p" */
-    char    store_root[RMQ_CONFIG_PATH_MAX];    /* storePathRootDir (abs) */
-    int     flush_disk_type;                    /* enum rmq_flush_type */
-    int     broker_role;                        /* enum rmq_broker_role */
-    bool    auto_create_topic;                  /* autoCreateTopicEnable */
-    bool    auto_create_group;                  /* autoCreateSubscriptionGroup */
-    int32_t default_topic_queue_nums;           /* defaultTopicQueueNums */
-    int32_t broker_permission;                  /* brokerPermission */
-    int64_t commitlog_file_size;                /* mappedFileSizeCommitLog */
-    int64_t cq_file_size;                       /* mappedFileSizeConsumeQueue */
-    int32_t max_message_size;                   /* maxMessageSize */
-    int32_t flush_interval_cl_ms;               /* flushIntervalCommitLog */
-    int32_t flush_cl_least_pages;               /* flushCommitLogLeastPages */
-    int32_t flush_cl_thorough_ms;               /* flushCommitLogThoroughInterval */
-    int32_t flush_interval_cq_ms;               /* flushIntervalConsumeQueue */
-    int32_t flush_cq_least_pages;               /* flushConsumeQueueLeastPages */
-    int32_t sync_flush_timeout_ms;              /* syncFlushTimeout */
-    bool    check_crc_on_recover;               /* checkCRCOnRecover */
+    char    cluster_name[RMQ_CONFIG_STR_MAX]; /* brokerClusterName */
+    char    broker_name[RMQ_CONFIG_STR_MAX];  /* brokerName */
+    int64_t broker_id;                        /* brokerId */
+    char    broker_ip1[RMQ_CONFIG_STR_MAX];   /* brokerIP1; "" = detect */
+    int32_t listen_port;                      /* listenPort */
+    char    namesrv_addr[RMQ_CONFIG_STR_MAX]; /* namesrvAddr, "h:p;h:p" */
+    char    store_root[RMQ_CONFIG_PATH_MAX];  /* storePathRootDir (abs) */
+    int     flush_disk_type;                  /* enum rmq_flush_type */
+    int     broker_role;                      /* enum rmq_broker_role */
+    bool    auto_create_topic;                /* autoCreateTopicEnable */
+    bool    auto_create_group;                /* autoCreateSubscriptionGroup */
+    int32_t default_topic_queue_nums;         /* defaultTopicQueueNums */
+    int32_t broker_permission;                /* brokerPermission */
+    int64_t commitlog_file_size;              /* mappedFileSizeCommitLog */
+    int64_t cq_file_size;                     /* mappedFileSizeConsumeQueue */
+    int32_t max_message_size;                 /* maxMessageSize */
+    int32_t flush_interval_cl_ms;             /* flushIntervalCommitLog */
+    int32_t flush_cl_least_pages;             /* flushCommitLogLeastPages */
+    int32_t flush_cl_thorough_ms;  /* flushCommitLogThoroughInterval */
+    int32_t flush_interval_cq_ms;  /* flushIntervalConsumeQueue */
+    int32_t flush_cq_least_pages;  /* flushConsumeQueueLeastPages */
+    int32_t sync_flush_timeout_ms; /* syncFlushTimeout */
+    bool    check_crc_on_recover;  /* checkCRCOnRecover */
     char    delay_levels_text[RMQ_CONFIG_STR_MAX]; /* messageDelayLevel */
-    int     delay_level_count;                  /* parsed from the text */
+    int     delay_level_count;                     /* parsed from the text */
     int64_t delay_level_ms[RMQ_DELAY_LEVEL_MAX];
-    bool    long_polling_enable;                /* longPollingEnable */
-    int32_t short_polling_ms;                   /* shortPollingTimeMills */
-    int32_t register_period_ms;                 /* registerNameServerPeriod */
-    int32_t channel_idle_sec;                   /* serverChannelMaxIdleTimeSeconds */
-    int32_t channel_expired_ms;                 /* channelExpiredTimeout */
-    int32_t flush_offset_interval_ms;           /* flushConsumerOffsetInterval */
-    int32_t flush_delay_offset_interval_ms;     /* flushDelayOffsetInterval */
-    int32_t max_transfer_count;                 /* maxTransferCountOnMessageInMemory */
-    int32_t max_transfer_bytes;                 /* maxTransferBytesOnMessageInMemory */
-    int64_t put_ring_bytes;                     /* putRingBytes (rmq) */
+    bool    long_polling_enable;      /* longPollingEnable */
+    int32_t short_polling_ms;         /* shortPollingTimeMills */
+    int32_t register_period_ms;       /* registerNameServerPeriod */
+    int32_t channel_idle_sec;         /* serverChannelMaxIdleTimeSeconds */
+    int32_t channel_expired_ms;       /* channelExpiredTimeout */
+    int32_t flush_offset_interval_ms; /* flushConsumerOffsetInterval */
+    int32_t flush_delay_offset_interval_ms; /* flushDelayOffsetInterval */
+    int32_t max_transfer_count; /* maxTransferCountOnMessageInMemory */
+    int32_t max_transfer_bytes; /* maxTransferBytesOnMessageInMemory */
+    int64_t put_ring_bytes;     /* putRingBytes (rmq) */
 } rmq_broker_config;
 
 typedef struct rmq_namesrv_config {
-    bool    enabled;             /* enabled */
-    int32_t listen_port;         /* listenPort */
-    int32_t broker_expire_ms;    /* brokerChannelExpiredTime */
+    bool    enabled;          /* enabled */
+    int32_t listen_port;      /* listenPort */
+    int32_t broker_expire_ms; /* brokerChannelExpiredTime */
 } rmq_namesrv_config;
 
 typedef struct rmq_supervisor_config {
@@ -108,8 +108,8 @@ extern const char rmq_default_conf[];
  */
 int rmq_config_load_file(const char *path, rmq_config *out, char *err,
                          size_t errcap);
-int rmq_config_load_string(const char *text, const char *name,
-                           rmq_config *out, char *err, size_t errcap);
+int rmq_config_load_string(const char *text, const char *name, rmq_config *out,
+                           char *err, size_t errcap);
 
 /* Every key with its effective value, as a loadable libconfig file. */
 void rmq_config_print(const rmq_config *cfg, FILE *out);

@@ -19,8 +19,7 @@ static char log_ident[32] = "rmq";
 static int  log_journal = -1;
 
 static const char *const log_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-static const char *const log_parse_names[] = {"error", "warn", "info",
-                                              "debug"};
+static const char *const log_parse_names[] = {"error", "warn", "info", "debug"};
 /* syslog priorities for journald: err, warning, info, debug */
 static const int log_prio[] = {3, 4, 6, 7};
 
@@ -81,9 +80,9 @@ rmq_log_emitv(int level, const char *msgid, int errnum, const char *fmt,
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     n += strftime(line + n, sizeof(line) - n, "%Y-%m-%dT%H:%M:%S", &tm);
-    w = snprintf(line + n, sizeof(line) - n, ".%03ldZ %-5s %s[%ld] %s: ",
-                 (long)(tv.tv_usec / 1000), log_names[level], log_ident,
-                 (long)getpid(), msgid);
+    w = snprintf(line + n, sizeof(line) - n,
+                 ".%03ldZ %-5s %s[%ld] %s: ", (long)(tv.tv_usec / 1000),
+                 log_names[level], log_ident, (long)getpid(), msgid);
     n += w > 0 ? (size_t)w : 0;
     if (n < sizeof(line)) {
         w = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -117,7 +116,7 @@ rmq_log_emit(int level, const char *msgid, int errnum, const char *fmt, ...)
 void
 rmq_assert_fail(const char *what, const char *file, int line)
 {
-    rmq_log_emit(RMQ_LOG_ERR, "assert", 0, "assertion failed: %s (%s:%d)",
-                 what, file, line);
+    rmq_log_emit(RMQ_LOG_ERR, "assert", 0, "assertion failed: %s (%s:%d)", what,
+                 file, line);
     abort();
 }

@@ -30,7 +30,7 @@ extern int rmq_log_level_cur;
 void rmq_log_init(const char *ident);
 void rmq_log_set_level(int level);
 /* Parse "error", "warn", "info", "debug"; returns -1 if unknown. */
-int  rmq_log_level_parse(const char *name);
+int         rmq_log_level_parse(const char *name);
 const char *rmq_log_level_name(int level);
 
 void rmq_log_emit(int level, const char *msgid, int errnum, const char *fmt,
@@ -38,27 +38,27 @@ void rmq_log_emit(int level, const char *msgid, int errnum, const char *fmt,
 void rmq_log_emitv(int level, const char *msgid, int errnum, const char *fmt,
                    va_list ap);
 
-#define rmq_log(level, msgid, ...)                                            \
-    do {                                                                      \
-        if ((level) <= rmq_log_level_cur) {                                   \
-            rmq_log_emit((level), (msgid), 0, __VA_ARGS__);                   \
-        }                                                                     \
+#define rmq_log(level, msgid, ...)                                             \
+    do {                                                                       \
+        if ((level) <= rmq_log_level_cur) {                                    \
+            rmq_log_emit((level), (msgid), 0, __VA_ARGS__);                    \
+        }                                                                      \
     } while (0)
 
 /* As rmq_log, appending ": <strerror(errnum)>" to the text. */
-#define rmq_log_sys(level, msgid, errnum, ...)                                \
-    do {                                                                      \
-        if ((level) <= rmq_log_level_cur) {                                   \
-            rmq_log_emit((level), (msgid), (errnum), __VA_ARGS__);            \
-        }                                                                     \
+#define rmq_log_sys(level, msgid, errnum, ...)                                 \
+    do {                                                                       \
+        if ((level) <= rmq_log_level_cur) {                                    \
+            rmq_log_emit((level), (msgid), (errnum), __VA_ARGS__);             \
+        }                                                                      \
     } while (0)
 
 /* For our own bugs only: never for bytes from the network or the disk. */
-#define RMQ_ASSERT(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            rmq_assert_fail(#cond, __FILE__, __LINE__);                       \
-        }                                                                     \
+#define RMQ_ASSERT(cond)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            rmq_assert_fail(#cond, __FILE__, __LINE__);                        \
+        }                                                                      \
     } while (0)
 
 void rmq_assert_fail(const char *what, const char *file, int line)

@@ -117,8 +117,8 @@ rmq_u64map_del(rmq_u64map *m, uint64_t key)
     for (j = (i + 1) & (m->cap - 1); m->keys[j] != 0;
          j = (j + 1) & (m->cap - 1)) {
         size_t home = map_slot(m->keys[j], m->cap);
-        int    between = (j > i) ? (home <= i || home > j)
-                                 : (home <= i && home > j);
+        int    between =
+            (j > i) ? (home <= i || home > j) : (home <= i && home > j);
         if (between) {
             m->keys[i] = m->keys[j];
             m->vals[i] = m->vals[j];

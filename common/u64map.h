@@ -13,12 +13,12 @@
 typedef struct rmq_u64map {
     uint64_t *keys; /* 0 = empty */
     void    **vals;
-    size_t    cap;  /* power of two */
+    size_t    cap; /* power of two */
     size_t    n;
 } rmq_u64map;
 
-void  rmq_u64map_init(rmq_u64map *m);
-void  rmq_u64map_free(rmq_u64map *m);
+void rmq_u64map_init(rmq_u64map *m);
+void rmq_u64map_free(rmq_u64map *m);
 /* Insert or replace; key must not be 0.  Returns 0 or RMQ_ERR_NOMEM. */
 int   rmq_u64map_put(rmq_u64map *m, uint64_t key, void *val);
 void *rmq_u64map_get(const rmq_u64map *m, uint64_t key);

@@ -12,10 +12,10 @@
 #include <string.h>
 
 #define RMQ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define RMQ_MIN(a, b)    ((a) < (b) ? (a) : (b))
-#define RMQ_MAX(a, b)    ((a) > (b) ? (a) : (b))
-#define RMQ_CACHELINE    64
-#define RMQ_UNUSED(x)    ((void)(x))
+#define RMQ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define RMQ_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define RMQ_CACHELINE 64
+#define RMQ_UNUSED(x) ((void)(x))
 
 /* Wall clock, Unix epoch milliseconds (store and born timestamps). */
 int64_t rmq_now_ms(void);

@@ -23,8 +23,8 @@ chan_addr(const char *run_dir, const char *owner, const char *purpose,
 
     memset(sa, 0, sizeof(*sa));
     sa->sun_family = AF_UNIX;
-    n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s.%s", run_dir,
-                 owner, purpose);
+    n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s.%s", run_dir, owner,
+                 purpose);
     return (n < 0 || (size_t)n >= sizeof(sa->sun_path)) ? RMQ_ERR_TOOBIG : 0;
 }
 

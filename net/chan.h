@@ -23,8 +23,8 @@
 #define RMQ_CHAN_MSG_MAX (1u << 20) /* bytes of one message */
 
 /* Listen at <run_dir>/<owner>.<purpose> (a stale socket file is replaced). */
-int rmq_chan_listen(const char *run_dir, const char *owner,
-                    const char *purpose, int *lfd);
+int rmq_chan_listen(const char *run_dir, const char *owner, const char *purpose,
+                    int *lfd);
 /* Accept one waiting peer: *fd, or RMQ_ERR_AGAIN. Non-blocking fd. */
 int rmq_chan_accept(int lfd, int *fd);
 /* Connect to a listener; RMQ_ERR_CLOSED when nobody listens (yet). */

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONN_READ_CHUNK  (64 * 1024)
+#define CONN_READ_CHUNK (64 * 1024)
 #define CONN_READ_BUDGET (512 * 1024) /* per connection per iteration */
-#define CONN_IOV_MAX     64
-#define CONN_OUT_HIGH    (32u * 1024 * 1024)
+#define CONN_IOV_MAX 64
+#define CONN_OUT_HIGH (32u * 1024 * 1024)
 
 static void conn_io(rmq_loop *loop, rmq_io *io, uint32_t events);
 
@@ -154,8 +154,8 @@ conns_add(rmq_conns *s, int fd, bool outbound)
     c->last_active_ms = rmq_mono_ms();
     rmq_buf_init(&c->in);
     rmq_buf_init(&c->out_buf);
-    if (rmq_loop_add(s->loop, &c->io, fd,
-                     outbound ? EPOLLOUT : EPOLLIN, conn_io, c) != 0) {
+    if (rmq_loop_add(s->loop, &c->io, fd, outbound ? EPOLLOUT : EPOLLIN,
+                     conn_io, c) != 0) {
         s->slots[slot] = NULL;
         s->free_list[s->nfree++] = slot;
         free(c);
@@ -234,7 +234,7 @@ conn_flush(rmq_conn *c)
         for (uint32_t i = c->seg_head; i < c->nsegs && n < CONN_IOV_MAX; i++) {
             const rmq_outseg *sg = &c->segs[i];
             const uint8_t *base = sg->ptr ? sg->ptr : c->out_buf.data + sg->off;
-            size_t skip = i == c->seg_head ? c->seg_head_done : 0;
+            size_t         skip = i == c->seg_head ? c->seg_head_done : 0;
             iov[n].iov_base = (void *)(base + skip);
             iov[n].iov_len = sg->len - skip;
             n++;
@@ -282,8 +282,8 @@ conn_process_input(rmq_conn *c)
 
     while (!c->closed && !c->read_paused) {
         size_t frame_len;
-        int    rc = rmq_frame_peek(c->in.data + off, c->in.len - off,
-                                   s->max_frame, &frame_len);
+        int rc = rmq_frame_peek(c->in.data + off, c->in.len - off, s->max_frame,
+                                &frame_len);
         if (rc == RMQ_ERR_AGAIN) {
             break;
         }
@@ -486,8 +486,8 @@ conns_accept(rmq_loop *loop, rmq_io *lio, uint32_t events)
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t               sl = sizeof(ss);
-        int fd = accept4(lio->fd, (struct sockaddr *)&ss, &sl,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int       fd = accept4(lio->fd, (struct sockaddr *)&ss, &sl,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
         rmq_conn *c;
 
         if (fd < 0) {
@@ -564,10 +564,10 @@ rmq_conns_unlisten(rmq_conns *s, rmq_io *lio)
 static int
 conns_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *sl)
 {
-    char             host[256];
-    const char      *colon = strrchr(addr, ':');
-    struct addrinfo  hints, *res = NULL;
-    size_t           hl;
+    char            host[256];
+    const char     *colon = strrchr(addr, ':');
+    struct addrinfo hints, *res = NULL;
+    size_t          hl;
 
     if (colon == NULL || colon == addr) {
         return RMQ_ERR_INVAL;

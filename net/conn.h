@@ -60,17 +60,17 @@ struct rmq_conn {
     size_t      seg_head_done; /* bytes of segs[seg_head] already written */
     size_t      out_pending;   /* bytes queued, not yet written */
     struct sockaddr_storage peer;
-    char        peer_str[64];  /* "ip:port" */
-    uint8_t     peer_ip[16];   /* IPv4 in 4 bytes when mapped */
-    int         peer_ip_len;
-    int         peer_port;
-    int64_t     last_active_ms; /* monotonic */
-    bool        outbound;
-    bool        connecting;
-    bool        closed;
-    bool        read_paused;
-    void       *user;          /* the application's per-connection data */
-    rmq_conn   *dead_next;
+    char                    peer_str[64]; /* "ip:port" */
+    uint8_t                 peer_ip[16];  /* IPv4 in 4 bytes when mapped */
+    int                     peer_ip_len;
+    int                     peer_port;
+    int64_t                 last_active_ms; /* monotonic */
+    bool                    outbound;
+    bool                    connecting;
+    bool                    closed;
+    bool                    read_paused;
+    void                   *user; /* the application's per-connection data */
+    rmq_conn               *dead_next;
 };
 
 struct rmq_conns {
@@ -90,8 +90,8 @@ struct rmq_conns {
     size_t       out_high_water; /* stop reading a conn above this */
 };
 
-int  rmq_conns_init(rmq_conns *s, rmq_loop *loop, const rmq_conn_ops *ops,
-                    void *user);
+int rmq_conns_init(rmq_conns *s, rmq_loop *loop, const rmq_conn_ops *ops,
+                   void *user);
 /* Close every connection and free everything. */
 void rmq_conns_fini(rmq_conns *s);
 
@@ -100,7 +100,7 @@ void rmq_conns_fini(rmq_conns *s);
  * lio must stay valid while listening.  Returns 0 or RMQ_ERR_SYS (port in
  * use: logged).
  */
-int rmq_conns_listen(rmq_conns *s, rmq_io *lio, const char *host, int port);
+int  rmq_conns_listen(rmq_conns *s, rmq_io *lio, const char *host, int port);
 void rmq_conns_unlisten(rmq_conns *s, rmq_io *lio);
 /* Start a non-blocking connect to "host:port"; on_connect reports. */
 rmq_conn *rmq_conns_connect(rmq_conns *s, const char *addr);
@@ -119,7 +119,7 @@ int rmq_conn_send(rmq_conn *c, const rmq_rcmd_out *o, const void *body,
  * Queue a command whose body is iov[0..niov): referenced, not copied; the
  * memory must stay valid and unchanged until written (mappings).
  */
-int rmq_conn_sendv(rmq_conn *c, const rmq_rcmd_out *o,
-                   const struct iovec *iov, int niov);
+int rmq_conn_sendv(rmq_conn *c, const rmq_rcmd_out *o, const struct iovec *iov,
+                   int niov);
 
 #endif

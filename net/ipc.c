@@ -58,8 +58,7 @@ rmq_ipc_open(rmq_ipc *s, int kind, const char *run_dir, const char *owner,
     memset(s, 0, sizeof(*s));
     s->kind = kind;
     s->recv_fd = -1;
-    snprintf(s->url, sizeof(s->url), "ipc://%s/%s.%s", run_dir, owner,
-             purpose);
+    snprintf(s->url, sizeof(s->url), "ipc://%s/%s.%s", run_dir, owner, purpose);
     if ((rv = ipc_open_kind(s)) != 0) {
         goto fail;
     }

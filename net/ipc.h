@@ -30,8 +30,8 @@ typedef struct rmq_ipc {
 } rmq_ipc;
 
 /* Open a socket of kind at ipc://<run_dir>/<owner>.<purpose>. */
-int  rmq_ipc_open(rmq_ipc *s, int kind, const char *run_dir,
-                  const char *owner, const char *purpose);
+int  rmq_ipc_open(rmq_ipc *s, int kind, const char *run_dir, const char *owner,
+                  const char *purpose);
 void rmq_ipc_close(rmq_ipc *s);
 /*
  * Send b's bytes.  Never blocks: RMQ_ERR_AGAIN when the peer is not there

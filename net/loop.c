@@ -42,8 +42,8 @@ rmq_loop_fini(rmq_loop *loop)
 }
 
 int
-rmq_loop_add(rmq_loop *loop, rmq_io *io, int fd, uint32_t events,
-             rmq_io_fn fn, void *arg)
+rmq_loop_add(rmq_loop *loop, rmq_io *io, int fd, uint32_t events, rmq_io_fn fn,
+             void *arg)
 {
     struct epoll_event ev = {.events = events, .data.ptr = io};
 

@@ -36,15 +36,15 @@ struct rmq_loop {
     bool    in_dispatch;
 };
 
-int  rmq_loop_init(rmq_loop *loop);
+int rmq_loop_init(rmq_loop *loop);
 /* A callback that does nothing: for fds that only need to wake the loop. */
 void rmq_loop_noop(rmq_loop *loop, rmq_io *io, uint32_t events);
 void rmq_loop_fini(rmq_loop *loop);
 
 /* Watch io->fd for events, calling fn(loop, io, revents) when ready. */
-int  rmq_loop_add(rmq_loop *loop, rmq_io *io, int fd, uint32_t events,
-                  rmq_io_fn fn, void *arg);
-int  rmq_loop_mod(rmq_loop *loop, rmq_io *io, uint32_t events);
+int rmq_loop_add(rmq_loop *loop, rmq_io *io, int fd, uint32_t events,
+                 rmq_io_fn fn, void *arg);
+int rmq_loop_mod(rmq_loop *loop, rmq_io *io, uint32_t events);
 /* Stop watching (does not close the fd); safe inside a callback. */
 void rmq_loop_del(rmq_loop *loop, rmq_io *io);
 /*

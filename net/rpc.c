@@ -18,9 +18,9 @@
 static int
 rpc_resolve(const char *addr, struct addrinfo **out)
 {
-    char             host[256];
-    const char      *colon = strrchr(addr, ':');
-    struct addrinfo  hints;
+    char            host[256];
+    const char     *colon = strrchr(addr, ':');
+    struct addrinfo hints;
 
     if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
         return RMQ_ERR_INVAL;
@@ -29,7 +29,8 @@ rpc_resolve(const char *addr, struct addrinfo **out)
     host[colon - addr] = '\0';
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
-    return getaddrinfo(host, colon + 1, &hints, out) == 0 ? 0 : RMQ_ERR_NOTFOUND;
+    return getaddrinfo(host, colon + 1, &hints, out) == 0 ? 0
+                                                          : RMQ_ERR_NOTFOUND;
 }
 
 int
@@ -52,7 +53,8 @@ rmq_rpc_connect(rmq_rpc *r, const char *addr, int timeout_ms)
     if ((rc = rpc_resolve(addr, &ai)) != 0) {
         return rc;
     }
-    r->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    r->fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0 || (connect(r->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
                       errno != EINPROGRESS)) {
         freeaddrinfo(ai);
@@ -149,8 +151,8 @@ static int
 rpc_read_frame(rmq_rpc *r, size_t *frame_len, int64_t deadline)
 {
     for (;;) {
-        int     rc = rmq_frame_peek(r->in.data, r->in.len, RMQ_FRAME_MAX,
-                                    frame_len);
+        int rc =
+            rmq_frame_peek(r->in.data, r->in.len, RMQ_FRAME_MAX, frame_len);
         ssize_t n;
 
         if (rc != RMQ_ERR_AGAIN) {
@@ -177,8 +179,8 @@ rpc_read_frame(rmq_rpc *r, size_t *frame_len, int64_t deadline)
 }
 
 int
-rmq_rpc_call(rmq_rpc *r, rmq_rcmd_out *req, const void *body,
-             uint32_t body_len, const rmq_rcmd **resp)
+rmq_rpc_call(rmq_rpc *r, rmq_rcmd_out *req, const void *body, uint32_t body_len,
+             const rmq_rcmd **resp)
 {
     int64_t deadline = rmq_mono_ms() + r->timeout_ms;
     int     rc;

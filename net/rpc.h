@@ -18,8 +18,8 @@ typedef struct rmq_rpc {
     int      fd;
     int      timeout_ms;
     int32_t  next_opaque;
-    rmq_buf  in;   /* received bytes */
-    rmq_buf  out;  /* the request being sent */
+    rmq_buf  in;  /* received bytes */
+    rmq_buf  out; /* the request being sent */
     size_t   resp_len;
     rmq_rcmd resp; /* the last response; valid until the next call */
     char     addr[128];

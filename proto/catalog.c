@@ -8,37 +8,44 @@
 
 #include <stddef.h>
 
-#define F(type, field, kind)                                                  \
-    {#field, kind, offsetof(type, field), sizeof(((type *)0)->field), 0, 0,   \
-     NULL}
-#define FBIN(type, field, maxlen)                                             \
-    {#field, RMQ_MF_BIN, offsetof(type, field), sizeof(rmq_bytes), maxlen, 0, \
-     NULL}
-#define FARR(type, field, count, elemdesc)                                    \
-    {#field, RMQ_MF_ARRAY, offsetof(type, field),                             \
-     sizeof(((type *)0)->field[0]), RMQ_ARRAY_LEN(((type *)0)->field),        \
-     offsetof(type, count), &elemdesc}
-#define DESC(id, name, type, fields)                                          \
-    {id, name, sizeof(type), RMQ_ARRAY_LEN(fields), fields}
+#define F(type, field, kind)                                                   \
+    {                                                                          \
+#field, kind, offsetof(type, field), sizeof(((type *)0)->field), 0, 0, \
+            NULL                                                               \
+    }
+#define FBIN(type, field, maxlen)                                              \
+    {                                                                          \
+#field, RMQ_MF_BIN, offsetof(type, field), sizeof(rmq_bytes), maxlen,  \
+            0, NULL                                                            \
+    }
+#define FARR(type, field, count, elemdesc)                                     \
+    {                                                                          \
+#field, RMQ_MF_ARRAY, offsetof(type, field),                           \
+            sizeof(((type *)0)->field[0]), RMQ_ARRAY_LEN(((type *)0)->field),  \
+            offsetof(type, count), &elemdesc                                   \
+    }
+#define DESC(id, name, type, fields)                                           \
+    {                                                                          \
+        id, name, sizeof(type), RMQ_ARRAY_LEN(fields), fields                  \
+    }
 
 /* One typed encode/decode pair per message, over the generic codec. */
-#define RMQ_MSG_DEFINE(fn, type)                                              \
-    int rmq_msg_##fn##_encode(const type *m, rmq_buf *out)                    \
-    {                                                                         \
-        return rmq_msg_encode(&rmq_mdesc_##fn, m, out);                       \
-    }                                                                         \
-    int rmq_msg_##fn##_decode(const void *data, size_t len, type *m)          \
-    {                                                                         \
-        return rmq_msg_decode(&rmq_mdesc_##fn, data, len, m);                 \
+#define RMQ_MSG_DEFINE(fn, type)                                               \
+    int rmq_msg_##fn##_encode(const type *m, rmq_buf *out)                     \
+    {                                                                          \
+        return rmq_msg_encode(&rmq_mdesc_##fn, m, out);                        \
+    }                                                                          \
+    int rmq_msg_##fn##_decode(const void *data, size_t len, type *m)           \
+    {                                                                          \
+        return rmq_msg_decode(&rmq_mdesc_##fn, data, len, m);                  \
     }
 
 static const rmq_mfield ctl_request_f[] = {
     F(rmq_msg_ctl_request, cmd, RMQ_MF_U32),
     F(rmq_msg_ctl_request, arg, RMQ_MF_STR),
 };
-const rmq_mdesc rmq_mdesc_ctl_request =
-    DESC(RMQ_MSG_CTL_REQUEST, "ctl_request", rmq_msg_ctl_request,
-         ctl_request_f);
+const rmq_mdesc rmq_mdesc_ctl_request = DESC(
+    RMQ_MSG_CTL_REQUEST, "ctl_request", rmq_msg_ctl_request, ctl_request_f);
 RMQ_MSG_DEFINE(ctl_request, rmq_msg_ctl_request)
 
 static const rmq_mfield ctl_result_f[] = {
@@ -102,8 +109,8 @@ static const rmq_mfield put_desc_f[] = {
     F(rmq_put_desc, queue_id, RMQ_MF_I32),
     F(rmq_put_desc, flags, RMQ_MF_U32),
 };
-static const rmq_mdesc put_desc_d = DESC(0, "put_desc", rmq_put_desc,
-                                         put_desc_f);
+static const rmq_mdesc put_desc_d =
+    DESC(0, "put_desc", rmq_put_desc, put_desc_f);
 
 static const rmq_mfield put_batch_f[] = {
     F(rmq_msg_put_batch, owner, RMQ_MF_U32),
@@ -186,9 +193,11 @@ const rmq_mdesc rmq_mdesc_queue_grew =
     DESC(RMQ_MSG_QUEUE_GREW, "queue_grew", rmq_msg_queue_grew, queue_grew_f);
 RMQ_MSG_DEFINE(queue_grew, rmq_msg_queue_grew)
 
-#define FU64S(type, field, count)                                             \
-    {#field, RMQ_MF_U64S, offsetof(type, field), sizeof(uint64_t),            \
-     RMQ_ARRAY_LEN(((type *)0)->field), offsetof(type, count), NULL}
+#define FU64S(type, field, count)                                              \
+    {                                                                          \
+#field, RMQ_MF_U64S, offsetof(type, field), sizeof(uint64_t),          \
+            RMQ_ARRAY_LEN(((type *)0)->field), offsetof(type, count), NULL     \
+    }
 
 static const rmq_mfield fwd_ext_f[] = {
     F(rmq_fwd_ext, key, RMQ_MF_STR),
@@ -259,11 +268,11 @@ const rmq_mdesc rmq_mdesc_lp_wake =
 RMQ_MSG_DEFINE(lp_wake, rmq_msg_lp_wake)
 
 const rmq_mdesc *const rmq_msg_catalog[] = {
-    &rmq_mdesc_ctl_request, &rmq_mdesc_ctl_result, &rmq_mdesc_ctl_actors,
-    &rmq_mdesc_ctl_status,  &rmq_mdesc_put_batch,  &rmq_mdesc_put_result,
-    &rmq_mdesc_topic_update, &rmq_mdesc_topic_result, &rmq_mdesc_position,
-    &rmq_mdesc_flush_req,   &rmq_mdesc_queue_grew,  &rmq_mdesc_fwd_request,
+    &rmq_mdesc_ctl_request,  &rmq_mdesc_ctl_result,    &rmq_mdesc_ctl_actors,
+    &rmq_mdesc_ctl_status,   &rmq_mdesc_put_batch,     &rmq_mdesc_put_result,
+    &rmq_mdesc_topic_update, &rmq_mdesc_topic_result,  &rmq_mdesc_position,
+    &rmq_mdesc_flush_req,    &rmq_mdesc_queue_grew,    &rmq_mdesc_fwd_request,
     &rmq_mdesc_fwd_response, &rmq_mdesc_client_notify, &rmq_mdesc_conn_closed,
-    &rmq_mdesc_lp_hold,     &rmq_mdesc_lp_wake,
+    &rmq_mdesc_lp_hold,      &rmq_mdesc_lp_wake,
 };
 const unsigned rmq_msg_catalog_len = RMQ_ARRAY_LEN(rmq_msg_catalog);

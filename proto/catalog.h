@@ -120,12 +120,12 @@ typedef struct rmq_msg_ctl_status {
 
 enum rmq_put_status {
     RMQ_PUT_OK = 0,
-    RMQ_PUT_FLUSH_TIMEOUT = 1,   /* stored, not flushed within syncFlushTimeout */
-    RMQ_PUT_BAD_RECORD = 2,      /* descriptor or record malformed */
-    RMQ_PUT_NO_TOPIC = 3,        /* topic index not live, or queue out of range */
-    RMQ_PUT_STORE_ERROR = 4,     /* disk full, cannot create a file, ... */
-    RMQ_PUT_WRONG_WRITER = 5,    /* addressed to another clwriter */
-    RMQ_PUT_RING_ERROR = 6,      /* cannot map the sender's ring */
+    RMQ_PUT_FLUSH_TIMEOUT = 1, /* stored, not flushed within syncFlushTimeout */
+    RMQ_PUT_BAD_RECORD = 2,    /* descriptor or record malformed */
+    RMQ_PUT_NO_TOPIC = 3,      /* topic index not live, or queue out of range */
+    RMQ_PUT_STORE_ERROR = 4,   /* disk full, cannot create a file, ... */
+    RMQ_PUT_WRONG_WRITER = 5,  /* addressed to another clwriter */
+    RMQ_PUT_RING_ERROR = 6,    /* cannot map the sender's ring */
 };
 
 typedef struct rmq_put_desc {
@@ -133,7 +133,7 @@ typedef struct rmq_put_desc {
     uint32_t len;
     uint32_t topic_idx; /* index in the control segment's topic table */
     int32_t  queue_id;
-    uint32_t flags;     /* RMQ_PUT_F_* */
+    uint32_t flags; /* RMQ_PUT_F_* */
 } rmq_put_desc;
 
 typedef struct rmq_msg_put_batch {
@@ -178,8 +178,8 @@ typedef struct rmq_msg_topic_result {
 } rmq_msg_topic_result;
 
 enum rmq_position_kind {
-    RMQ_POS_WRITTEN = 1,    /* clwriter: records below are complete */
-    RMQ_POS_FLUSHED = 2,    /* flusher: records below are on disk */
+    RMQ_POS_WRITTEN = 1, /* clwriter: records below are complete */
+    RMQ_POS_FLUSHED = 2, /* flusher: records below are on disk */
 };
 
 typedef struct rmq_msg_position {
@@ -274,9 +274,9 @@ typedef struct rmq_msg_lp_wake {
     uint64_t ids[RMQ_LP_WAKE_MAX];
 } rmq_msg_lp_wake;
 
-#define RMQ_MSG_DECLARE(fn, type)                                             \
-    extern const rmq_mdesc rmq_mdesc_##fn;                                    \
-    int rmq_msg_##fn##_encode(const type *m, rmq_buf *out);                   \
+#define RMQ_MSG_DECLARE(fn, type)                                              \
+    extern const rmq_mdesc rmq_mdesc_##fn;                                     \
+    int                    rmq_msg_##fn##_encode(const type *m, rmq_buf *out); \
     int rmq_msg_##fn##_decode(const void *data, size_t len, type *m);
 
 RMQ_MSG_DECLARE(ctl_request, rmq_msg_ctl_request)
@@ -299,6 +299,6 @@ RMQ_MSG_DECLARE(lp_wake, rmq_msg_lp_wake)
 
 /* Every top-level message layout, for tests and tools. */
 extern const rmq_mdesc *const rmq_msg_catalog[];
-extern const unsigned          rmq_msg_catalog_len;
+extern const unsigned         rmq_msg_catalog_len;
 
 #endif

@@ -167,8 +167,8 @@ msg_unpack_scalar(const msgpack_object *o, const rmq_mfield *f, void *p)
 static int
 msg_unpack_field(const msgpack_object *o, const rmq_mfield *f, char *base)
 {
-    void     *p = base + f->offset;
-    uint32_t  n;
+    void    *p = base + f->offset;
+    uint32_t n;
 
     switch (f->type) {
     case RMQ_MF_STR:
@@ -200,12 +200,12 @@ msg_unpack_field(const msgpack_object *o, const rmq_mfield *f, char *base)
         *(uint32_t *)(base + f->count_off) = n;
         for (uint32_t i = 0; i < n; i++) {
             const msgpack_object *e = &o->via.array.ptr[i];
-            int rc = f->type == RMQ_MF_ARRAY
-                         ? msg_unpack_struct(e, f->elem,
-                                             (char *)p + (size_t)i * f->size,
-                                             false)
-                         : msg_unpack_scalar(e, &(rmq_mfield){.type = RMQ_MF_U64},
-                                             (uint64_t *)p + i);
+            int                   rc =
+                f->type == RMQ_MF_ARRAY
+                                      ? msg_unpack_struct(e, f->elem,
+                                                          (char *)p + (size_t)i * f->size, false)
+                                      : msg_unpack_scalar(e, &(rmq_mfield){.type = RMQ_MF_U64},
+                                                          (uint64_t *)p + i);
             if (rc != 0) {
                 return rc;
             }
@@ -226,13 +226,14 @@ msg_unpack_struct(const msgpack_object *o, const rmq_mdesc *d, void *msg,
         o->via.array.size < d->nfields + skip) {
         return RMQ_ERR_PROTO;
     }
-    if (with_id && (o->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-                    o->via.array.ptr[0].via.u64 != d->id)) {
+    if (with_id &&
+        (o->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+         o->via.array.ptr[0].via.u64 != d->id)) {
         return RMQ_ERR_PROTO;
     }
     for (uint16_t i = 0; i < d->nfields; i++) {
-        int rc = msg_unpack_field(&o->via.array.ptr[i + skip], &d->fields[i],
-                                  msg);
+        int rc =
+            msg_unpack_field(&o->via.array.ptr[i + skip], &d->fields[i], msg);
         if (rc != 0) {
             return rc;
         }
@@ -243,10 +244,10 @@ msg_unpack_struct(const msgpack_object *o, const rmq_mdesc *d, void *msg,
 int
 rmq_msg_decode(const rmq_mdesc *d, const void *data, size_t len, void *msg)
 {
-    msgpack_unpacked     up;
-    size_t               off = 0;
+    msgpack_unpacked      up;
+    size_t                off = 0;
     msgpack_unpack_return r;
-    int                  rc;
+    int                   rc;
 
     if (len > RMQ_MSG_MAX_BYTES) {
         return RMQ_ERR_TOOBIG;

@@ -67,8 +67,7 @@ int rmq_msg_encode(const rmq_mdesc *d, const void *msg, rmq_buf *out);
  * RMQ_ERR_PROTO (malformed, wrong id, wrong type, over a limit) or
  * RMQ_ERR_TOOBIG (input over RMQ_MSG_MAX_BYTES).
  */
-int rmq_msg_decode(const rmq_mdesc *d, const void *data, size_t len,
-                   void *msg);
+int rmq_msg_decode(const rmq_mdesc *d, const void *data, size_t len, void *msg);
 /* Read just the id of an encoded message. */
 int rmq_msg_peek_id(const void *data, size_t len, uint16_t *id);
 

@@ -14,10 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMQ_PROPS_MAX     64    /* entries kept; more is RMQ_ERR_TOOBIG */
+#define RMQ_PROPS_MAX 64        /* entries kept; more is RMQ_ERR_TOOBIG */
 #define RMQ_PROPS_MAX_LEN 32767 /* stored properties length limit */
 
-#define RMQ_PROP_SEP_KV   '\x01'
+#define RMQ_PROP_SEP_KV '\x01'
 #define RMQ_PROP_SEP_ITEM '\x02'
 
 typedef struct rmq_prop {
@@ -40,8 +40,8 @@ typedef struct rmq_props {
  */
 typedef int rmq_props_item_fn(void *arg, const char *key, size_t klen,
                               const char *value, size_t vlen);
-int rmq_props_each(const char *text, size_t len, rmq_props_item_fn *fn,
-                   void *arg);
+int         rmq_props_each(const char *text, size_t len, rmq_props_item_fn *fn,
+                           void *arg);
 
 /*
  * Split text into entries that point into it.  Returns 0, or
@@ -57,7 +57,7 @@ const char *rmq_props_get(const rmq_props *p, const char *key, uint32_t *len);
  * RMQ_ERR_INVAL for what a parser would drop or split differently (empty
  * key or value, U+0001/U+0002 in the key, U+0002 in the value).
  */
-int  rmq_props_set(rmq_props *p, const char *key, const char *value);
+int rmq_props_set(rmq_props *p, const char *key, const char *value);
 /* As rmq_props_set with explicit lengths (values from another list). */
 int  rmq_props_setn(rmq_props *p, const char *key, uint32_t klen,
                     const char *value, uint32_t vlen);

@@ -22,20 +22,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMQ_FRAME_MAX      (16u * 1024 * 1024) /* Java's frameMaxLength */
-#define RMQ_RCMD_EXT_MAX   64   /* ext fields kept per command */
+#define RMQ_FRAME_MAX (16u * 1024 * 1024) /* Java's frameMaxLength */
+#define RMQ_RCMD_EXT_MAX 64               /* ext fields kept per command */
 #define RMQ_SERIALIZE_JSON 0
 #define RMQ_SERIALIZE_ROCKETMQ 1
 
 #define RMQ_RFLAG_RESPONSE 0x1
-#define RMQ_RFLAG_ONEWAY   0x2
+#define RMQ_RFLAG_ONEWAY 0x2
 
 /* LanguageCode ordinals (spec 1.1). */
 enum rmq_language {
-    RMQ_LANG_JAVA = 0, RMQ_LANG_CPP, RMQ_LANG_DOTNET, RMQ_LANG_PYTHON,
-    RMQ_LANG_DELPHI, RMQ_LANG_ERLANG, RMQ_LANG_RUBY, RMQ_LANG_OTHER,
-    RMQ_LANG_HTTP, RMQ_LANG_GO, RMQ_LANG_PHP, RMQ_LANG_OMS, RMQ_LANG_RUST,
-    RMQ_LANG_NODE_JS, RMQ_LANG__COUNT
+    RMQ_LANG_JAVA = 0,
+    RMQ_LANG_CPP,
+    RMQ_LANG_DOTNET,
+    RMQ_LANG_PYTHON,
+    RMQ_LANG_DELPHI,
+    RMQ_LANG_ERLANG,
+    RMQ_LANG_RUBY,
+    RMQ_LANG_OTHER,
+    RMQ_LANG_HTTP,
+    RMQ_LANG_GO,
+    RMQ_LANG_PHP,
+    RMQ_LANG_OMS,
+    RMQ_LANG_RUST,
+    RMQ_LANG_NODE_JS,
+    RMQ_LANG__COUNT
 };
 
 typedef struct rmq_ext {
@@ -56,9 +67,9 @@ typedef struct rmq_rcmd {
     const char    *remark;         /* NULL when absent */
     uint32_t       next;           /* ext fields used */
     rmq_ext        ext[RMQ_RCMD_EXT_MAX];
-    const uint8_t *body;           /* into the frame; NULL when empty */
+    const uint8_t *body; /* into the frame; NULL when empty */
     uint32_t       body_len;
-    rmq_buf        arena;          /* owns the header strings */
+    rmq_buf        arena; /* owns the header strings */
 } rmq_rcmd;
 
 void rmq_rcmd_init(rmq_rcmd *c);
@@ -106,14 +117,14 @@ bool rmq_rcmd_ext_bool(const rmq_rcmd *c, const char *key);
 
 /* An outgoing command: what we send (always a JSON header). */
 typedef struct rmq_rcmd_out {
-    int32_t        code;
-    int32_t        opaque;
-    int32_t        flag;     /* RMQ_RFLAG_* */
-    int32_t        version;  /* we send 410 (V4_9_8) unless told otherwise */
-    int32_t        language; /* we send JAVA unless told otherwise */
-    const char    *remark;   /* NULL = omitted */
-    uint32_t       next;
-    rmq_ext        ext[RMQ_RCMD_EXT_MAX]; /* values are always JSON strings */
+    int32_t     code;
+    int32_t     opaque;
+    int32_t     flag;     /* RMQ_RFLAG_* */
+    int32_t     version;  /* we send 410 (V4_9_8) unless told otherwise */
+    int32_t     language; /* we send JAVA unless told otherwise */
+    const char *remark;   /* NULL = omitted */
+    uint32_t    next;
+    rmq_ext     ext[RMQ_RCMD_EXT_MAX]; /* values are always JSON strings */
 } rmq_rcmd_out;
 
 void rmq_rcmd_out_init(rmq_rcmd_out *o, int32_t code, int32_t opaque,

@@ -29,7 +29,7 @@ _Static_assert((RMQ_TOPIC_HASH & (RMQ_TOPIC_HASH - 1)) == 0,
                "hash size is a power of two");
 
 static const char *const ctl_state_names[RMQ_ASTATE__COUNT] = {
-    [RMQ_ASTATE_NONE] = "disabled",   [RMQ_ASTATE_WAITING] = "waiting",
+    [RMQ_ASTATE_NONE] = "disabled",     [RMQ_ASTATE_WAITING] = "waiting",
     [RMQ_ASTATE_STARTING] = "starting", [RMQ_ASTATE_RUNNING] = "running",
     [RMQ_ASTATE_STOPPING] = "stopping", [RMQ_ASTATE_BACKOFF] = "backoff",
     [RMQ_ASTATE_STOPPED] = "stopped",
@@ -48,8 +48,8 @@ rmq_ctl_actor_ready(const rmq_ctl *ctl, int id)
     int32_t         pid = atomic_load(&slot->sup.s.pid);
 
     return (pid > 0 && atomic_load(&slot->sup.s.state) == RMQ_ASTATE_RUNNING &&
-            atomic_load_explicit(&slot->act.s.ready_pid, memory_order_acquire) ==
-                pid)
+            atomic_load_explicit(&slot->act.s.ready_pid,
+                                 memory_order_acquire) == pid)
                ? pid
                : 0;
 }
@@ -211,8 +211,7 @@ rmq_ctl_config_write(rmq_ctl *ctl, const char *text)
     atomic_thread_fence(memory_order_release);
     memcpy(ctl->config, text, len + 1);
     atomic_store(&ctl->hdr->config_len, (uint32_t)len);
-    atomic_store_explicit(&ctl->hdr->config_seq, seq + 2,
-                          memory_order_release);
+    atomic_store_explicit(&ctl->hdr->config_seq, seq + 2, memory_order_release);
     return 0;
 }
 
@@ -225,8 +224,8 @@ rmq_ctl_config_read(const rmq_ctl *ctl)
         return NULL;
     }
     for (;;) {
-        uint64_t s1 = atomic_load_explicit(&ctl->hdr->config_seq,
-                                           memory_order_acquire);
+        uint64_t s1 =
+            atomic_load_explicit(&ctl->hdr->config_seq, memory_order_acquire);
         uint32_t len = atomic_load(&ctl->hdr->config_len);
 
         if ((s1 & 1) == 0 && len < RMQ_CTL_CONFIG_MAX) {
@@ -322,8 +321,7 @@ rmq_ctl_sub_read(const rmq_ctl *ctl, int idx, rmq_sub_entry *snap)
 }
 
 int
-rmq_ctl_group_find(const rmq_ctl *ctl, const char *name,
-                   rmq_group_entry *snap)
+rmq_ctl_group_find(const rmq_ctl *ctl, const char *name, rmq_group_entry *snap)
 {
     size_t   len = strlen(name);
     uint32_t mask = RMQ_GROUP_HASH - 1;

@@ -53,23 +53,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RMQ_CTL_MAGIC        UINT64_C(0x524d51434f4e5452) /* "RMQCONTR" */
-#define RMQ_CTL_VERSION      3
-#define RMQ_ACTOR_MAX        16
-#define RMQ_COUNTER_MAX      8
+#define RMQ_CTL_MAGIC UINT64_C(0x524d51434f4e5452) /* "RMQCONTR" */
+#define RMQ_CTL_VERSION 3
+#define RMQ_ACTOR_MAX 16
+#define RMQ_COUNTER_MAX 8
 #define RMQ_COUNTER_NAME_MAX 16
-#define RMQ_ACTOR_NAME_MAX   16
-#define RMQ_CTL_CONFIG_MAX   (64 * 1024)
-#define RMQ_TOPIC_MAX        8192
-#define RMQ_TOPIC_HASH       16384 /* power of two, > 2 x RMQ_TOPIC_MAX */
-#define RMQ_TOPIC_NAME_MAX   128   /* bytes incl. NUL: topics <= 127 bytes */
-#define RMQ_QUEUE_MAX        65536
-#define RMQ_GROUP_MAX        4096
-#define RMQ_GROUP_HASH       8192 /* power of two, > 2 x RMQ_GROUP_MAX */
-#define RMQ_GROUP_NAME_MAX   256
-#define RMQ_SUB_MAX          16384
-#define RMQ_SUB_EXPR_MAX     256
-#define RMQ_CTL_FILE         "control"
+#define RMQ_ACTOR_NAME_MAX 16
+#define RMQ_CTL_CONFIG_MAX (64 * 1024)
+#define RMQ_TOPIC_MAX 8192
+#define RMQ_TOPIC_HASH 16384   /* power of two, > 2 x RMQ_TOPIC_MAX */
+#define RMQ_TOPIC_NAME_MAX 128 /* bytes incl. NUL: topics <= 127 bytes */
+#define RMQ_QUEUE_MAX 65536
+#define RMQ_GROUP_MAX 4096
+#define RMQ_GROUP_HASH 8192 /* power of two, > 2 x RMQ_GROUP_MAX */
+#define RMQ_GROUP_NAME_MAX 256
+#define RMQ_SUB_MAX 16384
+#define RMQ_SUB_EXPR_MAX 256
+#define RMQ_CTL_FILE "control"
 
 /* What the supervisor says about an actor (rmq_actor_slot.sup.state). */
 enum rmq_actor_state {
@@ -109,23 +109,23 @@ enum rmq_sup_state {
 /* Supervisor-written half of a slot. */
 typedef struct rmq_slot_sup {
     char             name[RMQ_ACTOR_NAME_MAX];
-    _Atomic int32_t  pid;        /* current or last process; 0 = none */
-    _Atomic uint32_t state;      /* enum rmq_actor_state */
-    _Atomic uint32_t restarts;   /* restarts since the supervisor started */
-    _Atomic int32_t  last_exit;  /* exit code, or -signal; 0 if none yet */
-    _Atomic int64_t  start_ms;   /* wall clock of the last spawn */
-    _Atomic int64_t  exit_ms;    /* wall clock of the last exit */
-    _Atomic uint32_t exits;      /* how many times it exited */
+    _Atomic int32_t  pid;       /* current or last process; 0 = none */
+    _Atomic uint32_t state;     /* enum rmq_actor_state */
+    _Atomic uint32_t restarts;  /* restarts since the supervisor started */
+    _Atomic int32_t  last_exit; /* exit code, or -signal; 0 if none yet */
+    _Atomic int64_t  start_ms;  /* wall clock of the last spawn */
+    _Atomic int64_t  exit_ms;   /* wall clock of the last exit */
+    _Atomic uint32_t exits;     /* how many times it exited */
     uint32_t         restart_type;
 } rmq_slot_sup;
 
 /* Actor-written half of a slot. */
 typedef struct rmq_slot_act {
-    _Atomic int32_t  ready_pid;   /* == sup.pid once this process is READY */
-    _Atomic int32_t  clean_pid;   /* == pid when it exited on purpose */
+    _Atomic int32_t  ready_pid;    /* == sup.pid once this process is READY */
+    _Atomic int32_t  clean_pid;    /* == pid when it exited on purpose */
     _Atomic int64_t  heartbeat_ms; /* CLOCK_MONOTONIC ms, by the runner */
     _Atomic uint64_t counters[RMQ_COUNTER_MAX];
-    char counter_names[RMQ_COUNTER_MAX][RMQ_COUNTER_NAME_MAX];
+    char             counter_names[RMQ_COUNTER_MAX][RMQ_COUNTER_NAME_MAX];
 } rmq_slot_act;
 
 typedef struct rmq_actor_slot {
@@ -145,10 +145,11 @@ typedef struct rmq_actor_slot {
  */
 typedef struct rmq_store_pos {
     /* writer: clwriter */
-    _Alignas(64) _Atomic uint64_t store_gen;     /* == header.generation once opened */
-    _Atomic int64_t  cl_min_offset; /* first byte still on disk */
-    _Atomic int64_t  cl_written;    /* records below are complete (release) */
-    _Atomic int64_t  cl_hwm;        /* bytes below may have been touched */
+    _Alignas(
+        64) _Atomic uint64_t store_gen; /* == header.generation once opened */
+    _Atomic int64_t  cl_min_offset;     /* first byte still on disk */
+    _Atomic int64_t  cl_written; /* records below are complete (release) */
+    _Atomic int64_t  cl_hwm;     /* bytes below may have been touched */
     _Atomic int64_t  cl_last_store_ms;
     _Atomic uint64_t topics_gen;    /* bumped on every topic table change */
     _Atomic int64_t  dispatch_from; /* where a fresh dispatcher starts */
@@ -156,17 +157,17 @@ typedef struct rmq_store_pos {
     /* writer: flusher */
     _Alignas(64) _Atomic int64_t cl_flushed; /* records below are on disk */
     _Atomic int64_t  cl_flushed_store_ms;
-    _Atomic uint64_t flushes;          /* fdatasync calls */
+    _Atomic uint64_t flushes; /* fdatasync calls */
     /* writer: dispatcher */
     _Alignas(64) _Atomic int64_t dispatched; /* records below are in CQs */
-    _Atomic int64_t  dispatched_store_ms;
+    _Atomic int64_t dispatched_store_ms;
     /* writer: scheduler */
     _Alignas(64) _Atomic int64_t delay_pending; /* waiting delayed msgs */
-    _Atomic uint64_t delay_gen;  /* == header.generation once loaded */
+    _Atomic uint64_t delay_gen;        /* == header.generation once loaded */
     _Atomic int64_t  delay_offset[32]; /* per level: next CQ offset */
     /* writer: rebalancer */
     _Alignas(64) _Atomic uint64_t groups_gen; /* bumped on group changes */
-    _Atomic uint64_t subs_gen;   /* bumped on subscription changes */
+    _Atomic uint64_t subs_gen; /* bumped on subscription changes */
     /* writer: longpoll */
     _Alignas(64) _Atomic int64_t lp_held; /* pulls it holds now */
 } rmq_store_pos;
@@ -177,7 +178,7 @@ enum rmq_topic_state {
     RMQ_TOPIC_DELETED = 2,
 };
 
-#define RMQ_TOPIC_F_ORDER     0x1 /* order flag of TopicConfig */
+#define RMQ_TOPIC_F_ORDER 0x1     /* order flag of TopicConfig */
 #define RMQ_TOPIC_F_MULTI_TAG 0x2 /* topicFilterType MULTI_TAG */
 
 /*
@@ -252,35 +253,35 @@ typedef struct rmq_sub_entry {
 } rmq_sub_entry;
 
 /* Offsets of each region from the segment start. */
-#define RMQ_CTL_OFF_SLOTS  4096u
+#define RMQ_CTL_OFF_SLOTS 4096u
 #define RMQ_CTL_OFF_CONFIG (RMQ_CTL_OFF_SLOTS + RMQ_ACTOR_MAX * 1024u)
-#define RMQ_CTL_OFF_POS    (RMQ_CTL_OFF_CONFIG + RMQ_CTL_CONFIG_MAX)
-#define RMQ_CTL_OFF_THASH  (RMQ_CTL_OFF_POS + 4096u)
+#define RMQ_CTL_OFF_POS (RMQ_CTL_OFF_CONFIG + RMQ_CTL_CONFIG_MAX)
+#define RMQ_CTL_OFF_THASH (RMQ_CTL_OFF_POS + 4096u)
 #define RMQ_CTL_OFF_TOPICS (RMQ_CTL_OFF_THASH + RMQ_TOPIC_HASH * 4u)
-#define RMQ_CTL_OFF_QW                                                        \
+#define RMQ_CTL_OFF_QW                                                         \
     (RMQ_CTL_OFF_TOPICS + RMQ_TOPIC_MAX * sizeof(rmq_topic_entry))
-#define RMQ_CTL_OFF_QD     (RMQ_CTL_OFF_QW + RMQ_QUEUE_MAX * sizeof(rmq_queue_w))
-#define RMQ_CTL_OFF_GHASH  (RMQ_CTL_OFF_QD + RMQ_QUEUE_MAX * sizeof(rmq_queue_d))
+#define RMQ_CTL_OFF_QD (RMQ_CTL_OFF_QW + RMQ_QUEUE_MAX * sizeof(rmq_queue_w))
+#define RMQ_CTL_OFF_GHASH (RMQ_CTL_OFF_QD + RMQ_QUEUE_MAX * sizeof(rmq_queue_d))
 #define RMQ_CTL_OFF_GROUPS (RMQ_CTL_OFF_GHASH + RMQ_GROUP_HASH * 4u)
-#define RMQ_CTL_OFF_SUBS                                                      \
+#define RMQ_CTL_OFF_SUBS                                                       \
     (RMQ_CTL_OFF_GROUPS + RMQ_GROUP_MAX * sizeof(rmq_group_entry))
-#define RMQ_CTL_SIZE       (RMQ_CTL_OFF_SUBS + RMQ_SUB_MAX * sizeof(rmq_sub_entry))
+#define RMQ_CTL_SIZE (RMQ_CTL_OFF_SUBS + RMQ_SUB_MAX * sizeof(rmq_sub_entry))
 
 /* A process's view of an attached segment. */
 typedef struct rmq_ctl {
-    void            *base;
-    size_t           len;
-    rmq_ctl_header  *hdr;
-    rmq_actor_slot  *slots;
-    char            *config;
-    rmq_store_pos   *pos;
+    void             *base;
+    size_t            len;
+    rmq_ctl_header   *hdr;
+    rmq_actor_slot   *slots;
+    char             *config;
+    rmq_store_pos    *pos;
     _Atomic uint32_t *thash; /* topic index + 1; 0 = empty */
-    rmq_topic_entry *topics;
-    rmq_queue_w     *qw;
-    rmq_queue_d     *qd;
+    rmq_topic_entry  *topics;
+    rmq_queue_w      *qw;
+    rmq_queue_d      *qd;
     _Atomic uint32_t *ghash; /* group index + 1; 0 = empty */
-    rmq_group_entry *groups;
-    rmq_sub_entry   *subs;
+    rmq_group_entry  *groups;
+    rmq_sub_entry    *subs;
 } rmq_ctl;
 
 /*

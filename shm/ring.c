@@ -48,8 +48,7 @@ ring_map(const char *path, size_t size, bool writable, rmq_ring *out)
     struct stat st;
 
     memset(out, 0, sizeof(*out));
-    fd = open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC,
-              0644);
+    fd = open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
     if (fd < 0) {
         return errno == ENOENT ? RMQ_ERR_NOTFOUND : RMQ_ERR_SYS;
     }
@@ -61,8 +60,8 @@ ring_map(const char *path, size_t size, bool writable, rmq_ring *out)
         close(fd);
         return RMQ_ERR_VERSION;
     }
-    base = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
-                MAP_SHARED, fd, 0);
+    base = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED,
+                fd, 0);
     close(fd);
     if (base == MAP_FAILED) {
         return RMQ_ERR_SYS;

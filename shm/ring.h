@@ -26,8 +26,8 @@ typedef struct rmq_ring {
     size_t   size;
     bool     writable;
     /* owner-side allocator state (owner memory, not shared) */
-    size_t   tail; /* next free byte */
-    size_t   used; /* bytes in use, including skipped wrap gaps */
+    size_t tail; /* next free byte */
+    size_t used; /* bytes in use, including skipped wrap gaps */
 } rmq_ring;
 
 /* Path of the ring of actor `owner`. */

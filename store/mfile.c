@@ -427,7 +427,6 @@ rmq_mfq_ptr(rmq_mfq *q, int64_t off, size_t len, uint8_t **p)
     return (int64_t)len <= avail ? 0 : RMQ_ERR_RANGE;
 }
 
-
 void
 rmq_mfq_sync_dir(const char *dir)
 {

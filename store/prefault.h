@@ -30,7 +30,7 @@ typedef struct rmq_prefaulter {
     bool     running;
 } rmq_prefaulter;
 
-int  rmq_prefaulter_start(rmq_prefaulter *pf);
+int rmq_prefaulter_start(rmq_prefaulter *pf);
 /* Queue [p, p + len) for faulting in; false when the queue is full. */
 bool rmq_prefaulter_post(rmq_prefaulter *pf, uint8_t *p, size_t len);
 /* Stop the thread (waits for the range being faulted in). */

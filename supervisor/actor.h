@@ -79,13 +79,13 @@ typedef struct rmq_actor rmq_actor;
 typedef void (*rmq_actor_main_fn)(rmq_actor *self);
 
 typedef struct rmq_actor_desc {
-    const char       *name;
-    rmq_actor_main_fn main; /* NULL: not built into this binary */
-    int               restart;         /* enum rmq_restart_type */
-    int               shm;             /* enum rmq_shm_access */
-    int               stop_timeout_ms; /* then SIGKILL */
-    int               role;            /* enum rmq_actor_role */
-    const char *const *counters;       /* NULL-terminated counter names */
+    const char        *name;
+    rmq_actor_main_fn  main;            /* NULL: not built into this binary */
+    int                restart;         /* enum rmq_restart_type */
+    int                shm;             /* enum rmq_shm_access */
+    int                stop_timeout_ms; /* then SIGKILL */
+    int                role;            /* enum rmq_actor_role */
+    const char *const *counters;        /* NULL-terminated counter names */
 } rmq_actor_desc;
 
 extern const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT];

@@ -29,8 +29,8 @@ rmq_ctlsock_open(rmq_sup *s)
     if ((rv = nng_rep0_open(&s->ctlsock)) != 0 ||
         (rv = nng_socket_set_ms(s->ctlsock, NNG_OPT_SENDTIMEO, 1000)) != 0 ||
         (rv = nng_listen(s->ctlsock, url, NULL, 0)) != 0 ||
-        (rv = nng_socket_get_int(s->ctlsock, NNG_OPT_RECVFD,
-                                 &s->ctlsock_fd)) != 0) {
+        (rv = nng_socket_get_int(s->ctlsock, NNG_OPT_RECVFD, &s->ctlsock_fd)) !=
+            0) {
         rmq_log(RMQ_LOG_ERR, "ctl.listen", "cannot listen on %s: %s", url,
                 nng_strerror(rv));
         return RMQ_ERR_SYS;
@@ -98,8 +98,8 @@ ctl_status(rmq_sup *s, rmq_buf *out)
     m.pid = (int32_t)getpid();
     m.generation = s->ctl.hdr->generation;
     rmq_strlcpy(m.state,
-                s->stopping ? "stopping" : (s->all_ready ? "running"
-                                                         : "starting"),
+                s->stopping ? "stopping"
+                            : (s->all_ready ? "running" : "starting"),
                 sizeof(m.state));
     m.uptime_ms = rmq_mono_ms() - s->start_ms;
     m.ready_after_ms = s->all_ready ? s->ctl.hdr->ready_ms : -1;
@@ -163,8 +163,8 @@ rmq_ctlsock_serve(rmq_sup *s)
         return;
     }
     rmq_buf_init(&out);
-    if (rmq_msg_ctl_request_decode(nng_msg_body(msg), nng_msg_len(msg),
-                                   &req) != 0) {
+    if (rmq_msg_ctl_request_decode(nng_msg_body(msg), nng_msg_len(msg), &req) !=
+        0) {
         rmq_log(RMQ_LOG_WARN, "ctl.request", "malformed control request");
         ctl_result(&out, RMQ_ERR_PROTO, "malformed request");
     } else {

@@ -46,7 +46,8 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "-V") == 0) {
             printf("rmq-supervisor %s\n", RMQ_VERSION);
             return 0;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
             main_usage(stdout);
             return 0;
         } else {

@@ -13,7 +13,8 @@ rmq_policy_recent(const rmq_restart_window *w, int64_t now_ms, int period_sec)
     uint32_t n = 0;
 
     for (uint32_t i = 0; i < w->count; i++) {
-        uint32_t idx = (w->head + RMQ_POLICY_HISTORY - 1 - i) % RMQ_POLICY_HISTORY;
+        uint32_t idx =
+            (w->head + RMQ_POLICY_HISTORY - 1 - i) % RMQ_POLICY_HISTORY;
         if (w->at_ms[idx] <= since) {
             break; /* entries are in time order, newest first here */
         }

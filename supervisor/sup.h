@@ -63,10 +63,10 @@ enum {
 };
 
 /* supervisor.c */
-int  rmq_sup_run(const rmq_config *cfg, const char *config_path);
-bool rmq_sup_actor_ready(const rmq_sup *s, const struct sup_actor *a);
+int         rmq_sup_run(const rmq_config *cfg, const char *config_path);
+bool        rmq_sup_actor_ready(const rmq_sup *s, const struct sup_actor *a);
 const char *rmq_sup_actor_state(const rmq_sup *s, const struct sup_actor *a);
-int  rmq_sup_restart_actor(rmq_sup *s, int id, char *why, size_t cap);
+int         rmq_sup_restart_actor(rmq_sup *s, int id, char *why, size_t cap);
 
 /* ctlsock.c */
 int  rmq_ctlsock_open(rmq_sup *s);

@@ -437,7 +437,8 @@ sup_heartbeats_fresh(rmq_sup *s, int64_t now)
     for (int i = 0; i < s->norder; i++) {
         struct sup_actor *a = &s->actors[s->order[i]];
         if (a->pid > 0 &&
-            now - atomic_load(&s->ctl.slots[a->id].act.s.heartbeat_ms) > limit) {
+            now - atomic_load(&s->ctl.slots[a->id].act.s.heartbeat_ms) >
+                limit) {
             return false;
         }
     }
@@ -557,8 +558,8 @@ sup_loop(rmq_sup *s)
         if (s->ctlsock_open) {
             pf[n++] = (struct pollfd){.fd = s->ctlsock_fd, .events = POLLIN};
         }
-        if (poll(pf, (nfds_t)n, (int)RMQ_MAX(sup_next_deadline(s, now) - now,
-                                              0)) < 0 &&
+        if (poll(pf, (nfds_t)n,
+                 (int)RMQ_MAX(sup_next_deadline(s, now) - now, 0)) < 0 &&
             errno != EINTR) {
             rmq_log_sys(RMQ_LOG_ERR, "supervisor.poll", errno, "poll failed");
             sleep(1);
@@ -712,9 +713,9 @@ sup_raise_nofile(void)
 static int
 sup_init(rmq_sup *s)
 {
-    ssize_t n = readlink("/proc/self/exe", s->self_exe,
-                         sizeof(s->self_exe) - 1);
-    int     rc;
+    ssize_t n =
+        readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
+    int rc;
 
     if (n <= 0) {
         return RMQ_ERR_SYS;

@@ -27,21 +27,20 @@
 #define TESTACTOR_MAIN rmq_testactor_main
 
 static const char *const test_counters[] = {"loops", "reloads", NULL};
-static const char *const cl_counters[] = {"puts", "batches", "bytes",
-                                          "errors", "topics", NULL};
+static const char *const cl_counters[] = {"puts",   "batches", "bytes",
+                                          "errors", "topics",  NULL};
 static const char *const fl_counters[] = {"flushes", "bytes", "cq_syncs",
                                           "errors", NULL};
 static const char *const dp_counters[] = {"records", "events", "skipped",
                                           "behind", NULL};
-static const char *const acc_counters[] = {"conns", "requests", "puts",
-                                           "pulls", "msgs_out", "held",
-                                           "errors", NULL};
-static const char *const lp_counters[] = {"holds", "wakes", "timeouts",
-                                          "held", NULL};
+static const char *const acc_counters[] = {
+    "conns", "requests", "puts", "pulls", "msgs_out", "held", "errors", NULL};
+static const char *const lp_counters[] = {"holds", "wakes", "timeouts", "held",
+                                          NULL};
 static const char *const sch_counters[] = {"delivered", "pending", "skipped",
                                            "retries",   "errors",  NULL};
 static const char *const ns_counters[] = {"requests", "registers", "routes",
-                                          "errors", "conns", NULL};
+                                          "errors",   "conns",     NULL};
 static const char *const rb_counters[] = {"requests", "groups", "clients",
                                           "notifies", "errors", NULL};
 
@@ -66,9 +65,8 @@ const rmq_actor_desc rmq_actor_table[RMQ_ACTOR__COUNT] = {
     [RMQ_ACTOR_LONGPOLL] = {"longpoll", rmq_longpoll_main,
                             RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 5000,
                             RMQ_ROLE_BROKER, lp_counters},
-    [RMQ_ACTOR_TESTACTOR] = {"testactor", TESTACTOR_MAIN,
-                             RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 2000,
-                             RMQ_ROLE_TEST, test_counters},
+    [RMQ_ACTOR_TESTACTOR] = {"testactor", TESTACTOR_MAIN, RMQ_RESTART_PERMANENT,
+                             RMQ_SHM_RO, 2000, RMQ_ROLE_TEST, test_counters},
     [RMQ_ACTOR_ACCEPTOR] = {"acceptor", rmq_acceptor_main,
                             RMQ_RESTART_PERMANENT, RMQ_SHM_RO, 10000,
                             RMQ_ROLE_BROKER, acc_counters},

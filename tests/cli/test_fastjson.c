@@ -24,8 +24,8 @@ fj_refused(const char *text)
 {
     json_t *v = NULL;
 
-    ck_assert_msg(rmqctl_json_load(text, strlen(text), &v) != 0,
-                  "accepted: %s", text);
+    ck_assert_msg(rmqctl_json_load(text, strlen(text), &v) != 0, "accepted: %s",
+                  text);
     ck_assert(v == NULL);
 }
 
@@ -33,10 +33,10 @@ START_TEST(test_fastjson_standard_json_passes_through)
 {
     json_t *v = fj_load(" {\"a\":[1,2.5,true,null,\"x\\\"}\"],\"b\":{}} ");
 
-    ck_assert_int_eq(json_integer_value(json_array_get(
-                         json_object_get(v, "a"), 0)), 1);
-    ck_assert_str_eq(json_string_value(json_array_get(
-                         json_object_get(v, "a"), 4)), "x\"}");
+    ck_assert_int_eq(
+        json_integer_value(json_array_get(json_object_get(v, "a"), 0)), 1);
+    ck_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(v, "a"), 4)), "x\"}");
     ck_assert(json_is_object(json_object_get(v, "b")));
     json_decref(v);
 }
@@ -67,15 +67,18 @@ START_TEST(test_fastjson_object_keys_become_pairs)
 
     ck_assert(json_is_array(t));
     ck_assert_int_eq(json_array_size(t), 2);
-    ck_assert_int_eq(json_integer_value(json_object_get(
-                         json_object_get(json_array_get(t, 0), "key"),
-                         "queueId")), 0);
-    ck_assert_int_eq(json_integer_value(json_object_get(
-                         json_object_get(json_array_get(t, 0), "value"),
-                         "brokerOffset")), 5);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(json_array_get(t, 1), "key"),
-                         "topic")), "t:{x}");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(
+            json_object_get(json_array_get(t, 0), "key"), "queueId")),
+        0);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(
+            json_object_get(json_array_get(t, 0), "value"), "brokerOffset")),
+        5);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(t, 1), "key"), "topic")),
+        "t:{x}");
     json_decref(v);
 }
 END_TEST

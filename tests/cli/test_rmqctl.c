@@ -129,8 +129,10 @@ cli_json(const char *first, ...)
     ck_assert_msg(r.code == 0, "rmqctl --json %s ... exited %d: %s", first,
                   r.code, r.err);
     v = json_loads(r.out, 0, &jerr);
-    ck_assert_msg(v != NULL, "rmqctl --json %s printed no JSON document (%s):"
-                  " %s", first, jerr.text, r.out);
+    ck_assert_msg(v != NULL,
+                  "rmqctl --json %s printed no JSON document (%s):"
+                  " %s",
+                  first, jerr.text, r.out);
     rmqtest_out_free(&r);
     return v;
 }
@@ -143,10 +145,9 @@ cli_check_failed(const rmqtest_out *r, const char *what, const char *needle)
 
     ck_assert_msg(r->code > 0, "%s: exit %d, expected a failure; stdout: %s",
                   what, r->code, r->out);
-    ck_assert_msg(strncmp(r->err, "rmqctl: ", 8) == 0 && nl != NULL &&
-                      nl[1] == '\0',
-                  "%s: stderr is not one \"rmqctl: ...\" line: \"%s\"", what,
-                  r->err);
+    ck_assert_msg(
+        strncmp(r->err, "rmqctl: ", 8) == 0 && nl != NULL && nl[1] == '\0',
+        "%s: stderr is not one \"rmqctl: ...\" line: \"%s\"", what, r->err);
     ck_assert_msg(strstr(r->err, needle) != NULL,
                   "%s: stderr \"%s\" does not say \"%s\"", what, r->err,
                   needle);
@@ -222,7 +223,8 @@ cli_start(void)
     memset(&bk, 0, sizeof(bk));
     rmqtest_base_setup();
     if (bin == NULL || getenv("RMQCTL_BIN") == NULL) {
-        snprintf(bk.why, sizeof(bk.why), "RMQ_SUPERVISOR_BIN or RMQCTL_BIN "
+        snprintf(bk.why, sizeof(bk.why),
+                 "RMQ_SUPERVISOR_BIN or RMQCTL_BIN "
                  "is not set (run through ctest)");
         return;
     }
@@ -274,8 +276,8 @@ cli_topic(const char *topic, const char *queues)
 
 /* send with a tag, keys and a property; the parsed --json result. */
 static json_t *
-cli_send(const char *topic, const char *tag, const char *keys,
-         const char *prop, const char *body)
+cli_send(const char *topic, const char *tag, const char *keys, const char *prop,
+         const char *body)
 {
     json_t *v = cli_json("send", "-t", topic, "--tag", tag, "-k", keys, "-p",
                          prop, body, NULL);
@@ -298,11 +300,11 @@ static json_t *cli_consume(const char *first, ...) __attribute__((sentinel));
 static json_t *
 cli_consume(const char *first, ...)
 {
-    const char  *args[CLI_ARGS_MAX];
-    rmqtest_out  r;
-    json_t      *arr = json_array();
-    char        *save = NULL;
-    va_list      ap;
+    const char *args[CLI_ARGS_MAX];
+    rmqtest_out r;
+    json_t     *arr = json_array();
+    char       *save = NULL;
+    va_list     ap;
 
     args[0] = "--json";
     args[1] = "consume";
@@ -315,8 +317,10 @@ cli_consume(const char *first, ...)
          line = strtok_r(NULL, "\n", &save)) {
         json_error_t jerr;
         json_t      *m = json_loads(line, 0, &jerr);
-        ck_assert_msg(json_is_object(m), "consume line is not a JSON object "
-                      "(%s): %s", jerr.text, line);
+        ck_assert_msg(json_is_object(m),
+                      "consume line is not a JSON object "
+                      "(%s): %s",
+                      jerr.text, line);
         json_array_append_new(arr, m);
     }
     rmqtest_out_free(&r);
@@ -331,8 +335,8 @@ START_TEST(test_rmqctl_topic_create_then_route_shows_it)
     rmqtest_out r;
 
     cli_need();
-    v = cli_json("topic", "create", "-t", "T_route", "-r", "4", "-w", "3",
-                 "-p", "6", NULL);
+    v = cli_json("topic", "create", "-t", "T_route", "-r", "4", "-w", "3", "-p",
+                 "6", NULL);
     ck_assert_str_eq(jstr(v, "topic"), "T_route");
     ck_assert_int_eq(jint(v, "readQueueNums"), 4);
     ck_assert_int_eq(jint(v, "writeQueueNums"), 3);
@@ -400,7 +404,8 @@ START_TEST(test_rmqctl_topic_list_is_sorted_and_has_the_topic)
     v = cli_json("topic", "list", NULL);
     list = json_object_get(v, "topics");
     ck_assert(json_is_array(list));
-    json_array_foreach(list, i, t) {
+    json_array_foreach(list, i, t)
+    {
         ck_assert(json_is_string(t));
         ck_assert_msg(strcmp(prev, json_string_value(t)) < 0,
                       "%s listed after %s", json_string_value(t), prev);
@@ -447,9 +452,9 @@ START_TEST(test_rmqctl_topic_delete_removes_the_route)
     cli_topic("T_delete", "2");
     v = cli_json("topic", "delete", "-t", "T_delete", NULL);
     ck_assert_str_eq(jstr(v, "topic"), "T_delete");
-    ck_assert_str_eq(jstr(json_array_get(json_object_get(v, "brokers"), 0),
-                          "addr"),
-                     bk.addr);
+    ck_assert_str_eq(
+        jstr(json_array_get(json_object_get(v, "brokers"), 0), "addr"),
+        bk.addr);
     ck_assert_str_eq(
         json_string_value(json_array_get(json_object_get(v, "namesrvs"), 0)),
         bk.ns);
@@ -505,7 +510,8 @@ START_TEST(test_rmqctl_send_then_consume_reads_them_back)
     }
     got = cli_consume("-t", "T_data", "--from-beginning", "-n", "3", NULL);
     ck_assert_int_eq(json_array_size(got), 3);
-    json_array_foreach(got, i, m) {
+    json_array_foreach(got, i, m)
+    {
         size_t j;
         char   tag[16], keys[32], val[16];
         for (j = 0; j < 3; j++) {
@@ -614,7 +620,8 @@ START_TEST(test_rmqctl_group_create_then_list_shows_it)
     json_decref(v);
 
     v = cli_json("group", "list", NULL);
-    json_array_foreach(json_object_get(v, "groups"), i, row) {
+    json_array_foreach(json_object_get(v, "groups"), i, row)
+    {
         if (strcmp(jstr(row, "groupName"), "G_list") == 0) {
             g = row;
         }
@@ -641,7 +648,8 @@ cli_progress_row(const char *group, const char *topic, json_t **doc)
     ck_assert_str_eq(jstr(*doc, "group"), group);
     ck_assert(!jbool(*doc, "online"));
     ck_assert_int_eq(jint(*doc, "clients"), 0);
-    json_array_foreach(json_object_get(*doc, "queues"), i, row) {
+    json_array_foreach(json_object_get(*doc, "queues"), i, row)
+    {
         if (strcmp(jstr(row, "topic"), topic) == 0 &&
             jint(row, "queueId") == 0) {
             ck_assert_str_eq(jstr(row, "brokerName"), "broker-a");
@@ -875,7 +883,8 @@ rmqctl_suite(void)
     tcase_add_test(tc, test_rmqctl_send_then_consume_reads_them_back);
     tcase_add_test(tc, test_rmqctl_send_reads_a_binary_body_from_stdin);
     tcase_add_test(tc, test_rmqctl_msg_get_prints_a_sent_message);
-    tcase_add_test(tc, test_rmqctl_consumer_progress_after_consume_with_a_group);
+    tcase_add_test(tc,
+                   test_rmqctl_consumer_progress_after_consume_with_a_group);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
