@@ -863,6 +863,81 @@ rmq_core_fanout(rmq_core *c, char **addrs, size_t n, int code,
     }
 }
 
+/* ---- unregistering ----------------------------------------------------- */
+
+void
+rmq_core_unregister(rmq_core *c, const char *group_key, bool masters_only,
+                    rmq_core_fanout_fn fn, void *arg)
+{
+    rmq_plist ext = {0};
+    char    **addrs = NULL;
+    size_t    n = 0;
+
+    if (rmq_plist_set(&ext, "clientID", c->client_id) != 0 ||
+        rmq_plist_set(&ext, group_key, c->group) != 0 ||
+        rmq_core_broker_addrs(c, masters_only, &addrs, &n) != 0) {
+        rmq_core_addrs_free(addrs, n);
+        addrs = NULL;
+        n = 0; /* nothing sent: fn runs at once */
+    }
+    rmq_core_fanout(c, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext, NULL, fn,
+                    arg);
+    rmq_core_addrs_free(addrs, n);
+    rmq_plist_free(&ext);
+}
+
+typedef struct core_unreg {
+    rmq_sync    sync;
+    rmq_core   *core;
+    const char *group_key;
+    bool        masters_only;
+} core_unreg;
+
+static void
+core_unreg_done(rmq_core *c, int failures, const rmq_error *first, void *arg)
+{
+    core_unreg *u = arg;
+
+    (void)failures; /* leaving anyway: brokers expire a silent client */
+    (void)first;
+    rmq_core_done(c, &u->sync);
+    if (rmq_core_unref(c, &u->sync)) {
+        free(u);
+    }
+}
+
+static void
+core_unreg_run(rmq_cio *io, void *arg)
+{
+    core_unreg *u = arg;
+
+    (void)io;
+    rmq_core_unregister(u->core, u->group_key, u->masters_only, core_unreg_done,
+                        u);
+}
+
+void
+rmq_core_unregister_sync(rmq_core *c, const char *group_key, bool masters_only)
+{
+    core_unreg *u = calloc(1, sizeof(*u));
+
+    if (u == NULL) {
+        return;
+    }
+    *u = (core_unreg){
+        .core = c, .group_key = group_key, .masters_only = masters_only};
+    rmq_sync_init(&u->sync);
+    if (rmq_cio_post(c->io, core_unreg_run, u) != 0) {
+        free(u);
+        return;
+    }
+    rmq_core_wait(c, &u->sync,
+                  rmq_mono_ms() + c->timeout_ms + CORE_WAIT_GRACE_MS);
+    if (rmq_core_unref(c, &u->sync)) {
+        free(u);
+    }
+}
+
 /* ---- rpc jobs ---------------------------------------------------------- */
 
 rmq_rpc *

@@ -139,6 +139,20 @@ void rmq_core_fanout(rmq_core *c, char **addrs, size_t n, int code,
                      const rmq_plist *ext, const rmq_buf *body,
                      rmq_core_fanout_fn fn, void *arg);
 
+/*
+ * I/O thread: UNREGISTER_CLIENT (clientID and group_key = the group, e.g.
+ * "producerGroup" or "consumerGroup") to the brokers of every cached
+ * route, masters only or all; fn as for rmq_core_fanout.
+ */
+void rmq_core_unregister(rmq_core *c, const char *group_key, bool masters_only,
+                         rmq_core_fanout_fn fn, void *arg);
+/*
+ * Not on the I/O thread: rmq_core_unregister, waiting for the answers at
+ * most one request timeout (shutdown of a producer or pull consumer).
+ */
+void rmq_core_unregister_sync(rmq_core *c, const char *group_key,
+                              bool masters_only);
+
 /* ---- synchronous broker requests --------------------------------------- */
 
 /*

@@ -126,62 +126,6 @@ prod_start_timers(rmq_cio *io, void *arg)
     rmq_cio_every(io, p->opts.heartbeat_interval_ms, prod_heartbeat, p);
 }
 
-typedef struct prod_unreg {
-    rmq_sync      sync;
-    rmq_producer *p;
-} prod_unreg;
-
-static void
-prod_unreg_done(rmq_core *c, int failures, const rmq_error *first, void *arg)
-{
-    prod_unreg *u = arg;
-
-    rmq_core_done(c, &u->sync);
-    if (rmq_core_unref(c, &u->sync)) {
-        free(u);
-    }
-}
-
-static void
-prod_unreg_run(rmq_cio *io, void *arg)
-{
-    prod_unreg *u = arg;
-    rmq_core   *c = &u->p->core;
-    rmq_plist   ext = {0};
-    char      **addrs = NULL;
-    size_t      n = 0;
-
-    rmq_plist_set(&ext, "clientID", c->client_id);
-    rmq_plist_set(&ext, "producerGroup", c->group);
-    rmq_core_broker_addrs(c, true, &addrs, &n);
-    rmq_core_fanout(c, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext, NULL,
-                    prod_unreg_done, u);
-    rmq_core_addrs_free(addrs, n);
-    rmq_plist_free(&ext);
-}
-
-/* Tell the brokers we leave; waits at most one timeout. */
-static void
-prod_unregister(rmq_producer *p)
-{
-    prod_unreg *u = calloc(1, sizeof(*u));
-
-    if (u == NULL) {
-        return;
-    }
-    u->p = p;
-    rmq_sync_init(&u->sync);
-    if (rmq_cio_post(p->core.io, prod_unreg_run, u) != 0) {
-        free(u);
-        return;
-    }
-    rmq_core_wait(&p->core, &u->sync,
-                  rmq_mono_ms() + p->core.timeout_ms + PROD_WAIT_GRACE_MS);
-    if (rmq_core_unref(&p->core, &u->sync)) {
-        free(u);
-    }
-}
-
 /* ---- life cycle -------------------------------------------------------- */
 
 int
@@ -235,7 +179,7 @@ rmq_producer_shutdown(rmq_producer *p, rmq_error *err)
     if (!was_running) {
         return 0;
     }
-    prod_unregister(p);
+    rmq_core_unregister_sync(&p->core, "producerGroup", true);
     /* stopping the I/O thread completes every send in flight (CLOSED);
      * their callbacks are queued on the pool, which then runs them all */
     rmq_core_stop(&p->core);

@@ -25,7 +25,6 @@
 
 #define PULL_DEFAULT_GROUP "DEFAULT_CONSUMER"
 #define PULL_DEFAULT_MAX 32
-#define PULL_WAIT_GRACE_MS 1000
 
 enum pull_state { PULL_NEW, PULL_RUNNING, PULL_STOPPED };
 
@@ -35,7 +34,7 @@ struct rmq_pull_consumer {
     enum pull_state state;
     int             hb_interval_ms;
     atomic_size_t   hb_routes; /* routes known when a heartbeat last went */
-    bool            hb_sent;   /* I/O thread: brokers may know us */
+    atomic_bool     hb_sent;   /* set by the I/O thread: brokers know us */
 };
 
 void
@@ -113,7 +112,7 @@ pull_heartbeat(rmq_cio *io, void *arg)
     if (rmq_core_broker_addrs(&c->core, false, &addrs, &n) == 0 && n > 0 &&
         rmq_cjson_heartbeat(c->core.client_id, RMQ_INNER_PRODUCER_GROUP, &hc,
                             &body) == 0) {
-        c->hb_sent = true;
+        atomic_store(&c->hb_sent, true);
         rmq_core_fanout(&c->core, addrs, n, RMQ_REQ_HEART_BEAT, NULL, &body,
                         pull_hb_done, c);
     }
@@ -145,64 +144,6 @@ pull_hb_kick(rmq_pull_consumer *c)
     pthread_mutex_unlock(&c->core.mu);
     if (atomic_exchange(&c->hb_routes, n) != n) {
         rmq_cio_post(c->core.io, pull_heartbeat, c);
-    }
-}
-
-typedef struct pull_unreg {
-    rmq_sync           sync;
-    rmq_pull_consumer *c;
-} pull_unreg;
-
-static void
-pull_unreg_done(rmq_core *core, int failures, const rmq_error *first, void *arg)
-{
-    pull_unreg *u = arg;
-
-    rmq_core_done(core, &u->sync);
-    if (rmq_core_unref(core, &u->sync)) {
-        free(u);
-    }
-}
-
-static void
-pull_unreg_run(rmq_cio *io, void *arg)
-{
-    pull_unreg *u = arg;
-    rmq_core   *core = &u->c->core;
-    rmq_plist   ext = {0};
-    char      **addrs = NULL;
-    size_t      n = 0;
-
-    if (u->c->hb_sent) {
-        rmq_plist_set(&ext, "clientID", core->client_id);
-        rmq_plist_set(&ext, "consumerGroup", core->group);
-        rmq_core_broker_addrs(core, false, &addrs, &n);
-    }
-    rmq_core_fanout(core, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext, NULL,
-                    pull_unreg_done, u);
-    rmq_core_addrs_free(addrs, n);
-    rmq_plist_free(&ext);
-}
-
-/* Tell the brokers we leave; waits at most one timeout. */
-static void
-pull_unregister(rmq_pull_consumer *c)
-{
-    pull_unreg *u = calloc(1, sizeof(*u));
-
-    if (u == NULL) {
-        return;
-    }
-    u->c = c;
-    rmq_sync_init(&u->sync);
-    if (rmq_cio_post(c->core.io, pull_unreg_run, u) != 0) {
-        free(u);
-        return;
-    }
-    rmq_core_wait(&c->core, &u->sync,
-                  rmq_mono_ms() + c->core.timeout_ms + PULL_WAIT_GRACE_MS);
-    if (rmq_core_unref(&c->core, &u->sync)) {
-        free(u);
     }
 }
 
@@ -243,8 +184,8 @@ rmq_pull_consumer_shutdown(rmq_pull_consumer *c, rmq_error *err)
     was_running = c->state == PULL_RUNNING;
     c->state = PULL_STOPPED;
     pthread_mutex_unlock(&c->mu);
-    if (was_running) {
-        pull_unregister(c);
+    if (was_running && atomic_load(&c->hb_sent)) {
+        rmq_core_unregister_sync(&c->core, "consumerGroup", false);
     }
     rmq_core_stop(&c->core);
     return 0;

@@ -766,19 +766,10 @@ push_unreg_done(rmq_core *core, int failures, const rmq_error *first, void *arg)
 static void
 push_unregister(void *arg)
 {
-    push_call         *c = arg;
-    rmq_push_consumer *pc = c->pc;
-    rmq_plist          ext = {0};
-    char             **addrs = NULL;
-    size_t             n = 0;
+    push_call *c = arg;
 
-    rmq_plist_set(&ext, "clientID", pc->core.client_id);
-    rmq_plist_set(&ext, "consumerGroup", pc->core.group);
-    rmq_core_broker_addrs(&pc->core, false, &addrs, &n);
-    rmq_core_fanout(&pc->core, addrs, n, RMQ_REQ_UNREGISTER_CLIENT, &ext, NULL,
-                    push_unreg_done, c);
-    rmq_core_addrs_free(addrs, n);
-    rmq_plist_free(&ext);
+    rmq_core_unregister(&c->pc->core, "consumerGroup", false, push_unreg_done,
+                        c);
 }
 
 /* Commit, then unlock (after the commit on the same connections, so the
