@@ -121,10 +121,7 @@ cons_stats_one(const char *addr, const char *group, const char *topic,
         rmqctl_reply_free(&r);
         return 0;
     }
-    if (r.code != RMQ_RESP_SUCCESS) {
-        snprintf(why, RMQCTL_WHY_MAX, "%s answered %s%s%s", addr,
-                 rmqctl_code_name(r.code), r.remark[0] ? ": " : "", r.remark);
-        rmqctl_reply_free(&r);
+    if (rmqctl_reply_ok(addr, &r, why) != 0) {
         return -1;
     }
     if (rmqctl_reply_json(addr, &r, &doc, why) != 0) {

@@ -135,20 +135,25 @@ rmqctl_call(const char *addr, int32_t code, const char *const *ext,
 }
 
 int
+rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why)
+{
+    if (r->code == RMQ_RESP_SUCCESS) {
+        return 0;
+    }
+    snprintf(why, RMQCTL_WHY_MAX, "%s answered %s%s%s", who,
+             rmqctl_code_name(r->code), r->remark[0] ? ": " : "", r->remark);
+    rmqctl_reply_free(r);
+    return -1;
+}
+
+int
 rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
                const void *body, size_t body_len, rmqctl_reply *out, char *why)
 {
     if (rmqctl_call(addr, code, ext, body, body_len, out, why) != 0) {
         return -1;
     }
-    if (out->code != RMQ_RESP_SUCCESS) {
-        snprintf(why, RMQCTL_WHY_MAX, "%s answered %s%s%s", addr,
-                 rmqctl_code_name(out->code), out->remark[0] ? ": " : "",
-                 out->remark);
-        rmqctl_reply_free(out);
-        return -1;
-    }
-    return 0;
+    return rmqctl_reply_ok(addr, out, why);
 }
 
 int
@@ -220,25 +225,30 @@ rmqctl_ns_call(const rmqctl *c, int32_t code, const char *const *ext,
     return -1;
 }
 
+/* A name server's SUCCESS reply's JSON body, or -1 with why; frees r. */
+static int
+ns_reply_json(rmqctl_reply *r, json_t **out, char *why)
+{
+    int rc;
+
+    if (rmqctl_reply_ok("the name server", r, why) != 0) {
+        return -1;
+    }
+    rc = rmqctl_reply_json("the name server", r, out, why);
+    rmqctl_reply_free(r);
+    return rc;
+}
+
 int
 rmqctl_ns_json(const rmqctl *c, int32_t code, const char *const *ext,
                json_t **out, char *why)
 {
     rmqctl_reply r;
-    int          rc;
 
     if (rmqctl_ns_call(c, code, ext, &r, why) != 0) {
         return -1;
     }
-    if (r.code != RMQ_RESP_SUCCESS) {
-        snprintf(why, RMQCTL_WHY_MAX, "the name server answered %s%s%s",
-                 rmqctl_code_name(r.code), r.remark[0] ? ": " : "", r.remark);
-        rmqctl_reply_free(&r);
-        return -1;
-    }
-    rc = rmqctl_reply_json("the name server", &r, out, why);
-    rmqctl_reply_free(&r);
-    return rc;
+    return ns_reply_json(&r, out, why);
 }
 
 /* ---- brokers ------------------------------------------------------------ */
@@ -392,7 +402,6 @@ rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out, char *why)
 {
     const char  *ext[] = {"topic", topic, NULL};
     rmqctl_reply r;
-    int          rc;
 
     if (rmqctl_ns_call(c, RMQ_REQ_GET_ROUTEINFO_BY_TOPIC, ext, &r, why) != 0) {
         return -1;
@@ -406,15 +415,7 @@ rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out, char *why)
         rmqctl_reply_free(&r);
         return -1;
     }
-    if (r.code != RMQ_RESP_SUCCESS) {
-        snprintf(why, RMQCTL_WHY_MAX, "the name server answered %s%s%s",
-                 rmqctl_code_name(r.code), r.remark[0] ? ": " : "", r.remark);
-        rmqctl_reply_free(&r);
-        return -1;
-    }
-    rc = rmqctl_reply_json("the name server", &r, out, why);
-    rmqctl_reply_free(&r);
-    return rc;
+    return ns_reply_json(&r, out, why);
 }
 
 int

@@ -43,6 +43,11 @@ const char *rmqctl_code_name(int32_t code);
 int rmqctl_call(const char *addr, int32_t code, const char *const *ext,
                 const void *body, size_t body_len, rmqctl_reply *out,
                 char *why);
+/*
+ * 0 when r answered SUCCESS; otherwise why says what who answered, r is
+ * freed and the result is -1.
+ */
+int rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why);
 /* As rmqctl_call, but any code other than SUCCESS is a failure too. */
 int rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
                    const void *body, size_t body_len, rmqctl_reply *out,
