@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proto/codes.h"
+#include "store/topics.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -61,18 +62,6 @@ rmq_reg_fini(rmq_reg *r)
     rmq_buf_free(&r->body);
 }
 
-static json_t *
-reg_topic_json(const rmq_topic_entry *t)
-{
-    return json_pack("{s:b, s:i, s:i, s:s, s:s, s:i, s:i}", "order",
-                     (t->flags & RMQ_TOPIC_F_ORDER) != 0, "perm", t->perm,
-                     "readQueueNums", t->read_queues, "topicFilterType",
-                     (t->flags & RMQ_TOPIC_F_MULTI_TAG) ? "MULTI_TAG"
-                                                        : "SINGLE_TAG",
-                     "topicName", t->name, "topicSysFlag", t->sysflag,
-                     "writeQueueNums", t->write_queues);
-}
-
 int
 rmq_reg_topics_json(const rmq_ctl *ctl, bool wrapped, rmq_buf *out)
 {
@@ -85,7 +74,7 @@ rmq_reg_topics_json(const rmq_ctl *ctl, bool wrapped, rmq_buf *out)
             break; /* entries are allocated in order and never freed */
         }
         if (rmq_ctl_topic_read(ctl, i, &t) && t.state == RMQ_TOPIC_LIVE) {
-            json_object_set_new(table, t.name, reg_topic_json(&t));
+            json_object_set_new(table, t.name, rmq_topic_entry_json(&t));
         }
     }
     doc =

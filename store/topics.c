@@ -365,8 +365,8 @@ rmq_topics_create_defaults(rmq_topics *t, const rmq_broker_config *cfg)
     return rc;
 }
 
-static json_t *
-topics_entry_json(const rmq_topic_entry *e)
+json_t *
+rmq_topic_entry_json(const rmq_topic_entry *e)
 {
     return json_pack("{s:b,s:i,s:i,s:s,s:s,s:i,s:i}", "order",
                      (e->flags & RMQ_TOPIC_F_ORDER) != 0, "perm", e->perm,
@@ -397,7 +397,7 @@ topics_to_json(const rmq_topics *t)
         }
         rmq_ctl_topic_read(t->ctl, i, &e);
         if (e.state == RMQ_TOPIC_LIVE &&
-            json_object_set_new(table, e.name, topics_entry_json(&e)) != 0) {
+            json_object_set_new(table, e.name, rmq_topic_entry_json(&e)) != 0) {
             json_decref(root);
             return NULL;
         }

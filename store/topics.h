@@ -27,6 +27,7 @@
 #include "common/config.h"
 #include "shm/control.h"
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -108,5 +109,10 @@ int rmq_topics_delete(rmq_topics *t, const char *name, size_t len);
 int rmq_topics_create_defaults(rmq_topics *t, const rmq_broker_config *cfg);
 /* Write topics.json when dirty.  Blocks on disk I/O. */
 int rmq_topics_save(rmq_topics *t);
+/*
+ * One TopicConfig as JSON (topics.json entries, and the broker's
+ * registration body); a new reference or NULL.
+ */
+json_t *rmq_topic_entry_json(const rmq_topic_entry *e);
 
 #endif
