@@ -24,89 +24,28 @@
 #define BB_START_MS 20000
 #define BB_RUN_MS 60000
 
-static struct {
-    rmqtest_broker b;
-    bool           inited;
-    char           ns[64];
-    char           addr[64];
-    char           why[512];
-} bb;
-
-static void
-bb_write_conf(void)
-{
-    rmqtest_write_file(
-        bb.b.conf,
-        "broker = {\n"
-        "    brokerClusterName = \"DefaultCluster\";\n"
-        "    brokerName = \"broker-a\";\n"
-        "    brokerId = 0;\n"
-        "    brokerIP1 = \"127.0.0.1\";\n"
-        "    listenPort = %d;\n"
-        "    namesrvAddr = \"%s\";\n"
-        "    storePathRootDir = \"%s/store\";\n"
-        "    mappedFileSizeCommitLog = 67108864;\n"
-        "    mappedFileSizeConsumeQueue = 600000;\n"
-        "    autoCreateTopicEnable = true;\n"
-        "    autoCreateSubscriptionGroup = true;\n"
-        "};\n"
-        "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
-        "supervisor = {\n    runDir = \"%s\";\n};\n",
-        bb.b.port, bb.ns, bb.b.dir, bb.b.ns_port, bb.b.run_dir);
-}
+static rmqtest_suite_broker bb;
 
 /* Unchecked setup, in Check's parent process. */
 static void
 bb_start(void)
 {
-    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
-
-    memset(&bb, 0, sizeof(bb));
-    rmqtest_base_setup();
-    if (bin == NULL || getenv("RMQ_BUILD_DIR") == NULL) {
+    rmqtest_suite_start(&bb, "bench",
+                        "    mappedFileSizeCommitLog = 67108864;\n"
+                        "    mappedFileSizeConsumeQueue = 600000;\n"
+                        "    autoCreateTopicEnable = true;\n"
+                        "    autoCreateSubscriptionGroup = true;\n",
+                        NULL, BB_START_MS);
+    if (bb.why[0] == '\0' && getenv("RMQ_BUILD_DIR") == NULL) {
         snprintf(bb.why, sizeof(bb.why),
-                 "RMQ_SUPERVISOR_BIN / RMQ_BUILD_DIR are not set (run "
-                 "through ctest)");
-        return;
+                 "RMQ_BUILD_DIR is not set (run through ctest)");
     }
-    rmqtest_broker_init(&bb.b, "bench");
-    bb.inited = true;
-    snprintf(bb.ns, sizeof(bb.ns), "127.0.0.1:%d", bb.b.ns_port);
-    snprintf(bb.addr, sizeof(bb.addr), "127.0.0.1:%d", bb.b.port);
-    bb_write_conf();
-    rmqtest_broker_start(&bb.b, bin, NULL);
-    if (rmqtest_wait_all_ready(bb.b.conf, BB_START_MS, NULL) &&
-        rmqtest_broker_running(&bb.b)) {
-        return;
-    }
-    snprintf(bb.why, sizeof(bb.why),
-             "the broker did not become ready within %d ms; supervisor "
-             "log: %s (kept with RMQTEST_KEEP=1)",
-             rmqtest_scale_ms(BB_START_MS), bb.b.log);
 }
 
 static void
 bb_stop(void)
 {
-    if (bb.inited) {
-        rmqtest_broker_fini(&bb.b);
-        bb.inited = false;
-    }
-    rmqtest_base_teardown();
-}
-
-static void
-bb_need(void)
-{
-    ck_assert_msg(bb.why[0] == '\0', "%s", bb.why);
-}
-
-/* A topic name no other test uses. */
-static void
-bb_topic(char *out, size_t cap, const char *tag)
-{
-    snprintf(out, cap, "%s_%d_%lld", tag, (int)getpid(),
-             (long long)(rmqtest_now_us() % 1000000));
+    rmqtest_suite_stop(&bb);
 }
 
 /*
@@ -249,8 +188,8 @@ START_TEST(test_bench_produce_sync_accounts_for_every_send)
     char    topic[64];
     json_t *doc;
 
-    bb_need();
-    bb_topic(topic, sizeof(topic), "bsync");
+    rmqtest_suite_need(&bb);
+    rmqtest_unique_name(topic, sizeof(topic), "bsync");
     doc = bb_run(0, "produce", "-n", bb.ns, "-c", bb.b.conf, "-t", topic, "-d",
                  "1", "-C", "2", "--sync", "-s", "256", NULL);
     ck_assert(json_is_true(json_object_get(doc, "ok")));
@@ -269,8 +208,8 @@ START_TEST(test_bench_produce_window_accounts_for_every_send)
     char    topic[64];
     json_t *doc;
 
-    bb_need();
-    bb_topic(topic, sizeof(topic), "bwin");
+    rmqtest_suite_need(&bb);
+    rmqtest_unique_name(topic, sizeof(topic), "bwin");
     doc =
         bb_run(0, "produce", "-n", bb.ns, "--rundir", bb.b.run_dir, "-t", topic,
                "-q", "4", "-d", "1", "-C", "3", "--window", "16", NULL);
@@ -287,8 +226,8 @@ START_TEST(test_bench_produce_count_stops_at_count)
     char    topic[64];
     json_t *doc;
 
-    bb_need();
-    bb_topic(topic, sizeof(topic), "bcount");
+    rmqtest_suite_need(&bb);
+    rmqtest_unique_name(topic, sizeof(topic), "bcount");
     doc = bb_run(0, "produce", "--broker", bb.addr, "-t", topic, "--count",
                  "3000", "-C", "2", "-w", "8", NULL);
     ck_assert(json_is_true(
@@ -308,8 +247,8 @@ START_TEST(test_bench_consume_drains_exactly_the_backlog_it_made)
     char    topic[64];
     json_t *doc;
 
-    bb_need();
-    bb_topic(topic, sizeof(topic), "bdrain");
+    rmqtest_suite_need(&bb);
+    rmqtest_unique_name(topic, sizeof(topic), "bdrain");
     doc = bb_run(0, "consume", "-n", bb.ns, "-c", bb.b.conf, "-t", topic,
                  "--produce-first", "20000", "-s", "100", NULL);
     bb_check_produce(doc, "backlog");
@@ -334,8 +273,8 @@ START_TEST(test_bench_consume_from_zero_reads_what_produce_wrote)
     long long got = 0;
     int64_t   deadline;
 
-    bb_need();
-    bb_topic(topic, sizeof(topic), "bzero");
+    rmqtest_suite_need(&bb);
+    rmqtest_unique_name(topic, sizeof(topic), "bzero");
     doc = bb_run(0, "produce", "-n", bb.ns, "-t", topic, "--count", "1500",
                  "-w", "4", NULL);
     ck_assert_int_eq(bb_int(doc, "produce.ok"), 1500);
@@ -365,8 +304,8 @@ START_TEST(test_bench_e2e_consumes_everything_it_produced)
     char    topic[64];
     json_t *doc;
 
-    bb_need();
-    bb_topic(topic, sizeof(topic), "be2e");
+    rmqtest_suite_need(&bb);
+    rmqtest_unique_name(topic, sizeof(topic), "be2e");
     doc = bb_run(0, "e2e", "-n", bb.ns, "-c", bb.b.conf, "-t", topic, "-d", "1",
                  "-C", "2", "-w", "4", NULL);
     bb_check_produce(doc, "produce");
@@ -389,7 +328,7 @@ START_TEST(test_bench_rss_lists_every_broker_process)
 {
     json_t *doc;
 
-    bb_need();
+    rmqtest_suite_need(&bb);
     doc = bb_run(0, "rss", "--rundir", bb.b.run_dir, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(doc, "flush")),
                      "ASYNC_FLUSH");

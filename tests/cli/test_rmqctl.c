@@ -30,34 +30,7 @@
 
 /* ---- the broker under test --------------------------------------------- */
 
-static struct {
-    rmqtest_broker b;
-    bool           inited;
-    char           ns[64];
-    char           addr[64];
-    char           why[512]; /* set when it could not be started */
-} bk;
-
-static void
-cli_write_conf(void)
-{
-    rmqtest_write_file(
-        bk.b.conf,
-        "broker = {\n"
-        "    brokerClusterName = \"DefaultCluster\";\n"
-        "    brokerName = \"broker-a\";\n"
-        "    brokerId = 0;\n"
-        "    brokerIP1 = \"127.0.0.1\";\n"
-        "    listenPort = %d;\n"
-        "    namesrvAddr = \"%s\";\n"
-        "    storePathRootDir = \"%s/store\";\n"
-        "    mappedFileSizeCommitLog = 16777216;\n"
-        "    mappedFileSizeConsumeQueue = 60000;\n"
-        "};\n"
-        "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
-        "supervisor = {\n    runDir = \"%s\";\n};\n",
-        bk.b.port, bk.ns, bk.b.dir, bk.b.ns_port, bk.b.run_dir);
-}
+static rmqtest_suite_broker bk;
 
 static const char *const cli_env[] = {"NAMESRV_ADDR", NULL};
 
@@ -218,48 +191,23 @@ cli_ready(void *arg)
 static void
 cli_start(void)
 {
-    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
-
-    memset(&bk, 0, sizeof(bk));
-    rmqtest_base_setup();
-    if (bin == NULL || getenv("RMQCTL_BIN") == NULL) {
+    if (getenv("RMQCTL_BIN") == NULL) {
+        memset(&bk, 0, sizeof(bk));
+        rmqtest_base_setup();
         snprintf(bk.why, sizeof(bk.why),
-                 "RMQ_SUPERVISOR_BIN or RMQCTL_BIN "
-                 "is not set (run through ctest)");
+                 "RMQCTL_BIN is not set (run through ctest)");
         return;
     }
-    rmqtest_broker_init(&bk.b, "cli");
-    bk.inited = true;
-    snprintf(bk.ns, sizeof(bk.ns), "127.0.0.1:%d", bk.b.ns_port);
-    snprintf(bk.addr, sizeof(bk.addr), "127.0.0.1:%d", bk.b.port);
-    cli_write_conf();
-    rmqtest_broker_start(&bk.b, bin, NULL);
-    if (rmqtest_wait_until(cli_ready, NULL, CLI_START_MS) &&
-        rmqtest_broker_running(&bk.b)) {
-        return;
-    }
-    snprintf(bk.why, sizeof(bk.why),
-             "no broker at %s (name server %s) within %d ms%s; supervisor "
-             "log: %s (kept with RMQTEST_KEEP=1)",
-             bk.addr, bk.ns, rmqtest_scale_ms(CLI_START_MS),
-             rmqtest_broker_running(&bk.b) ? "" : " (supervisor exited)",
-             bk.b.log);
+    rmqtest_suite_start(&bk, "cli",
+                        "    mappedFileSizeCommitLog = 16777216;\n"
+                        "    mappedFileSizeConsumeQueue = 60000;\n",
+                        cli_ready, CLI_START_MS);
 }
 
 static void
 cli_stop(void)
 {
-    if (bk.inited) {
-        rmqtest_broker_fini(&bk.b);
-        bk.inited = false;
-    }
-    rmqtest_base_teardown();
-}
-
-static void
-cli_need(void)
-{
-    ck_assert_msg(bk.why[0] == '\0', "%s", bk.why);
+    rmqtest_suite_stop(&bk);
 }
 
 /* topic create -t topic -r q -w q, checked. */
@@ -334,7 +282,7 @@ START_TEST(test_rmqctl_topic_create_then_route_shows_it)
     json_t     *v, *qd, *bd, *b;
     rmqtest_out r;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     v = cli_json("topic", "create", "-t", "T_route", "-r", "4", "-w", "3", "-p",
                  "6", NULL);
     ck_assert_str_eq(jstr(v, "topic"), "T_route");
@@ -377,7 +325,7 @@ START_TEST(test_rmqctl_topic_update_keeps_what_is_not_given)
 {
     json_t *v;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("%DLQ%G_perm", "1");
     v = cli_json("topic", "create", "-t", "%DLQ%G_perm", "-p", "2", NULL);
     ck_assert_int_eq(jint(v, "perm"), 2);
@@ -399,7 +347,7 @@ START_TEST(test_rmqctl_topic_list_is_sorted_and_has_the_topic)
     size_t      i;
     json_t     *t;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_list", "2");
     v = cli_json("topic", "list", NULL);
     list = json_object_get(v, "topics");
@@ -424,7 +372,7 @@ START_TEST(test_rmqctl_topic_status_counts_sent_messages)
 {
     json_t *v, *q;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_status", "1");
     for (int i = 0; i < 3; i++) {
         json_decref(cli_send("T_status", "A", "k", "p=1", "x"));
@@ -448,7 +396,7 @@ START_TEST(test_rmqctl_topic_delete_removes_the_route)
     json_t     *v;
     rmqtest_out r;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_delete", "2");
     v = cli_json("topic", "delete", "-t", "T_delete", NULL);
     ck_assert_str_eq(jstr(v, "topic"), "T_delete");
@@ -499,7 +447,7 @@ START_TEST(test_rmqctl_send_then_consume_reads_them_back)
     json_t                  *sent[3], *got, *m;
     size_t                   i;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_data", "2");
     for (i = 0; i < 3; i++) {
         char tag[16], keys[32], prop[32];
@@ -549,7 +497,7 @@ START_TEST(test_rmqctl_send_reads_a_binary_body_from_stdin)
     char       *cmd;
     const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_stdin", "1");
     cmd = rmqtest_strf("printf 'a\\000b\\377' | %s -c %s --json send -t "
                        "T_stdin -",
@@ -580,7 +528,7 @@ START_TEST(test_rmqctl_msg_get_prints_a_sent_message)
     json_t     *sent, *m;
     rmqtest_out r;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_get", "2");
     sent = cli_send("T_get", "TagG", "kg1 kg2", "color=green", "get me");
     m = cli_json("msg", "get", jstr(sent, "offsetMsgId"), NULL);
@@ -606,7 +554,7 @@ START_TEST(test_rmqctl_group_create_then_list_shows_it)
     json_t *v, *g = NULL, *row;
     size_t  i;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     v = cli_json("group", "create", "-g", "G_list", "--retry-max", "5",
                  "--retry-queues", "2", "--broadcast", "false", NULL);
     ck_assert_str_eq(jstr(v, "group"), "G_list");
@@ -665,7 +613,7 @@ START_TEST(test_rmqctl_consumer_progress_after_consume_with_a_group)
     json_t     *doc, *row, *got;
     rmqtest_out r;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_progress", "1");
     for (int i = 0; i < 2; i++) {
         json_decref(cli_send("T_progress", "A", "k", "color=x", "p"));
@@ -710,7 +658,7 @@ START_TEST(test_rmqctl_cluster_list_shows_the_broker)
 {
     json_t *v, *b;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     v = cli_json("cluster", "list", NULL);
     ck_assert_int_eq(json_array_size(json_object_get(v, "brokers")), 1);
     b = json_array_get(json_object_get(v, "brokers"), 0);
@@ -734,7 +682,7 @@ START_TEST(test_rmqctl_broker_status_prints_the_sorted_kv_table)
     rmqtest_out r;
     char       *boot, *version;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     v = cli_json("broker", "status", "-b", bk.addr, NULL);
     ck_assert_int_eq(json_array_size(json_object_get(v, "brokers")), 1);
     b = json_array_get(json_object_get(v, "brokers"), 0);
@@ -768,7 +716,7 @@ START_TEST(test_rmqctl_unknown_topic_fails_with_one_line)
 {
     rmqtest_out r;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_run(&r, "send", "-t", "T_nowhere", "body", NULL);
     cli_check_failed(&r, "send", "T_nowhere\" does not exist");
     rmqtest_out_free(&r);
@@ -792,7 +740,7 @@ START_TEST(test_rmqctl_unreachable_name_server_fails_with_one_line)
     const char *env_dead[] = {dead, NULL};
     char        both[160];
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     snprintf(dead, sizeof(dead), "127.0.0.1:%d", rmqtest_free_port());
     cli_run(&r, "-n", dead, "topic", "list", NULL);
     cli_check_failed(&r, "topic list", "no name server answered");
@@ -822,7 +770,7 @@ START_TEST(test_rmqctl_bad_msg_id_fails_with_one_line)
     rmqtest_out r;
     json_t     *sent;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_run(&r, "msg", "get", "not-an-id", NULL);
     cli_check_failed(&r, "msg get not-an-id", "not a message id");
     rmqtest_out_free(&r);
@@ -844,7 +792,7 @@ START_TEST(test_rmqctl_consume_count_not_reached_fails)
 {
     rmqtest_out r;
 
-    cli_need();
+    rmqtest_suite_need(&bk);
     cli_topic("T_short", "1");
     json_decref(cli_send("T_short", "A", "k", "color=x", "only one"));
     cli_run(&r, "--json", "consume", "-t", "T_short", "--from-beginning", "-n",

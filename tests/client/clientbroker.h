@@ -29,37 +29,7 @@
 #define BRK_WAIT_MS 30000
 #define BRK_UNUSED __attribute__((unused))
 
-static struct {
-    rmqtest_broker b;
-    bool           inited;
-    char           ns[64];
-    char           why[512]; /* set when it could not be started */
-} bk;
-
-static void
-brk_write_conf(void)
-{
-    rmqtest_write_file(
-        bk.b.conf,
-        "broker = {\n"
-        "    brokerClusterName = \"DefaultCluster\";\n"
-        "    brokerName = \"broker-a\";\n"
-        "    brokerId = 0;\n"
-        "    brokerIP1 = \"127.0.0.1\";\n"
-        "    listenPort = %d;\n"
-        "    namesrvAddr = \"%s\";\n"
-        "    storePathRootDir = \"%s/store\";\n"
-        "    mappedFileSizeCommitLog = 16777216;\n"
-        "    mappedFileSizeConsumeQueue = 60000;\n"
-        "    autoCreateTopicEnable = true;\n"
-        "    autoCreateSubscriptionGroup = true;\n"
-        "    messageDelayLevel = \"1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s "
-        "1s 1s 1s 1s 1s\";\n"
-        "};\n"
-        "namesrv = {\n    enabled = true;\n    listenPort = %d;\n};\n"
-        "supervisor = {\n    runDir = \"%s\";\n};\n",
-        bk.b.port, bk.ns, bk.b.dir, bk.b.ns_port, bk.b.run_dir);
-}
+static rmqtest_suite_broker bk;
 
 /* The broker is up once the name server hands out the TBW102 route. */
 static bool
@@ -93,47 +63,27 @@ brk_ready(void *arg)
 static BRK_UNUSED void
 brk_start(void)
 {
-    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
-
-    memset(&bk, 0, sizeof(bk));
-    rmqtest_base_setup();
-    if (bin == NULL) {
-        snprintf(bk.why, sizeof(bk.why),
-                 "RMQ_SUPERVISOR_BIN is not set (run through ctest)");
-        return;
-    }
-    rmqtest_broker_init(&bk.b, "client");
-    bk.inited = true;
-    snprintf(bk.ns, sizeof(bk.ns), "127.0.0.1:%d", bk.b.ns_port);
-    brk_write_conf();
-    rmqtest_broker_start(&bk.b, bin, NULL);
-    if (rmqtest_wait_until(brk_ready, NULL, BRK_START_MS) &&
-        rmqtest_broker_running(&bk.b)) {
-        return;
-    }
-    snprintf(bk.why, sizeof(bk.why),
-             "no broker at 127.0.0.1:%d (name server %s) within %d ms%s; "
-             "supervisor log: %s (kept with RMQTEST_KEEP=1)",
-             bk.b.port, bk.ns, rmqtest_scale_ms(BRK_START_MS),
-             rmqtest_broker_running(&bk.b) ? "" : " (supervisor exited)",
-             bk.b.log);
+    rmqtest_suite_start(&bk, "client",
+                        "    mappedFileSizeCommitLog = 16777216;\n"
+                        "    mappedFileSizeConsumeQueue = 60000;\n"
+                        "    autoCreateTopicEnable = true;\n"
+                        "    autoCreateSubscriptionGroup = true;\n"
+                        "    messageDelayLevel = \"1s 1s 1s 1s 1s 1s 1s 1s 1s "
+                        "1s 1s 1s 1s 1s 1s 1s 1s 1s\";\n",
+                        brk_ready, BRK_START_MS);
 }
 
 static BRK_UNUSED void
 brk_stop(void)
 {
-    if (bk.inited) {
-        rmqtest_broker_fini(&bk.b);
-        bk.inited = false;
-    }
-    rmqtest_base_teardown();
+    rmqtest_suite_stop(&bk);
 }
 
 /* Every test starts here: fail at once when there is no broker. */
 static BRK_UNUSED void
 brk_need(void)
 {
-    ck_assert_msg(bk.why[0] == '\0', "%s", bk.why);
+    rmqtest_suite_need(&bk);
 }
 
 static BRK_UNUSED bool
@@ -146,8 +96,7 @@ brk_wait(rmqtest_cond_fn cond, void *arg, int timeout_ms)
 static BRK_UNUSED void
 brk_topic(char *out, size_t cap, const char *tag)
 {
-    snprintf(out, cap, "%s_%d_%lld", tag, (int)getpid(),
-             (long long)(rmqtest_now_us() % 1000000));
+    rmqtest_unique_name(out, cap, tag);
 }
 
 static BRK_UNUSED rmq_producer *

@@ -1069,6 +1069,91 @@ rmqtest_broker_fini(rmqtest_broker *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* ---- one broker for a whole TCase ---------------------------------------- */
+
+static bool
+rt_suite_all_ready(void *arg)
+{
+    rmqtest_suite_broker *sb = arg;
+    rmqtest_actors        as;
+
+    return !rmqtest_broker_running(&sb->b) ||
+           (rmqtest_actors_query(sb->b.conf, &as) == 0 &&
+            rmqtest_actors_all_ready(&as));
+}
+
+void
+rmqtest_suite_start(rmqtest_suite_broker *sb, const char *tag,
+                    const char *broker_extra, rmqtest_cond_fn ready,
+                    int start_ms)
+{
+    const char *bin = getenv("RMQ_SUPERVISOR_BIN");
+
+    memset(sb, 0, sizeof(*sb));
+    rmqtest_base_setup();
+    if (bin == NULL) {
+        snprintf(sb->why, sizeof(sb->why),
+                 "RMQ_SUPERVISOR_BIN is not set (run through ctest)");
+        return;
+    }
+    rmqtest_broker_init(&sb->b, tag);
+    sb->inited = true;
+    snprintf(sb->ns, sizeof(sb->ns), "127.0.0.1:%d", sb->b.ns_port);
+    snprintf(sb->addr, sizeof(sb->addr), "127.0.0.1:%d", sb->b.port);
+    rmqtest_write_file(sb->b.conf,
+                       "broker = {\n"
+                       "    brokerClusterName = \"DefaultCluster\";\n"
+                       "    brokerName = \"broker-a\";\n"
+                       "    brokerId = 0;\n"
+                       "    brokerIP1 = \"127.0.0.1\";\n"
+                       "    listenPort = %d;\n"
+                       "    namesrvAddr = \"%s\";\n"
+                       "    storePathRootDir = \"%s/store\";\n"
+                       "%s"
+                       "};\n"
+                       "namesrv = {\n    enabled = true;\n"
+                       "    listenPort = %d;\n};\n"
+                       "supervisor = {\n    runDir = \"%s\";\n};\n",
+                       sb->b.port, sb->ns, sb->b.dir,
+                       broker_extra != NULL ? broker_extra : "", sb->b.ns_port,
+                       sb->b.run_dir);
+    rmqtest_broker_start(&sb->b, bin, NULL);
+    if (rmqtest_wait_until(ready != NULL ? ready : rt_suite_all_ready, sb,
+                           start_ms) &&
+        rmqtest_broker_running(&sb->b)) {
+        return;
+    }
+    snprintf(sb->why, sizeof(sb->why),
+             "no broker at %s (name server %s) within %d ms%s; supervisor "
+             "log: %s (kept with RMQTEST_KEEP=1)",
+             sb->addr, sb->ns, rmqtest_scale_ms(start_ms),
+             rmqtest_broker_running(&sb->b) ? "" : " (supervisor exited)",
+             sb->b.log);
+}
+
+void
+rmqtest_suite_stop(rmqtest_suite_broker *sb)
+{
+    if (sb->inited) {
+        rmqtest_broker_fini(&sb->b);
+        sb->inited = false;
+    }
+    rmqtest_base_teardown();
+}
+
+void
+rmqtest_suite_need(const rmqtest_suite_broker *sb)
+{
+    ck_assert_msg(sb->why[0] == '\0', "%s", sb->why);
+}
+
+void
+rmqtest_unique_name(char *out, size_t cap, const char *tag)
+{
+    snprintf(out, cap, "%s_%d_%lld", tag, (int)getpid(),
+             (long long)(rmqtest_now_us() % 1000000));
+}
+
 /* Processes of group pgid other than zombies; zombies of ours reaped. */
 static int
 rt_group_alive(pid_t pgid)

@@ -221,6 +221,40 @@ bool rmqtest_broker_running(rmqtest_broker *b);
  */
 void rmqtest_broker_kill_tree(rmqtest_broker *b);
 
+/* ---- one broker for a whole TCase ---------------------------------------- */
+
+/*
+ * rmq-supervisor ($RMQ_SUPERVISOR_BIN) with its embedded name server, on
+ * free loopback ports and a temp store, started by an unchecked fixture
+ * in Check's parent process and shared by the tests of a TCase.  A broker
+ * that does not come up leaves why set, so every test fails at once with
+ * the reason and the log path (rmqtest_suite_need) without waiting again.
+ */
+typedef struct rmqtest_suite_broker {
+    rmqtest_broker b;
+    bool           inited;
+    char           ns[64];   /* "127.0.0.1:<name server port>" */
+    char           addr[64]; /* "127.0.0.1:<broker port>" */
+    char           why[512]; /* set when it could not be started */
+} rmqtest_suite_broker;
+
+/*
+ * Write the configuration (cluster DefaultCluster, broker-a, id 0, the
+ * ports, store under the temp dir, plus broker_extra: more settings inside
+ * broker = {...}, each ending in ";\n"), start it and wait up to
+ * start_ms (scaled) for ready (NULL: every actor READY).  ready is called
+ * with sb; it should return true at once when the supervisor has exited.
+ */
+void rmqtest_suite_start(rmqtest_suite_broker *sb, const char *tag,
+                         const char *broker_extra, rmqtest_cond_fn ready,
+                         int start_ms);
+void rmqtest_suite_stop(rmqtest_suite_broker *sb);
+/* Every test starts here: fail at once when there is no broker. */
+void rmqtest_suite_need(const rmqtest_suite_broker *sb);
+
+/* A name no other test (or earlier run) uses: "<tag>_<pid>_<usec>". */
+void rmqtest_unique_name(char *out, size_t cap, const char *tag);
+
 /* ---- the control segment of a broker under test ----------------------- */
 
 /* shm/control.h (not included here: client headers clash with it) */
