@@ -49,16 +49,19 @@ run: build
 	mkdir -p var
 	exec $(BUILD)/rmq-supervisor -c etc/rmq.conf
 
-# Node packages for the interop tests (pinned by package-lock.json).
+# Node (Debian's nodejs + npm, only when there is no node at all) and the
+# Node packages of the interop tests (pinned by package-lock.json).
 interop-deps:
-	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-	    && [ -f tests/interop/package-lock.json ]; then \
-	    if [ ! -d tests/interop/node_modules ] || \
-	       [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then \
-	        (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) \
-	            && touch tests/interop/node_modules; \
-	    fi; \
-	else echo "node/npm not found: skipping the interop tests"; fi
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	    echo "installing: nodejs npm"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; \
+	fi
+	@if [ ! -d tests/interop/node_modules ] || \
+	   [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then \
+	    (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) && \
+	        touch tests/interop/node_modules; \
+	fi
 
 test: deps interop-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null

@@ -181,19 +181,6 @@ function rmqctl(env, args, timeoutMs = 15000) {
   });
 }
 
-/* Why this rmqctl cannot do the DLQ part, or null when it can. */
-async function rmqctlLacksConsume(env) {
-  const r = await rmqctl(env, [ 'help' ]);
-  const text = `${r.stdout}\n${r.stderr}`;
-  const cmds = text.split('\n').map(l => l.trim().split(/\s+/)[0]);
-  const missing = [ 'consume', 'topic' ].filter(c => !cmds.includes(c));
-  if (missing.length) {
-    return `\`rmqctl help\` lists no ${missing.join(' or ')} command (the rmqctl branch is not merged yet): ` +
-      text.trim().replace(/\s*\n\s*/g, '; ');
-  }
-  return null;
-}
-
 /* Wait until the name server routes `topic` readable (perm & 4). */
 async function waitReadableRoute(env, topic) {
   let last = '';
@@ -244,13 +231,8 @@ interopTest('a message failed more often than retryMaxTimes lands in %DLQ%<group
       `${responseName(closed.code)} (${closed.code}) "${closed.remark || ''}", expected NO_PERMISSION (16): ` +
       'the DLQ is created write-only (perm 2)');
 
-    /* rmqctl: make it readable, read the record (skipped until rmqctl has these commands) */
-    const lacks = await rmqctlLacksConsume(env);
-    await t.test('rmqctl topic create -p 6 and consume --from-beginning read the DLQ record', async st => {
-      if (lacks) {
-        st.skip(`rmqctl consume not available: ${lacks}`);
-        return;
-      }
+    /* rmqctl: make it readable, read the record */
+    await t.test('rmqctl topic create -p 6 and consume --from-beginning read the DLQ record', async () => {
       const create = await rmqctl(env, [ '-n', broker.nameSrv, 'topic', 'create', '-t', dlqTopic, '-p', '6' ]);
       assert.equal(create.code, 0, `rmqctl -n ${broker.nameSrv} topic create -t ${dlqTopic} -p 6 failed ` +
         `(${create.code}): ${create.stderr.trim()}`);
@@ -275,11 +257,6 @@ interopTest('a message failed more often than retryMaxTimes lands in %DLQ%<group
         `${props.ORIGIN_MESSAGE_ID}, expected ${doomed.msgId}`);
       assert.equal(rec.reconsumeTimes, 3, `rmqctl consume: reconsumeTimes ${rec.reconsumeTimes}: ${lines[0]}`);
     });
-    if (lacks) {
-      /* without rmqctl: make it readable with UPDATE_AND_CREATE_TOPIC (17) to check the record below */
-      await admin.createTopic(broker.brokerAddr, dlqTopic, { readQueueNums: 1, writeQueueNums: 1, perm: 6 });
-    }
-
     const r = await pull(0);
     assert.equal(r.code, ResponseCode.SUCCESS, `PULL_MESSAGE ${dlqTopic}:0 at 0 after making it readable answered ` +
       `${responseName(r.code)} (${r.code}) "${r.remark || ''}"`);
