@@ -5,6 +5,7 @@
 #include "cli/remote.h"
 
 #include "cli/fastjson.h"
+#include "client/cerr.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "net/rpc.h"
@@ -17,32 +18,14 @@
 
 /* ---- calls -------------------------------------------------------------- */
 
-static const struct {
-    int32_t     code;
-    const char *name;
-} remote_codes[] = {
-    {RMQ_RESP_SUCCESS, "SUCCESS"},
-    {RMQ_RESP_SYSTEM_ERROR, "SYSTEM_ERROR"},
-    {RMQ_RESP_SYSTEM_BUSY, "SYSTEM_BUSY"},
-    {RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED, "REQUEST_CODE_NOT_SUPPORTED"},
-    {RMQ_RESP_SERVICE_NOT_AVAILABLE, "SERVICE_NOT_AVAILABLE"},
-    {RMQ_RESP_NO_PERMISSION, "NO_PERMISSION"},
-    {RMQ_RESP_TOPIC_NOT_EXIST, "TOPIC_NOT_EXIST"},
-    {RMQ_RESP_QUERY_NOT_FOUND, "QUERY_NOT_FOUND"},
-    {RMQ_RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "SUBSCRIPTION_GROUP_NOT_EXIST"},
-    {RMQ_RESP_CONSUMER_NOT_ONLINE, "CONSUMER_NOT_ONLINE"},
-};
-
 const char *
 rmqctl_code_name(int32_t code)
 {
     static char other[32];
+    const char *name = rmq_cerr_resp_name(code);
 
-    for (size_t i = 0; i < sizeof(remote_codes) / sizeof(remote_codes[0]);
-         i++) {
-        if (remote_codes[i].code == code) {
-            return remote_codes[i].name;
-        }
+    if (strcmp(name, "?") != 0) {
+        return name;
     }
     snprintf(other, sizeof(other), "code %d", code);
     return other;

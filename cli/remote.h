@@ -31,7 +31,7 @@ typedef struct rmqctl_reply {
 
 void rmqctl_reply_free(rmqctl_reply *r);
 
-/* The name of a response code ("TOPIC_NOT_EXIST"), or "code N". */
+/* librmq's name of a response code ("TOPIC_NOT_EXIST"), or "code N". */
 const char *rmqctl_code_name(int32_t code);
 
 /*
