@@ -651,7 +651,6 @@ topic_stats_fetch(rmqctl *c, const char *topic, struct topic_stats *st,
     const char    *ext[] = {"topic", topic, NULL};
     json_t        *route, *doc;
     rmqctl_brokers bs;
-    rmqctl_reply   r;
     int            rc = 0;
 
     if (rmqctl_route_fetch(c, topic, &route, why) != 0) {
@@ -660,12 +659,8 @@ topic_stats_fetch(rmqctl *c, const char *topic, struct topic_stats *st,
     rc = rmqctl_route_brokers(route, &bs, why);
     json_decref(route);
     for (size_t i = 0; rc == 0 && i < bs.n; i++) {
-        rc = rmqctl_call_ok(bs.v[i].addr, RMQ_REQ_GET_TOPIC_STATS_INFO, ext,
-                            NULL, 0, &r, why);
-        if (rc == 0) {
-            rc = rmqctl_reply_json(bs.v[i].addr, &r, &doc, why);
-            rmqctl_reply_free(&r);
-        }
+        rc = rmqctl_call_json(bs.v[i].addr, RMQ_REQ_GET_TOPIC_STATS_INFO, ext,
+                              &doc, why);
         if (rc == 0) {
             rmqctl_json_map_each(json_object_get(doc, "offsetTable"),
                                  topic_stats_entry, st);

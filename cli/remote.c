@@ -140,17 +140,32 @@ rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
 }
 
 int
-rmqctl_reply_json(const char *addr, const rmqctl_reply *r, json_t **out,
-                  char *why)
+rmqctl_reply_ok_json(const char *who, rmqctl_reply *r, json_t **out, char *why)
 {
-    if (r->body == NULL || rmqctl_json_load(r->body, r->body_len, out) != 0) {
-        snprintf(why, RMQCTL_WHY_MAX,
-                 "%s answered with a body that is not "
-                 "JSON",
-                 addr);
+    int rc = 0;
+
+    if (rmqctl_reply_ok(who, r, why) != 0) {
         return -1;
     }
-    return 0;
+    if (r->body == NULL || rmqctl_json_load(r->body, r->body_len, out) != 0) {
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "%s answered with a body that is not JSON", who);
+        rc = -1;
+    }
+    rmqctl_reply_free(r);
+    return rc;
+}
+
+int
+rmqctl_call_json(const char *addr, int32_t code, const char *const *ext,
+                 json_t **out, char *why)
+{
+    rmqctl_reply r;
+
+    if (rmqctl_call(addr, code, ext, NULL, 0, &r, why) != 0) {
+        return -1;
+    }
+    return rmqctl_reply_ok_json(addr, &r, out, why);
 }
 
 /* ---- name servers ------------------------------------------------------- */
@@ -208,20 +223,6 @@ rmqctl_ns_call(const rmqctl *c, int32_t code, const char *const *ext,
     return -1;
 }
 
-/* A name server's SUCCESS reply's JSON body, or -1 with why; frees r. */
-static int
-ns_reply_json(rmqctl_reply *r, json_t **out, char *why)
-{
-    int rc;
-
-    if (rmqctl_reply_ok("the name server", r, why) != 0) {
-        return -1;
-    }
-    rc = rmqctl_reply_json("the name server", r, out, why);
-    rmqctl_reply_free(r);
-    return rc;
-}
-
 int
 rmqctl_ns_json(const rmqctl *c, int32_t code, const char *const *ext,
                json_t **out, char *why)
@@ -231,7 +232,7 @@ rmqctl_ns_json(const rmqctl *c, int32_t code, const char *const *ext,
     if (rmqctl_ns_call(c, code, ext, &r, why) != 0) {
         return -1;
     }
-    return ns_reply_json(&r, out, why);
+    return rmqctl_reply_ok_json("the name server", &r, out, why);
 }
 
 /* ---- brokers ------------------------------------------------------------ */
@@ -398,7 +399,7 @@ rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out, char *why)
         rmqctl_reply_free(&r);
         return -1;
     }
-    return ns_reply_json(&r, out, why);
+    return rmqctl_reply_ok_json("the name server", &r, out, why);
 }
 
 int

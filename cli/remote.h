@@ -52,9 +52,15 @@ int rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why);
 int rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
                    const void *body, size_t body_len, rmqctl_reply *out,
                    char *why);
-/* Parse a reply body (fastjson dialect accepted); -1 when it is not JSON. */
-int rmqctl_reply_json(const char *addr, const rmqctl_reply *r, json_t **out,
-                      char *why);
+/*
+ * rmqctl_reply_ok, then r's body as JSON (fastjson dialect accepted, a
+ * new reference in *out); -1 when it is not JSON.  r is freed either way.
+ */
+int rmqctl_reply_ok_json(const char *who, rmqctl_reply *r, json_t **out,
+                         char *why);
+/* As rmqctl_call without a body, wanting SUCCESS and a JSON body. */
+int rmqctl_call_json(const char *addr, int32_t code, const char *const *ext,
+                     json_t **out, char *why);
 
 /*
  * The name server list "host:port;host:port": -n, else $NAMESRV_ADDR,
