@@ -135,13 +135,30 @@ topic_broker_label(const rmqctl_broker *b, char *buf, size_t cap)
     return buf;
 }
 
+/* The QueueData that the route gives broker_name, or NULL. */
+static json_t *
+topic_route_qd(json_t *route, const char *broker_name)
+{
+    json_t *qd;
+    size_t  i;
+
+    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
+    {
+        const char *n = json_string_value(json_object_get(qd, "brokerName"));
+        if (n != NULL && strcmp(n, broker_name) == 0) {
+            return qd;
+        }
+    }
+    return NULL;
+}
+
 /* ---- create ------------------------------------------------------------- */
 
 /* The QueueData that the route gives the broker at addr, or NULL. */
 static json_t *
 topic_route_queue_data(json_t *route, const char *addr)
 {
-    json_t     *bd, *qd, *a;
+    json_t     *bd, *a;
     const char *name = NULL, *id;
     size_t      i;
 
@@ -154,14 +171,7 @@ topic_route_queue_data(json_t *route, const char *addr)
             }
         }
     }
-    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
-    {
-        const char *n = json_string_value(json_object_get(qd, "brokerName"));
-        if (name != NULL && n != NULL && strcmp(n, name) == 0) {
-            return qd;
-        }
-    }
-    return NULL;
+    return name != NULL ? topic_route_qd(route, name) : NULL;
 }
 
 static bool
@@ -511,22 +521,6 @@ topic_list(rmqctl *c)
 }
 
 /* ---- route -------------------------------------------------------------- */
-
-static json_t *
-topic_route_qd(json_t *route, const char *broker_name)
-{
-    json_t *qd;
-    size_t  i;
-
-    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
-    {
-        const char *n = json_string_value(json_object_get(qd, "brokerName"));
-        if (n != NULL && strcmp(n, broker_name) == 0) {
-            return qd;
-        }
-    }
-    return NULL;
-}
 
 /* One row per broker address: CLUSTER BROKER ID ADDRESS READ WRITE PERM. */
 static void
