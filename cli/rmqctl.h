@@ -40,6 +40,11 @@ int rmqctl_bad_option(const char *cmd, int ch, char *const *argv);
 /* Parse a whole decimal int32 argument of option opt into *out. */
 int rmqctl_int_arg(const char *cmd, const char *opt, const char *arg,
                    int32_t *out);
+/*
+ * librmq's log_fn for send and consume: drops every line, so nothing but
+ * our own one-line reason reaches stderr (failures come back as rmq_error).
+ */
+void rmqctl_quiet_log(int level, const char *line, void *arg);
 
 /* Commands: each returns the process exit status. */
 int rmqctl_cmd_actors(rmqctl *c);
