@@ -269,13 +269,7 @@ consume_print(struct consume *st, const rmq_message_ext *e)
 
     consume_view(e, &m);
     if (st->c->json) {
-        json_t *o = rmqctl_msg_json(&m);
-        char   *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (text != NULL) {
-            puts(text);
-        }
-        free(text);
+        rmqctl_print_json(rmqctl_msg_json(&m));
     } else {
         rmqctl_msg_print(&m, stdout);
     }

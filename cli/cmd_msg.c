@@ -194,8 +194,7 @@ msg_get(rmqctl *c)
         m.body_len = plain.len;
     }
     if (c->json) {
-        json_t *o = rmqctl_msg_json(&m);
-        rc = o ? rmqctl_print_json(o) : rmqctl_fail("out of memory");
+        rc = rmqctl_print_json(rmqctl_msg_json(&m));
     } else {
         rmqctl_msg_print(&m, stdout);
     }

@@ -27,7 +27,10 @@ typedef struct rmqctl {
 
 /* Print "rmqctl: <reason>" to stderr; returns the exit status (1). */
 int rmqctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print a JSON value to stdout (compact, newline) and free it; returns 0. */
+/*
+ * Print a JSON value to stdout (compact, newline) and free it; returns 0,
+ * or 1 after "rmqctl: out of memory" when v is NULL (a failed json_pack).
+ */
 int rmqctl_print_json(json_t *v);
 /* The run directory: --rundir, else the config's supervisor.runDir. */
 const char *rmqctl_run_dir(const rmqctl *c);
