@@ -166,13 +166,18 @@ bench_secs(const char *s, double *out)
     return end != s && *end == '\0' && *out >= 0 && *out < 1e7;
 }
 
+const char *const rmq_bench_mode_names[RMQ_BENCH_MODE__COUNT] = {
+    [RMQ_BENCH_PRODUCE] = "produce",
+    [RMQ_BENCH_CONSUME] = "consume",
+    [RMQ_BENCH_E2E] = "e2e",
+    [RMQ_BENCH_RSS] = "rss",
+};
+
 static int
 bench_mode(const char *name)
 {
-    static const char *const names[] = {"produce", "consume", "e2e", "rss"};
-
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(name, names[i]) == 0) {
+    for (int i = 0; i < RMQ_BENCH_MODE__COUNT; i++) {
+        if (strcmp(name, rmq_bench_mode_names[i]) == 0) {
             return i;
         }
     }
