@@ -117,8 +117,12 @@ rmqctl_call(const char *addr, int32_t code, const char *const *ext,
     return 0;
 }
 
-int
-rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why)
+/*
+ * 0 when r answered SUCCESS; otherwise why says what who answered, r is
+ * freed and the result is -1.
+ */
+static int
+remote_reply_ok(const char *who, rmqctl_reply *r, char *why)
 {
     if (r->code == RMQ_RESP_SUCCESS) {
         return 0;
@@ -136,7 +140,7 @@ rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
     if (rmqctl_call(addr, code, ext, body, body_len, out, why) != 0) {
         return -1;
     }
-    return rmqctl_reply_ok(addr, out, why);
+    return remote_reply_ok(addr, out, why);
 }
 
 int
@@ -144,7 +148,7 @@ rmqctl_reply_ok_json(const char *who, rmqctl_reply *r, json_t **out, char *why)
 {
     int rc = 0;
 
-    if (rmqctl_reply_ok(who, r, why) != 0) {
+    if (remote_reply_ok(who, r, why) != 0) {
         return -1;
     }
     if (r->body == NULL || rmqctl_json_load(r->body, r->body_len, out) != 0) {

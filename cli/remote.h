@@ -43,18 +43,14 @@ const char *rmqctl_code_name(int32_t code);
 int rmqctl_call(const char *addr, int32_t code, const char *const *ext,
                 const void *body, size_t body_len, rmqctl_reply *out,
                 char *why);
-/*
- * 0 when r answered SUCCESS; otherwise why says what who answered, r is
- * freed and the result is -1.
- */
-int rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why);
 /* As rmqctl_call, but any code other than SUCCESS is a failure too. */
 int rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
                    const void *body, size_t body_len, rmqctl_reply *out,
                    char *why);
 /*
- * rmqctl_reply_ok, then r's body as JSON (fastjson dialect accepted, a
- * new reference in *out); -1 when it is not JSON.  r is freed either way.
+ * r's body as JSON (fastjson dialect accepted, a new reference in *out)
+ * when r answered SUCCESS; otherwise -1, and why says what who answered
+ * or that the body is not JSON.  r is freed either way.
  */
 int rmqctl_reply_ok_json(const char *who, rmqctl_reply *r, json_t **out,
                          char *why);
