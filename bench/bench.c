@@ -166,13 +166,18 @@ bench_secs(const char *s, double *out)
     return end != s && *end == '\0' && *out >= 0 && *out < 1e7;
 }
 
+const char *const rmq_bench_mode_names[RMQ_BENCH_MODE__COUNT] = {
+    [RMQ_BENCH_PRODUCE] = "produce",
+    [RMQ_BENCH_CONSUME] = "consume",
+    [RMQ_BENCH_E2E] = "e2e",
+    [RMQ_BENCH_RSS] = "rss",
+};
+
 static int
 bench_mode(const char *name)
 {
-    static const char *const names[] = {"produce", "consume", "e2e", "rss"};
-
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(name, names[i]) == 0) {
+    for (int i = 0; i < RMQ_BENCH_MODE__COUNT; i++) {
+        if (strcmp(name, rmq_bench_mode_names[i]) == 0) {
             return i;
         }
     }
@@ -418,6 +423,13 @@ bench_prog_side(const char *name, const rmq_bench_side *s, uint64_t *msgs,
     *bytes = s->bytes;
 }
 
+/* The producing side that progress lines show: the backlog while making it. */
+static const rmq_bench_side *
+bench_prog_prod(const rmq_bench *b)
+{
+    return b->has_pre && b->cons == NULL ? &b->pre : &b->ps;
+}
+
 static void
 bench_progress(rmq_bench *b, struct bench_prog *pg, int64_t now)
 {
@@ -426,9 +438,8 @@ bench_progress(rmq_bench *b, struct bench_prog *pg, int64_t now)
     if (b->o.progress && dt > 0) {
         fprintf(stderr, "rmq-bench: %5.1fs", (double)(now - pg->t0_us) / 1e6);
         if (b->prod != NULL) {
-            bench_prog_side("produce",
-                            b->has_pre && b->cons == NULL ? &b->pre : &b->ps,
-                            &pg->p_msgs, &pg->p_bytes, dt);
+            bench_prog_side("produce", bench_prog_prod(b), &pg->p_msgs,
+                            &pg->p_bytes, dt);
         }
         if (b->cons != NULL) {
             bench_prog_side(b->o.mode == RMQ_BENCH_E2E ? "| consume (e2e)"
@@ -454,8 +465,8 @@ bench_spin_for(rmq_bench *b, double limit_s, bench_stop_fn stop, bool draining)
     int64_t           end = limit_s > 0 ? t0 + (int64_t)(limit_s * 1e6) : 0;
     struct bench_prog pg = {t0, t0, t0 + 1000000, 0, 0, 0, 0};
 
-    pg.p_msgs = (b->has_pre && b->cons == NULL ? &b->pre : &b->ps)->msgs;
-    pg.p_bytes = (b->has_pre && b->cons == NULL ? &b->pre : &b->ps)->bytes;
+    pg.p_msgs = bench_prog_prod(b)->msgs;
+    pg.p_bytes = bench_prog_prod(b)->bytes;
     pg.c_msgs = b->cs.msgs;
     pg.c_bytes = b->cs.bytes;
     while (!stop(b) && !(bench_stop_flag && !draining) && !b->failed) {

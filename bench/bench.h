@@ -49,7 +49,11 @@ enum rmq_bench_mode {
     RMQ_BENCH_CONSUME,
     RMQ_BENCH_E2E,
     RMQ_BENCH_RSS,
+    RMQ_BENCH_MODE__COUNT
 };
+
+/* The mode names of the command line, by enum rmq_bench_mode (bench.c). */
+extern const char *const rmq_bench_mode_names[RMQ_BENCH_MODE__COUNT];
 
 enum rmq_bench_client {
     RMQ_BENCH_CLIENT_LEAN = 0, /* one thread, net/conn.h */

@@ -68,7 +68,24 @@ struct rmq_bench_cons {
     uint64_t        stamped;
     uint64_t        pulls, empty, seq_errors;
     int64_t         last_data_us;
+    int64_t         next_retry_us; /* earliest retry_at_us; 0 = none */
 };
+
+static void
+cons_note_retry(rmq_bench_cons *cs, int64_t at_us)
+{
+    if (cs->next_retry_us == 0 || at_us < cs->next_retry_us) {
+        cs->next_retry_us = at_us;
+    }
+}
+
+/* Pull q again after a pause: its last pull failed (rmq_bench_cons_tick). */
+static void
+cons_retry_later(rmq_bench_cons *cs, struct cqueue *q, int64_t now_us)
+{
+    q->retry_at_us = now_us + CONS_RETRY_US;
+    cons_note_retry(cs, q->retry_at_us);
+}
 
 static void
 cons_pull(struct cqueue *q)
@@ -101,7 +118,7 @@ cons_pull(struct cqueue *q)
     rmq_rcmd_out_ext(&o, "expressionType", "TAG");
     if (rmq_conn_send(q->cc->c, &o, NULL, 0) != 0) {
         rmq_bench_errs_add(&cs->side->errs, RMQ_BENCH_ERR_SEND, 1);
-        q->retry_at_us = rmq_mono_us() + CONS_RETRY_US;
+        cons_retry_later(cs, q, rmq_mono_us());
         return;
     }
     q->opaque = opaque;
@@ -173,7 +190,7 @@ cons_advance(rmq_bench_cons *cs, struct cqueue *q, const rmq_rcmd *cmd,
 
     if (rmq_rcmd_ext_i64(cmd, "nextBeginOffset", &nb) != 0) {
         rmq_bench_errs_add(&cs->side->errs, RMQ_BENCH_ERR_BADRESP, 1);
-        q->retry_at_us = rmq_mono_us() + CONS_RETRY_US;
+        cons_retry_later(cs, q, rmq_mono_us());
         return;
     }
     q->next = nb;
@@ -221,7 +238,7 @@ rmq_bench_cons_on_cmd(rmq_bench *b, void *conn_user, rmq_rcmd *cmd)
         break;
     default:
         rmq_bench_errs_add(&cs->side->errs, cmd->code, 1);
-        q->retry_at_us = now + CONS_RETRY_US;
+        cons_retry_later(cs, q, now);
         break;
     }
 }
@@ -262,18 +279,31 @@ rmq_bench_cons_on_connect(rmq_bench *b, void *conn_user, bool ok)
     }
 }
 
-/* Retry queues whose last pull failed, once their pause is over. */
+/*
+ * Retry queues whose last pull failed, once their pause is over.  Runs
+ * after every loop pass, so it looks at the queues only when the earliest
+ * pending retry is due.
+ */
 void
 rmq_bench_cons_tick(rmq_bench *b, int64_t now_us)
 {
     rmq_bench_cons *cs = b->cons;
 
-    for (int i = 0; cs != NULL && i < cs->nq; i++) {
+    if (cs == NULL || cs->next_retry_us == 0 || now_us < cs->next_retry_us) {
+        return;
+    }
+    cs->next_retry_us = 0;
+    for (int i = 0; i < cs->nq; i++) {
         struct cqueue *q = &cs->q[i];
-        if (q->retry_at_us != 0 && now_us >= q->retry_at_us) {
-            q->retry_at_us = 0;
-            cons_pull(q);
+        if (q->retry_at_us == 0) {
+            continue;
         }
+        if (now_us < q->retry_at_us) {
+            cons_note_retry(cs, q->retry_at_us);
+            continue;
+        }
+        q->retry_at_us = 0;
+        cons_pull(q);
     }
 }
 

@@ -94,11 +94,10 @@ lib_sync_loop(struct lthread *t)
         int64_t         now = rmq_mono_us();
         int             rc;
 
+        rc = rmq_producer_send(t->p, t->msg, &res, &err);
+        /* counted after the answer, under one lock per send */
         pthread_mutex_lock(&t->mu);
         lib_start_side(t, now);
-        pthread_mutex_unlock(&t->mu);
-        rc = rmq_producer_send(t->p, t->msg, &res, &err);
-        pthread_mutex_lock(&t->mu);
         lib_record(t, rc, &err, now);
         pthread_mutex_unlock(&t->mu);
     }

@@ -87,26 +87,35 @@ procs_add(rmq_bench_procs *out, const char *name, int32_t pid)
     procs_read_kib(path, sm_keys, &p->pss_kib, 1);
 }
 
-/* flushDiskType from the configuration text the supervisor published. */
+/* The configuration the supervisor published; false without a broker. */
+static bool
+procs_broker_config(const rmq_ctl *ctl, rmq_config *cfg)
+{
+    char *text = rmq_ctl_config_read(ctl);
+    char  err[256];
+    bool  ok =
+        text != NULL &&
+        rmq_config_load_string(text, "<control>", cfg, err, sizeof(err)) == 0 &&
+        cfg->has_broker;
+
+    free(text);
+    return ok;
+}
+
+/* flushDiskType of the running broker. */
 static void
 procs_flush_type(const rmq_ctl *ctl, char *out, size_t cap)
 {
-    char      *text = rmq_ctl_config_read(ctl);
     rmq_config cfg;
-    char       err[256];
 
     rmq_strlcpy(out, "unknown", cap);
-    if (text != NULL &&
-        rmq_config_load_string(text, "<control>", &cfg, err, sizeof(err)) ==
-            0 &&
-        cfg.has_broker) {
+    if (procs_broker_config(ctl, &cfg)) {
         rmq_strlcpy(out,
                     cfg.broker.flush_disk_type == RMQ_FLUSH_SYNC
                         ? "SYNC_FLUSH"
                         : "ASYNC_FLUSH",
                     cap);
     }
-    free(text);
 }
 
 void
@@ -152,23 +161,16 @@ rmq_bench_procs_broker_addr(const char *rundir, char *out, size_t cap)
     char       path[RMQ_CONFIG_PATH_MAX + 16];
     rmq_ctl    ctl;
     rmq_config cfg;
-    char       err[256];
-    char      *text;
 
     out[0] = '\0';
     snprintf(path, sizeof(path), "%s/%s", rundir, RMQ_CTL_FILE);
     if (rmq_ctl_attach(path, false, &ctl) != 0) {
         return;
     }
-    text = rmq_ctl_config_read(&ctl);
-    if (text != NULL &&
-        rmq_config_load_string(text, "<control>", &cfg, err, sizeof(err)) ==
-            0 &&
-        cfg.has_broker) {
+    if (procs_broker_config(&ctl, &cfg)) {
         snprintf(out, cap, "%s:%d",
                  cfg.broker.broker_ip1[0] ? cfg.broker.broker_ip1 : "127.0.0.1",
                  (int)cfg.broker.listen_port);
     }
-    free(text);
     rmq_ctl_detach(&ctl);
 }

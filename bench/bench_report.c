@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
-static const char *const report_modes[] = {"produce", "consume", "e2e", "rss"};
-
 static double
 report_elapsed(const rmq_bench_side *s)
 {
@@ -198,7 +196,8 @@ report_json(rmq_bench *b)
     json_t               *root = json_object();
     char                 *text;
 
-    json_object_set_new(root, "mode", json_string(report_modes[o->mode]));
+    json_object_set_new(root, "mode",
+                        json_string(rmq_bench_mode_names[o->mode]));
     json_object_set_new(root, "ok",
                         json_boolean(rmq_bench_exit_status(b) == 0));
     if (o->mode != RMQ_BENCH_RSS) {
@@ -349,8 +348,8 @@ report_header(const rmq_bench *b)
 
     printf("rmq-bench %s: topic %s at %s (%d write / %d read queues), "
            "%d-byte bodies\n",
-           report_modes[o->mode], o->topic, b->t.broker_addr, b->t.write_queues,
-           b->t.read_queues, o->size);
+           rmq_bench_mode_names[o->mode], o->topic, b->t.broker_addr,
+           b->t.write_queues, b->t.read_queues, o->size);
     if (o->mode != RMQ_BENCH_CONSUME || b->has_pre) {
         printf("  %s: %d %s%s x %d outstanding%s\n",
                b->has_pre ? "backlog producer" : "producer", o->conns,

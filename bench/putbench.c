@@ -78,19 +78,21 @@ main(int argc, char **argv)
     int64_t     t0, t_end;
 
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "-c") == 0)
+        if (strcmp(argv[i], "-c") == 0) {
             conf = argv[i + 1];
-        else if (strcmp(argv[i], "-p") == 0)
+        } else if (strcmp(argv[i], "-p") == 0) {
             putters = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-s") == 0)
+        } else if (strcmp(argv[i], "-s") == 0) {
             size = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-t") == 0)
+        } else if (strcmp(argv[i], "-t") == 0) {
             secs = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-q") == 0)
+        } else if (strcmp(argv[i], "-q") == 0) {
             queues = atoi(argv[i + 1]);
+        }
     }
     rmq_log_init("putbench");
-    if (conf == NULL || putters < 1 || size < 1 ||
+    /* queues < 1 would divide by zero when picking a put's queue */
+    if (conf == NULL || putters < 1 || size < 1 || queues < 1 ||
         rmq_config_load_file(conf, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "usage: rmq-putbench -c FILE [-p PUTTERS] [-s BYTES] "
                         "[-t SECONDS] [-q QUEUES]\n");

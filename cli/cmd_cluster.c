@@ -22,18 +22,12 @@
 static json_t *
 cluster_runtime(const char *addr, char *why)
 {
-    rmqctl_reply r;
-    json_t      *doc, *table;
+    json_t *doc, *table;
 
-    if (rmqctl_call_ok(addr, RMQ_REQ_GET_BROKER_RUNTIME_INFO, NULL, NULL, 0, &r,
-                       why) != 0) {
+    if (rmqctl_call_json(addr, RMQ_REQ_GET_BROKER_RUNTIME_INFO, NULL, &doc,
+                         why) != 0) {
         return NULL;
     }
-    if (rmqctl_reply_json(addr, &r, &doc, why) != 0) {
-        rmqctl_reply_free(&r);
-        return NULL;
-    }
-    rmqctl_reply_free(&r);
     table = json_object_get(doc, "table");
     if (!json_is_object(table)) {
         snprintf(why, RMQCTL_WHY_MAX, "%s answered a KVTable without table",

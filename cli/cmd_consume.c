@@ -80,14 +80,6 @@ consume_on_signal(int sig)
     consume_stop = 1;
 }
 
-static void
-consume_quiet_log(int level, const char *line, void *arg)
-{
-    (void)level;
-    (void)line;
-    (void)arg;
-}
-
 /* ---- options ------------------------------------------------------------ */
 
 static int
@@ -225,7 +217,7 @@ consume_open(struct consume *st, const char *ns, char *why)
     rmq_pull_consumer_opts_init(&opts);
     opts.namesrv_addr = ns;
     opts.group = st->o.group ? st->o.group : CONSUME_DEFAULT_GROUP;
-    opts.log_fn = consume_quiet_log;
+    opts.log_fn = rmqctl_quiet_log;
     opts.log_level = RMQ_CLIENT_LOG_ERROR;
     if (rmq_pull_consumer_new(&opts, &st->pc, &err) != 0 ||
         rmq_pull_consumer_start(st->pc, &err) != 0) {
@@ -277,13 +269,7 @@ consume_print(struct consume *st, const rmq_message_ext *e)
 
     consume_view(e, &m);
     if (st->c->json) {
-        json_t *o = rmqctl_msg_json(&m);
-        char   *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (text != NULL) {
-            puts(text);
-        }
-        free(text);
+        rmqctl_print_json(rmqctl_msg_json(&m));
     } else {
         rmqctl_msg_print(&m, stdout);
     }

@@ -82,22 +82,18 @@ cons_row_cmp(const void *a, const void *b)
 static void
 cons_clients(const char *addr, const char *group, struct cons_stats *st)
 {
-    const char  *ext[] = {"consumerGroup", group, NULL};
-    rmqctl_reply r;
-    json_t      *doc;
-    char         why[RMQCTL_WHY_MAX];
-    int          n;
+    const char *ext[] = {"consumerGroup", group, NULL};
+    json_t     *doc;
+    char        why[RMQCTL_WHY_MAX];
+    int         n;
 
-    if (rmqctl_call_ok(addr, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, ext, NULL, 0,
-                       &r, why) != 0) {
-        return; /* 206 CONSUMER_NOT_ONLINE, or no answer: nobody */
+    if (rmqctl_call_json(addr, RMQ_REQ_GET_CONSUMER_CONNECTION_LIST, ext, &doc,
+                         why) != 0) {
+        return; /* 206 CONSUMER_NOT_ONLINE, no answer or no body: nobody */
     }
-    if (rmqctl_reply_json(addr, &r, &doc, why) == 0) {
-        n = (int)json_array_size(json_object_get(doc, "connectionSet"));
-        st->clients = n > st->clients ? n : st->clients;
-        json_decref(doc);
-    }
-    rmqctl_reply_free(&r);
+    n = (int)json_array_size(json_object_get(doc, "connectionSet"));
+    st->clients = n > st->clients ? n : st->clients;
+    json_decref(doc);
 }
 
 /* 208 to one broker; its rows into st. */
@@ -121,14 +117,9 @@ cons_stats_one(const char *addr, const char *group, const char *topic,
         rmqctl_reply_free(&r);
         return 0;
     }
-    if (rmqctl_reply_ok(addr, &r, why) != 0) {
+    if (rmqctl_reply_ok_json(addr, &r, &doc, why) != 0) {
         return -1;
     }
-    if (rmqctl_reply_json(addr, &r, &doc, why) != 0) {
-        rmqctl_reply_free(&r);
-        return -1;
-    }
-    rmqctl_reply_free(&r);
     rmqctl_json_map_each(json_object_get(doc, "offsetTable"), cons_entry, st);
     st->tps += json_number_value(json_object_get(doc, "consumeTps"));
     json_decref(doc);

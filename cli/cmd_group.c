@@ -211,19 +211,13 @@ group_create(rmqctl *c)
 static int
 group_list_one(const rmqctl_broker *b, json_t *rows, char *why)
 {
-    rmqctl_reply r;
-    json_t      *doc, *cfg;
-    const char  *name;
+    json_t     *doc, *cfg;
+    const char *name;
 
-    if (rmqctl_call_ok(b->addr, RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG, NULL,
-                       NULL, 0, &r, why) != 0) {
+    if (rmqctl_call_json(b->addr, RMQ_REQ_GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+                         NULL, &doc, why) != 0) {
         return -1;
     }
-    if (rmqctl_reply_json(b->addr, &r, &doc, why) != 0) {
-        rmqctl_reply_free(&r);
-        return -1;
-    }
-    rmqctl_reply_free(&r);
     json_object_foreach(json_object_get(doc, "subscriptionGroupTable"), name,
                         cfg)
     {

@@ -15,6 +15,7 @@
 #include "cli/msgview.h"
 #include "cli/remote.h"
 
+#include "client/record.h"
 #include "common/util.h"
 #include "proto/codes.h"
 #include "store/record.h"
@@ -24,9 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <zlib.h>
-
-#define MSG_INFLATE_MAX (64u * 1024 * 1024)
 
 struct msg_id {
     char    addr[RMQCTL_ADDR_MAX];
@@ -62,33 +60,6 @@ msg_decode_id(const char *id, struct msg_id *out, char *why)
     inet_ntop(ip_len == 4 ? AF_INET : AF_INET6, ip, host, sizeof(host));
     snprintf(out->addr, sizeof(out->addr), "%s:%d", host, port);
     return 0;
-}
-
-/* Inflate a zlib body (sysFlag COMPRESSED) into out. */
-static int
-msg_inflate(const uint8_t *in, size_t len, rmq_buf *out)
-{
-    z_stream z;
-    int      rc = Z_OK;
-
-    memset(&z, 0, sizeof(z));
-    if (inflateInit(&z) != Z_OK) {
-        return -1;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)len;
-    while (rc == Z_OK && out->len < MSG_INFLATE_MAX) {
-        uint8_t *p = rmq_buf_extend(out, 65536);
-        if (p == NULL) {
-            break;
-        }
-        z.next_out = p;
-        z.avail_out = 65536;
-        rc = inflate(&z, Z_NO_FLUSH);
-        out->len -= z.avail_out;
-    }
-    inflateEnd(&z);
-    return rc == Z_STREAM_END ? 0 : -1;
 }
 
 /* Host text of a record's born or store host. */
@@ -216,14 +187,14 @@ msg_get(rmqctl *c)
     if ((v.sysflag & RMQ_SYSFLAG_COMPRESSED) &&
         (v.sysflag & RMQ_SYSFLAG_COMPRESS_MASK) >> 8 != 1 &&
         (v.sysflag & RMQ_SYSFLAG_COMPRESS_MASK) >> 8 != 2 &&
-        msg_inflate(v.body, v.body_len, &plain) == 0) {
+        rmq_body_inflate(v.body, v.body_len, RMQ_BODY_INFLATE_MAX, &plain) ==
+            0) {
         /* zlib (type 0 or 3); LZ4/ZSTD bodies are shown as stored */
         m.body = plain.data;
         m.body_len = plain.len;
     }
     if (c->json) {
-        json_t *o = rmqctl_msg_json(&m);
-        rc = o ? rmqctl_print_json(o) : rmqctl_fail("out of memory");
+        rc = rmqctl_print_json(rmqctl_msg_json(&m));
     } else {
         rmqctl_msg_print(&m, stdout);
     }

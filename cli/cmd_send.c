@@ -38,15 +38,6 @@ struct send_opts {
     rmq_buf     keys; /* every -k, space separated */
 };
 
-/* librmq logs nothing to our stderr: failures come back as rmq_error. */
-static void
-send_quiet_log(int level, const char *line, void *arg)
-{
-    (void)level;
-    (void)line;
-    (void)arg;
-}
-
 static int
 send_opt(int ch, struct send_opts *o)
 {
@@ -199,7 +190,7 @@ send_produce(const char *ns, const rmq_message *m, rmq_send_result *res,
     rmq_producer_opts_init(&opts);
     opts.namesrv_addr = ns;
     opts.group = SEND_GROUP;
-    opts.log_fn = send_quiet_log;
+    opts.log_fn = rmqctl_quiet_log;
     opts.log_level = RMQ_CLIENT_LOG_ERROR;
     rc = rmq_producer_new(&opts, &p, err);
     if (rc == 0) {

@@ -135,13 +135,30 @@ topic_broker_label(const rmqctl_broker *b, char *buf, size_t cap)
     return buf;
 }
 
+/* The QueueData that the route gives broker_name, or NULL. */
+static json_t *
+topic_route_qd(json_t *route, const char *broker_name)
+{
+    json_t *qd;
+    size_t  i;
+
+    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
+    {
+        const char *n = json_string_value(json_object_get(qd, "brokerName"));
+        if (n != NULL && strcmp(n, broker_name) == 0) {
+            return qd;
+        }
+    }
+    return NULL;
+}
+
 /* ---- create ------------------------------------------------------------- */
 
 /* The QueueData that the route gives the broker at addr, or NULL. */
 static json_t *
 topic_route_queue_data(json_t *route, const char *addr)
 {
-    json_t     *bd, *qd, *a;
+    json_t     *bd, *a;
     const char *name = NULL, *id;
     size_t      i;
 
@@ -154,14 +171,7 @@ topic_route_queue_data(json_t *route, const char *addr)
             }
         }
     }
-    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
-    {
-        const char *n = json_string_value(json_object_get(qd, "brokerName"));
-        if (name != NULL && n != NULL && strcmp(n, name) == 0) {
-            return qd;
-        }
-    }
-    return NULL;
+    return name != NULL ? topic_route_qd(route, name) : NULL;
 }
 
 static bool
@@ -512,22 +522,6 @@ topic_list(rmqctl *c)
 
 /* ---- route -------------------------------------------------------------- */
 
-static json_t *
-topic_route_qd(json_t *route, const char *broker_name)
-{
-    json_t *qd;
-    size_t  i;
-
-    json_array_foreach(json_object_get(route, "queueDatas"), i, qd)
-    {
-        const char *n = json_string_value(json_object_get(qd, "brokerName"));
-        if (n != NULL && strcmp(n, broker_name) == 0) {
-            return qd;
-        }
-    }
-    return NULL;
-}
-
 /* One row per broker address: CLUSTER BROKER ID ADDRESS READ WRITE PERM. */
 static void
 topic_route_rows(json_t *route, rmq_table *t)
@@ -651,7 +645,6 @@ topic_stats_fetch(rmqctl *c, const char *topic, struct topic_stats *st,
     const char    *ext[] = {"topic", topic, NULL};
     json_t        *route, *doc;
     rmqctl_brokers bs;
-    rmqctl_reply   r;
     int            rc = 0;
 
     if (rmqctl_route_fetch(c, topic, &route, why) != 0) {
@@ -660,12 +653,8 @@ topic_stats_fetch(rmqctl *c, const char *topic, struct topic_stats *st,
     rc = rmqctl_route_brokers(route, &bs, why);
     json_decref(route);
     for (size_t i = 0; rc == 0 && i < bs.n; i++) {
-        rc = rmqctl_call_ok(bs.v[i].addr, RMQ_REQ_GET_TOPIC_STATS_INFO, ext,
-                            NULL, 0, &r, why);
-        if (rc == 0) {
-            rc = rmqctl_reply_json(bs.v[i].addr, &r, &doc, why);
-            rmqctl_reply_free(&r);
-        }
+        rc = rmqctl_call_json(bs.v[i].addr, RMQ_REQ_GET_TOPIC_STATS_INFO, ext,
+                              &doc, why);
         if (rc == 0) {
             rmqctl_json_map_each(json_object_get(doc, "offsetTable"),
                                  topic_stats_entry, st);

@@ -118,6 +118,14 @@ rmqctl_int_arg(const char *cmd, const char *opt, const char *arg, int32_t *out)
     return 0;
 }
 
+void
+rmqctl_quiet_log(int level, const char *line, void *arg)
+{
+    (void)level;
+    (void)line;
+    (void)arg;
+}
+
 const char *
 rmqctl_run_dir(const rmqctl *c)
 {

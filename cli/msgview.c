@@ -10,22 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Valid UTF-8 without control characters other than \t \r \n. */
-static bool
-msgview_is_text(const uint8_t *p, size_t len)
+/*
+ * The body as a JSON string when it is text (valid UTF-8 without control
+ * characters other than \t \r \n), else NULL.
+ */
+static json_t *
+msgview_text(const uint8_t *p, size_t len)
 {
-    json_t *probe;
-
     for (size_t i = 0; i < len; i++) {
         if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') ||
             p[i] == 0x7f) {
-            return false;
+            return NULL;
         }
     }
     /* jansson refuses invalid UTF-8: a validator for free */
-    probe = json_stringn((const char *)p, len);
-    json_decref(probe);
-    return probe != NULL;
+    return json_stringn((const char *)p, len);
+}
+
+static bool
+msgview_is_text(const uint8_t *p, size_t len)
+{
+    json_t *text = msgview_text(p, len);
+
+    json_decref(text);
+    return text != NULL;
 }
 
 static char *
@@ -89,14 +97,12 @@ msgview_props_json(const rmq_props *p)
 static json_t *
 msgview_body_json(const rmqctl_msg *m, json_t *o)
 {
-    bool  text = msgview_is_text(m->body, m->body_len);
-    char *hex = text ? NULL : msgview_hex(m->body, m->body_len);
+    json_t *text = msgview_text(m->body, m->body_len);
+    char   *hex = text ? NULL : msgview_hex(m->body, m->body_len);
 
     json_object_set_new(o, "bodyLength", json_integer((json_int_t)m->body_len));
     json_object_set_new(o, "bodyEncoding", json_string(text ? "text" : "hex"));
-    json_object_set_new(o, "body",
-                        text ? json_stringn((const char *)m->body, m->body_len)
-                             : json_string(hex ? hex : ""));
+    json_object_set_new(o, "body", text ? text : json_string(hex ? hex : ""));
     free(hex);
     return o;
 }

@@ -5,6 +5,7 @@
 #include "cli/remote.h"
 
 #include "cli/fastjson.h"
+#include "client/cerr.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "net/rpc.h"
@@ -17,32 +18,14 @@
 
 /* ---- calls -------------------------------------------------------------- */
 
-static const struct {
-    int32_t     code;
-    const char *name;
-} remote_codes[] = {
-    {RMQ_RESP_SUCCESS, "SUCCESS"},
-    {RMQ_RESP_SYSTEM_ERROR, "SYSTEM_ERROR"},
-    {RMQ_RESP_SYSTEM_BUSY, "SYSTEM_BUSY"},
-    {RMQ_RESP_REQUEST_CODE_NOT_SUPPORTED, "REQUEST_CODE_NOT_SUPPORTED"},
-    {RMQ_RESP_SERVICE_NOT_AVAILABLE, "SERVICE_NOT_AVAILABLE"},
-    {RMQ_RESP_NO_PERMISSION, "NO_PERMISSION"},
-    {RMQ_RESP_TOPIC_NOT_EXIST, "TOPIC_NOT_EXIST"},
-    {RMQ_RESP_QUERY_NOT_FOUND, "QUERY_NOT_FOUND"},
-    {RMQ_RESP_SUBSCRIPTION_GROUP_NOT_EXIST, "SUBSCRIPTION_GROUP_NOT_EXIST"},
-    {RMQ_RESP_CONSUMER_NOT_ONLINE, "CONSUMER_NOT_ONLINE"},
-};
-
 const char *
 rmqctl_code_name(int32_t code)
 {
     static char other[32];
+    const char *name = rmq_cerr_resp_name(code);
 
-    for (size_t i = 0; i < sizeof(remote_codes) / sizeof(remote_codes[0]);
-         i++) {
-        if (remote_codes[i].code == code) {
-            return remote_codes[i].name;
-        }
+    if (strcmp(name, "?") != 0) {
+        return name;
     }
     snprintf(other, sizeof(other), "code %d", code);
     return other;
@@ -134,8 +117,12 @@ rmqctl_call(const char *addr, int32_t code, const char *const *ext,
     return 0;
 }
 
-int
-rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why)
+/*
+ * 0 when r answered SUCCESS; otherwise why says what who answered, r is
+ * freed and the result is -1.
+ */
+static int
+remote_reply_ok(const char *who, rmqctl_reply *r, char *why)
 {
     if (r->code == RMQ_RESP_SUCCESS) {
         return 0;
@@ -153,21 +140,36 @@ rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
     if (rmqctl_call(addr, code, ext, body, body_len, out, why) != 0) {
         return -1;
     }
-    return rmqctl_reply_ok(addr, out, why);
+    return remote_reply_ok(addr, out, why);
 }
 
 int
-rmqctl_reply_json(const char *addr, const rmqctl_reply *r, json_t **out,
-                  char *why)
+rmqctl_reply_ok_json(const char *who, rmqctl_reply *r, json_t **out, char *why)
 {
-    if (r->body == NULL || rmqctl_json_load(r->body, r->body_len, out) != 0) {
-        snprintf(why, RMQCTL_WHY_MAX,
-                 "%s answered with a body that is not "
-                 "JSON",
-                 addr);
+    int rc = 0;
+
+    if (remote_reply_ok(who, r, why) != 0) {
         return -1;
     }
-    return 0;
+    if (r->body == NULL || rmqctl_json_load(r->body, r->body_len, out) != 0) {
+        snprintf(why, RMQCTL_WHY_MAX,
+                 "%s answered with a body that is not JSON", who);
+        rc = -1;
+    }
+    rmqctl_reply_free(r);
+    return rc;
+}
+
+int
+rmqctl_call_json(const char *addr, int32_t code, const char *const *ext,
+                 json_t **out, char *why)
+{
+    rmqctl_reply r;
+
+    if (rmqctl_call(addr, code, ext, NULL, 0, &r, why) != 0) {
+        return -1;
+    }
+    return rmqctl_reply_ok_json(addr, &r, out, why);
 }
 
 /* ---- name servers ------------------------------------------------------- */
@@ -225,20 +227,6 @@ rmqctl_ns_call(const rmqctl *c, int32_t code, const char *const *ext,
     return -1;
 }
 
-/* A name server's SUCCESS reply's JSON body, or -1 with why; frees r. */
-static int
-ns_reply_json(rmqctl_reply *r, json_t **out, char *why)
-{
-    int rc;
-
-    if (rmqctl_reply_ok("the name server", r, why) != 0) {
-        return -1;
-    }
-    rc = rmqctl_reply_json("the name server", r, out, why);
-    rmqctl_reply_free(r);
-    return rc;
-}
-
 int
 rmqctl_ns_json(const rmqctl *c, int32_t code, const char *const *ext,
                json_t **out, char *why)
@@ -248,7 +236,7 @@ rmqctl_ns_json(const rmqctl *c, int32_t code, const char *const *ext,
     if (rmqctl_ns_call(c, code, ext, &r, why) != 0) {
         return -1;
     }
-    return ns_reply_json(&r, out, why);
+    return rmqctl_reply_ok_json("the name server", &r, out, why);
 }
 
 /* ---- brokers ------------------------------------------------------------ */
@@ -415,7 +403,7 @@ rmqctl_route_fetch(const rmqctl *c, const char *topic, json_t **out, char *why)
         rmqctl_reply_free(&r);
         return -1;
     }
-    return ns_reply_json(&r, out, why);
+    return rmqctl_reply_ok_json("the name server", &r, out, why);
 }
 
 int

@@ -31,7 +31,7 @@ typedef struct rmqctl_reply {
 
 void rmqctl_reply_free(rmqctl_reply *r);
 
-/* The name of a response code ("TOPIC_NOT_EXIST"), or "code N". */
+/* librmq's name of a response code ("TOPIC_NOT_EXIST"), or "code N". */
 const char *rmqctl_code_name(int32_t code);
 
 /*
@@ -43,18 +43,20 @@ const char *rmqctl_code_name(int32_t code);
 int rmqctl_call(const char *addr, int32_t code, const char *const *ext,
                 const void *body, size_t body_len, rmqctl_reply *out,
                 char *why);
-/*
- * 0 when r answered SUCCESS; otherwise why says what who answered, r is
- * freed and the result is -1.
- */
-int rmqctl_reply_ok(const char *who, rmqctl_reply *r, char *why);
 /* As rmqctl_call, but any code other than SUCCESS is a failure too. */
 int rmqctl_call_ok(const char *addr, int32_t code, const char *const *ext,
                    const void *body, size_t body_len, rmqctl_reply *out,
                    char *why);
-/* Parse a reply body (fastjson dialect accepted); -1 when it is not JSON. */
-int rmqctl_reply_json(const char *addr, const rmqctl_reply *r, json_t **out,
-                      char *why);
+/*
+ * r's body as JSON (fastjson dialect accepted, a new reference in *out)
+ * when r answered SUCCESS; otherwise -1, and why says what who answered
+ * or that the body is not JSON.  r is freed either way.
+ */
+int rmqctl_reply_ok_json(const char *who, rmqctl_reply *r, json_t **out,
+                         char *why);
+/* As rmqctl_call without a body, wanting SUCCESS and a JSON body. */
+int rmqctl_call_json(const char *addr, int32_t code, const char *const *ext,
+                     json_t **out, char *why);
 
 /*
  * The name server list "host:port;host:port": -n, else $NAMESRV_ADDR,

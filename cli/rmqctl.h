@@ -27,7 +27,10 @@ typedef struct rmqctl {
 
 /* Print "rmqctl: <reason>" to stderr; returns the exit status (1). */
 int rmqctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print a JSON value to stdout (compact, newline) and free it; returns 0. */
+/*
+ * Print a JSON value to stdout (compact, newline) and free it; returns 0,
+ * or 1 after "rmqctl: out of memory" when v is NULL (a failed json_pack).
+ */
 int rmqctl_print_json(json_t *v);
 /* The run directory: --rundir, else the config's supervisor.runDir. */
 const char *rmqctl_run_dir(const rmqctl *c);
@@ -40,6 +43,11 @@ int rmqctl_bad_option(const char *cmd, int ch, char *const *argv);
 /* Parse a whole decimal int32 argument of option opt into *out. */
 int rmqctl_int_arg(const char *cmd, const char *opt, const char *arg,
                    int32_t *out);
+/*
+ * librmq's log_fn for send and consume: drops every line, so nothing but
+ * our own one-line reason reaches stderr (failures come back as rmq_error).
+ */
+void rmqctl_quiet_log(int level, const char *line, void *arg);
 
 /* Commands: each returns the process exit status. */
 int rmqctl_cmd_actors(rmqctl *c);

@@ -17,7 +17,7 @@ typedef struct rmq_table {
 } rmq_table;
 
 void rmq_table_init(rmq_table *t, int ncols, const char *const *header);
-/* Append a row of ncols printf-formatted cells (one format per call). */
+/* Append a copy of a row of ncols cells (NULL cells print as empty). */
 void rmq_table_row(rmq_table *t, const char *const *cells);
 void rmq_table_print(const rmq_table *t, FILE *out);
 void rmq_table_free(rmq_table *t);

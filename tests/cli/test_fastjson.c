@@ -111,9 +111,19 @@ START_TEST(test_fastjson_map_each_walks_both_forms)
 }
 END_TEST
 
+/* levels nested arrays, "[[...]]", into buf. */
+static const char *
+fj_nested(char *buf, int levels)
+{
+    memset(buf, '[', (size_t)levels);
+    memset(buf + levels, ']', (size_t)levels);
+    buf[2 * levels] = '\0';
+    return buf;
+}
+
 START_TEST(test_fastjson_malformed_text_is_refused)
 {
-    char deep[200];
+    char deep[2 * (FJ_DEPTH_MAX + 1) + 1];
 
     fj_refused("");
     fj_refused("{");
@@ -124,9 +134,9 @@ START_TEST(test_fastjson_malformed_text_is_refused)
     fj_refused("\"unterminated");
     fj_refused("{\"a\":1} x");
     fj_refused("{{\"q\":1}:}");
-    memset(deep, '[', sizeof(deep) - 1);
-    deep[sizeof(deep) - 1] = '\0';
-    fj_refused(deep);
+    /* well-formed, but one level deeper than the limit */
+    fj_refused(fj_nested(deep, FJ_DEPTH_MAX + 1));
+    json_decref(fj_load(fj_nested(deep, FJ_DEPTH_MAX)));
 }
 END_TEST
 

@@ -547,6 +547,27 @@ START_TEST(test_rmqctl_msg_get_prints_a_sent_message)
 }
 END_TEST
 
+START_TEST(test_rmqctl_msg_get_inflates_a_compressed_body)
+{
+    char    body[6001];
+    json_t *sent, *m;
+
+    rmqtest_suite_need(&bk);
+    /* over librmq's 4096-byte compress threshold: stored zlib-compressed */
+    for (size_t i = 0; i < sizeof(body) - 1; i++) {
+        body[i] = (char)('a' + i % 26);
+    }
+    body[sizeof(body) - 1] = '\0';
+    cli_topic("T_zip", "1");
+    sent = cli_send("T_zip", "TagZ", "kz", "color=zip", body);
+    m = cli_json("msg", "get", jstr(sent, "offsetMsgId"), NULL);
+    ck_assert_msg(jint(m, "sysFlag") & 1, "the body was not stored compressed");
+    cli_check_msg(m, "T_zip", sent, "TagZ", "kz", "zip", body);
+    json_decref(m);
+    json_decref(sent);
+}
+END_TEST
+
 /* ---- groups and consumers ----------------------------------------------- */
 
 START_TEST(test_rmqctl_group_create_then_list_shows_it)
@@ -831,6 +852,7 @@ rmqctl_suite(void)
     tcase_add_test(tc, test_rmqctl_send_then_consume_reads_them_back);
     tcase_add_test(tc, test_rmqctl_send_reads_a_binary_body_from_stdin);
     tcase_add_test(tc, test_rmqctl_msg_get_prints_a_sent_message);
+    tcase_add_test(tc, test_rmqctl_msg_get_inflates_a_compressed_body);
     tcase_add_test(tc,
                    test_rmqctl_consumer_progress_after_consume_with_a_group);
     suite_add_tcase(s, tc);
